@@ -1,0 +1,40 @@
+# One entry point for people and CI. Everything runs inside .venv, created on demand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-fast lint bench demo flower migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check syncd celeryapp tests bench
+	$(BIN)/ruff format --check syncd celeryapp tests bench
+	$(BIN)/mypy
+
+# The whole suite: unit, integration (real PostgreSQL/Redis/RabbitMQ), acceptance, slow loops.
+test: install lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Pure logic only: no services needed.
+test-fast: install
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/sync.py
+
+migrate: install
+	$(BIN)/syncd migrate
+
+demo: install
+	$(BIN)/python -m syncd.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache syncd.db

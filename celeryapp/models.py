@@ -1,0 +1,189 @@
+"""The schedule table and its companions (SQLAlchemy 2; PostgreSQL via psycopg 3, or SQLite).
+
+`sys_task_scheduler` keeps fba's columns (so existing tooling and admin pages still read it)
+and adds what GitOps needs: ownership (`managed`), per-schedule timezone and catch-up policy,
+the hashes that make plans incremental and drift detectable, and the revision that last
+changed each row so the beat can reload only what changed.
+
+The table name comes from SYNCD_TABLE_NAME (default `sys_task_scheduler`); it is read once,
+when this module is imported, because SQLAlchemy binds a mapped class to one table.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from celeryapp.settings import Settings
+
+TABLE_NAME = Settings.from_env().table_name
+
+# Named constraints, so Alembic migrations are deterministic on every backend.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite (and MySQL) drop the offset; fba re-attached the *local* zone on read, which is
+    ambiguous in a fall-back hour (W14). We store UTC and hand back UTC: the zone a schedule
+    is evaluated in is a column of its own, never inferred from a timestamp.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScheduleType(enum.IntEnum):
+    """fba's `type` column values, kept for compatibility."""
+
+    INTERVAL = 0
+    CRONTAB = 1
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+class TaskSchedule(Base):
+    """One periodic task. Columns up to `remark` are fba's; the rest are syncd's."""
+
+    __tablename__ = TABLE_NAME
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(256))
+    # Real JSON arrays/objects, never a JSON string inside a JSON column (fba W9).
+    args: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(256))
+    exchange: Mapped[str | None] = mapped_column(String(256))
+    routing_key: Mapped[str | None] = mapped_column(String(256))
+    start_time: Mapped[datetime | None]
+    expire_time: Mapped[datetime | None]
+    expire_seconds: Mapped[int | None] = mapped_column(Integer)
+    type: Mapped[int] = mapped_column(Integer)
+    # Intervals are stored in whole seconds: interval_period is always 'seconds'.
+    interval_every: Mapped[int | None] = mapped_column(Integer)
+    interval_period: Mapped[str | None] = mapped_column(String(256))
+    crontab: Mapped[str | None] = mapped_column(String(64))
+    one_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    total_run_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The last *due time* dispatched (not the wall-clock moment of dispatch).
+    last_run_time: Mapped[datetime | None]
+    remark: Mapped[str | None] = mapped_column(Text)
+    created_time: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_time: Mapped[datetime | None] = mapped_column(onupdate=utcnow)
+
+    # --- syncd ---
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    catchup: Mapped[str] = mapped_column(String(16), default="latest")
+    catchup_window: Mapped[int | None] = mapped_column(Integer)  # seconds
+    overlap: Mapped[str] = mapped_column(String(16), default="allow")
+    # Rows created by syncd are managed; rows made by other means are never touched.
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the schedule is declared, "PATH:LINE", refreshed silently when it moves.
+    source: Mapped[str | None] = mapped_column(String(1024))
+    # Hash of the source file's bytes plus everything its validation depends on.
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    # Hash of this row's schedule columns as written by the last apply; a mismatch is drift.
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    # The revision whose apply last created or changed this row.
+    revision: Mapped[int | None] = mapped_column(BigInteger)
+    # When the timing last changed: due times before it are not missed runs, and intervals
+    # without start_time are anchored here.
+    schedule_changed_time: Mapped[datetime | None]
+
+
+class Revision(Base):
+    """One apply that changed something: the audit trail and the beat's change signal."""
+
+    __tablename__ = "syncd_revision"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    created_time: Mapped[datetime] = mapped_column(default=utcnow)
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(256))
+    # Names created, updated or deleted by this revision: the beat reloads exactly these.
+    changed_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    summary: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class DispatchLedger(Base):
+    """Each (schedule, due time) claimed by a beat before publishing: the once-only guard."""
+
+    __tablename__ = "syncd_dispatch_ledger"
+    __table_args__ = (
+        UniqueConstraint("schedule_name", "due_time"),
+        Index("ix_syncd_dispatch_ledger_claimed_time", "claimed_time"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    schedule_name: Mapped[str] = mapped_column(String(64))
+    due_time: Mapped[datetime]
+    task_id: Mapped[str] = mapped_column(String(128))
+    claimed_time: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class BeatLease(Base):
+    """The beat lock when no Redis URL is set: one row per lock name, fenced by a token."""
+
+    __tablename__ = "syncd_beat_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_time: Mapped[datetime | None]
+    heartbeat_time: Mapped[datetime | None]

@@ -1,0 +1,182 @@
+"""When a schedule is due: cron (via cronsim, Debian-cron DST rules) and fixed-grid intervals.
+
+Pure functions of their inputs: every decision takes the instant as an argument, so the
+beat, `syncd next` and the tests share one implementation and one set of DST rules.
+
+Rules (DESIGN §4):
+* cron is five-field Vixie cron, evaluated in the schedule's own zone; both day fields
+  restricted means either may match (cronsim does this; Celery's crontab would AND them);
+* a time skipped by spring-forward fires once right after the gap; a fixed time repeated by
+  fall-back fires once, on its first pass; `*`-minute/hour jobs fire in both passes;
+* "next after T" is strictly later than T *as an instant*: cronsim works in wall time and can
+  hand back a time before its start when started in the second pass of a repeated hour, so
+  results are compared in UTC and skipped when not later;
+* intervals never drift: due times are anchor + k * interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+MACROS: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+# cronsim gives up after 50 years; a cron that fires less often than this never fires.
+_MAX_SKIPS = 100_000
+
+
+class CronError(ValueError):
+    """A cron expression that cronsim cannot parse or that can never fire."""
+
+
+def expand_cron(expr: str) -> str:
+    """Expand `@daily`-style macros to five fields (cronsim does not parse them)."""
+    text = expr.strip()
+    if text.startswith("@"):
+        try:
+            return MACROS[text.lower()]
+        except KeyError:
+            raise CronError(f"unknown cron macro {text!r}") from None
+    return " ".join(text.split())
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware instant")
+    return value.astimezone(UTC)
+
+
+class Timetable(Protocol):
+    """The due times of one schedule, as instants."""
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first due time strictly later than `after` (None: never again)."""
+
+    def latest_at_or_before(self, at: datetime) -> datetime | None:
+        """The last due time at or before `at` (None: none)."""
+
+
+@dataclass(frozen=True)
+class CronTimetable:
+    expr: str
+    tz: ZoneInfo
+
+    def __post_init__(self) -> None:
+        expanded = expand_cron(self.expr)
+        if len(expanded.split()) != 5:
+            raise CronError(f"cron {self.expr!r} must have five fields")
+        try:
+            CronSim(expanded, datetime(2000, 1, 1, tzinfo=self.tz))
+        except CronSimError as exc:
+            raise CronError(f"cron {self.expr!r}: {exc}") from None
+        object.__setattr__(self, "expr", expanded)
+
+    def _iter(self, start: datetime, *, reverse: bool = False) -> Iterator[datetime]:
+        return CronSim(self.expr, start.astimezone(self.tz), reverse=reverse)
+
+    def next_after(self, after: datetime) -> datetime | None:
+        floor = to_utc(after)
+        it = self._iter(after)
+        for _ in range(_MAX_SKIPS):
+            try:
+                candidate = next(it)
+            except StopIteration:
+                return None
+            if candidate.astimezone(UTC) > floor:
+                return candidate
+        return None
+
+    def latest_at_or_before(self, at: datetime) -> datetime | None:
+        ceiling = to_utc(at)
+        # cronsim's reverse iteration starts strictly before its start: nudge by a second
+        # so a due time exactly at `at` counts.
+        it = self._iter(at + timedelta(seconds=1), reverse=True)
+        for _ in range(_MAX_SKIPS):
+            try:
+                candidate = next(it)
+            except StopIteration:
+                return None
+            if candidate.astimezone(UTC) <= ceiling:
+                return candidate
+        return None
+
+    def can_fire(self, after: datetime) -> bool:
+        return self.next_after(after) is not None
+
+
+@dataclass(frozen=True)
+class IntervalTimetable:
+    """Due at anchor + k*seconds for every integer k (the grid extends before the anchor
+    too; callers clamp with start_time)."""
+
+    seconds: int
+    anchor: datetime
+    tz: ZoneInfo
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1:
+            raise ValueError(f"interval must be at least 1 second, got {self.seconds}")
+
+    def _k_floor(self, at: datetime) -> int:
+        delta = to_utc(at) - to_utc(self.anchor)
+        return int(delta.total_seconds() // self.seconds)
+
+    def _at(self, k: int) -> datetime:
+        return (to_utc(self.anchor) + timedelta(seconds=k * self.seconds)).astimezone(self.tz)
+
+    def next_after(self, after: datetime) -> datetime | None:
+        k = self._k_floor(after)
+        candidate = self._at(k)
+        while candidate.astimezone(UTC) <= to_utc(after):
+            k += 1
+            candidate = self._at(k)
+        return candidate
+
+    def latest_at_or_before(self, at: datetime) -> datetime | None:
+        k = self._k_floor(at)
+        candidate = self._at(k)
+        while candidate.astimezone(UTC) > to_utc(at):
+            k -= 1
+            candidate = self._at(k)
+        return candidate
+
+
+def fire_times(
+    timetable: Timetable,
+    after: datetime,
+    count: int,
+    *,
+    start_time: datetime | None = None,
+    expires: datetime | None = None,
+) -> list[datetime]:
+    """The next `count` due times strictly after `after`, never before `start_time` nor after
+    `expires`. This is what `syncd next` prints and what the beat dispatches."""
+    out: list[datetime] = []
+    cursor = after
+    if start_time is not None and to_utc(start_time) > to_utc(cursor):
+        cursor = start_time - timedelta(microseconds=1)
+    while len(out) < count:
+        due = timetable.next_after(cursor)
+        if due is None or (expires is not None and to_utc(due) > to_utc(expires)):
+            break
+        out.append(due)
+        cursor = due
+    return out
+
+
+def task_id(name: str, due: datetime) -> str:
+    """The task id of one (schedule, due time): `NAME@DUE`, DUE in RFC 3339 UTC."""
+    return f"{name}@{to_utc(due).strftime('%Y-%m-%dT%H:%M:%SZ')}"

@@ -1,0 +1,98 @@
+"""Exit codes and the exception hierarchy; the CLI maps each class to one code, here.
+
+Every exception carries a message that says what happened and what to do next. The class
+docstring is the default message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Exit codes (listed in `syncd --help`).
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_CHANGES_PENDING = 2
+EXIT_SERVICE = 3
+EXIT_CONFLICT = 4
+EXIT_USAGE = 64
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success (plan --detailed-exitcode: no changes); 1 invalid schedules; "
+    "2 changes pending (plan --detailed-exitcode only); 3 a service could not be reached or "
+    "another runtime failure; 4 conflict (another apply holds the lock, or the database moved "
+    "since the plan); 64 usage error."
+)
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One positioned problem in a schedules file. Lines and columns are 1-based."""
+
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.severity}[{self.code}]: {self.message}"
+
+
+class SyncdError(Exception):
+    """syncd failed."""
+
+    exit_code = EXIT_SERVICE
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InvalidSchedules(SyncdError):
+    """The schedules are invalid; nothing was changed. Fix the errors listed above."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, diagnostics: list[Diagnostic], message: str | None = None) -> None:
+        self.diagnostics = sorted(diagnostics)
+        super().__init__(message)
+
+
+class ServiceUnavailable(SyncdError):
+    """A service (database, Redis, broker, workers) could not be reached."""
+
+    exit_code = EXIT_SERVICE
+
+
+class LockTimeout(SyncdError):
+    """Another apply holds the lock; try again when it has finished, or raise --lock-timeout."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class StalePlan(SyncdError):
+    """The database moved since this plan was made; make a new plan and review it."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class NoWorkers(SyncdError):
+    """No Celery worker answered the ping; start a worker (celery -A celeryapp.app worker)."""
+
+    exit_code = EXIT_SERVICE
+
+
+class UnknownSchedule(SyncdError):
+    """No schedule has that name."""
+
+    exit_code = EXIT_INVALID
+
+
+class UsageError(SyncdError):
+    """The command line is not valid; see --help."""
+
+    exit_code = EXIT_USAGE
