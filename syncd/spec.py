@@ -208,7 +208,9 @@ def row_values(schedule: Schedule) -> dict[str, Any]:
 
 
 # Columns that make up a schedule; the row hash covers exactly these.
-SCHEDULE_COLUMNS: tuple[str, ...] = tuple(row_values(Schedule(name="x", task="x", cron="* * * * *")))
+SCHEDULE_COLUMNS: tuple[str, ...] = tuple(
+    row_values(Schedule(name="x", task="x", cron="* * * * *"))
+)
 
 
 def _interval_seconds(every: int | None, period: str | None) -> int | None:
