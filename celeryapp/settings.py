@@ -14,6 +14,7 @@ DEFAULT_DATABASE_URL = "sqlite:///syncd.db"
 DEFAULT_TABLE_NAME = "sys_task_scheduler"
 DEFAULT_REDIS_PREFIX = "syncd"
 DEFAULT_TIMEZONE = "UTC"
+DEFAULT_BROKER_DIR = ".syncd-broker"
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
@@ -64,7 +65,14 @@ class Settings:
     beat_poll_interval: float = 2.0
     ledger_retention_days: int = 7
     task_max_retries: int = 5
+    # Retry backoff of transient database errors: base * 2**retries, capped, with jitter.
+    task_retry_backoff: float = 1.0
+    task_retry_backoff_max: float = 60.0
     result_expires: int = 7 * 24 * 3600
+    # Redis broker key prefix (kombu global_keyprefix): isolates queues per test or tenant.
+    broker_prefix: str | None = None
+    # Directory of the embedded filesystem broker used when no broker URL is set.
+    broker_dir: str = DEFAULT_BROKER_DIR
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,7 +92,11 @@ class Settings:
             beat_poll_interval=_float(env, "SYNCD_BEAT_POLL_INTERVAL", 2.0),
             ledger_retention_days=_int(env, "SYNCD_LEDGER_RETENTION_DAYS", 7),
             task_max_retries=_int(env, "SYNCD_TASK_MAX_RETRIES", 5),
+            task_retry_backoff=_float(env, "SYNCD_TASK_RETRY_BACKOFF", 1.0),
+            task_retry_backoff_max=_float(env, "SYNCD_TASK_RETRY_BACKOFF_MAX", 60.0),
             result_expires=_int(env, "SYNCD_RESULT_EXPIRES", 7 * 24 * 3600),
+            broker_prefix=env.get("CELERY_BROKER_PREFIX") or None,
+            broker_dir=env.get("SYNCD_BROKER_DIR") or DEFAULT_BROKER_DIR,
         )
 
 
@@ -99,3 +111,13 @@ def lock_key(prefix: str) -> str:
 
 def heartbeat_key(prefix: str) -> str:
     return f"{prefix}:beat:heartbeat"
+
+
+def executed_key(prefix: str, task_id: str) -> str:
+    """Set (NX, with expiry) by the first execution of a beat task id: once-only execution."""
+    return f"{prefix}:executed:{task_id}"
+
+
+def running_key(prefix: str, schedule: str) -> str:
+    """Held while a run of an `overlap: skip` schedule executes."""
+    return f"{prefix}:running:{schedule}"

@@ -1,0 +1,104 @@
+"""The Celery app: `celery -A celeryapp.app worker -P gevent -c 100` (also `beat`, `flower`).
+
+Everything comes from `Settings.from_env()` (docs/settings.md), so the three processes need
+no flags. Choices that differ from Celery's defaults, and why:
+
+* JSON only, for tasks, results and events: nothing read from the broker or the result
+  table is ever unpickled (fba W15 stored results with PickleType).
+* `enable_utc` with the app timezone: instants on the wire are UTC; the zone only names
+  wall-clock times in logs (fba ran with enable_utc False and local strings, W14).
+* no broker URL at all (neither CELERY_BROKER_URL nor SYNCD_REDIS_URL): kombu's filesystem
+  transport in SYNCD_BROKER_DIR, so the demo runs with no server. It is for one machine
+  and light traffic; production uses Redis or RabbitMQ.
+* the result backend is the database (`db+` the database URL, psycopg 3 for PostgreSQL)
+  with extended results, so a run's name, args, worker and retries are queryable in SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+
+from celeryapp.settings import Settings, redact_url
+
+TASK_PACKAGES = ["celeryapp.tasks"]
+
+
+def broker_url(settings: Settings) -> str:
+    return settings.broker_url or "filesystem://"
+
+
+def is_redis_url(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "redis+socket://", "unix://"))
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    url = broker_url(settings)
+    if url.startswith("filesystem://"):
+        root = os.path.abspath(settings.broker_dir)
+        data, control = os.path.join(root, "data"), os.path.join(root, "control")
+        for folder in (data, control):
+            os.makedirs(folder, exist_ok=True)
+        # One folder for both directions: every process publishes and consumes there.
+        return {"data_folder_in": data, "data_folder_out": data, "control_folder": control}
+    if is_redis_url(url) and settings.broker_prefix:
+        return {"global_keyprefix": f"{settings.broker_prefix}:"}
+    return {}
+
+
+def database_engine_options(settings: Settings) -> dict[str, Any]:
+    backend = settings.result_backend or f"db+{settings.database_url}"
+    # Survive a database restart between tasks instead of failing the next result write.
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend.startswith("db+postgresql"):
+        # A gevent worker runs up to 100 tasks at once, each writing STARTED and its result:
+        # SQLAlchemy's default 5 (+10) connections would make them queue for the pool.
+        options.update(pool_size=20, max_overflow=30)
+    return options
+
+
+def config(settings: Settings) -> dict[str, Any]:
+    """The Celery configuration for these settings (pure apart from the broker folder)."""
+    return {
+        "broker_url": broker_url(settings),
+        "broker_transport_options": broker_transport_options(settings),
+        "broker_connection_retry_on_startup": True,
+        "result_backend": settings.result_backend or f"db+{settings.database_url}",
+        "result_extended": True,
+        "result_expires": settings.result_expires,
+        "database_engine_options": database_engine_options(settings),
+        "task_track_started": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "event_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "timezone": settings.timezone,
+        "enable_utc": True,
+        "beat_scheduler": "celeryapp.scheduler:DatabaseScheduler",
+        "beat_max_loop_interval": settings.beat_max_interval,
+        # Flower needs worker events; sent events show queued tasks too.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+    }
+
+
+def make_app(settings: Settings) -> Celery:
+    """A configured app; `syncd trigger` builds one from its own options."""
+    celery = Celery("syncd", task_cls="celeryapp.base:TaskBase")
+    celery.conf.update(config(settings))
+    # Kept off app.conf on purpose: `celery inspect conf` would print the URLs in it.
+    celery.syncd_settings = settings
+    return celery
+
+
+def describe(settings: Settings) -> str:
+    """One line for logs: where the app sends tasks and results, passwords redacted."""
+    backend = settings.result_backend or f"db+{settings.database_url}"
+    return f"broker={redact_url(broker_url(settings))} results={redact_url(backend)}"
+
+
+app = make_app(Settings.from_env())
+app.autodiscover_tasks(TASK_PACKAGES, related_name=None, force=True)

@@ -1,0 +1,114 @@
+"""Once-only execution: a beat task id (`NAME@DUE`) runs at most once, whatever the broker does.
+
+The beat claims each (schedule, due time) in its ledger before publishing, so it never
+sends one twice; this guard covers the other half: a message delivered twice (a broker
+redelivery, a visibility timeout on the Redis transport, a replayed queue).
+
+Where: in the worker's Request, before the message reaches the pool. A check inside the
+task body would come too late: with `task_track_started` Celery writes STARTED for the
+duplicate before the body runs, and then SUCCESS with the duplicate's return value, over the
+original run's result. Here a duplicate is acknowledged and dropped before Celery records
+anything, so the result table keeps the run that really happened.
+
+How: with Redis, `SET {prefix}:executed:{task_id} NX EX <retention>`; the first delivery
+wins. Without Redis, the result backend: any state but PENDING means a run already started
+(best effort: two copies arriving within the same instant can both pass). Retries of a task
+(`self.retry`, same id, `retries > 0`) are the same run and are not blocked. Runs triggered
+by hand (`syncd trigger`) carry unique ids and are not checked. If Redis cannot be reached
+the run goes ahead (logged): the ledger already prevented duplicate dispatch, and a Redis
+outage must not stop every scheduled task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery.worker.request import Request
+from celery.worker.state import task_ready
+
+from celeryapp.clients import redis_client
+from celeryapp.settings import Settings, executed_key
+from celeryapp.tasklog import RunInfo, schedule_logger
+
+logger = logging.getLogger(__name__)
+
+NOT_STARTED = "PENDING"
+
+
+def claim_execution(client: redis.Redis[bytes], prefix: str, task_id: str, retention: int) -> bool:
+    """True for the first claim of this task id within `retention` seconds."""
+    key = executed_key(prefix, task_id)
+    return bool(client.set(key, "1", nx=True, ex=max(1, retention)))
+
+
+def started_before(backend: Any, task_id: str) -> bool:
+    """True when the result backend knows of a run of this id (started, done or failed)."""
+    return str(backend.get_state(task_id)) != NOT_STARTED
+
+
+def settings_of(app: Any) -> Settings:
+    settings = getattr(app, "syncd_settings", None)
+    return settings if isinstance(settings, Settings) else Settings.from_env()
+
+
+def should_execute(
+    run: RunInfo,
+    task_id: str,
+    retries: int,
+    settings: Settings,
+    backend: Any,
+) -> bool:
+    """The once-only decision for one delivery of a message."""
+    if not run.is_beat_run or retries > 0:
+        return True
+    log = schedule_logger(run, logger)
+    if settings.redis_url:
+        retention = settings.ledger_retention_days * 86400
+        try:
+            return claim_execution(
+                redis_client(settings.redis_url), settings.redis_prefix, task_id, retention
+            )
+        except redis.RedisError as exc:
+            log.warning("once-only check skipped for %s, Redis failed: %s", task_id, exc)
+            return True
+    try:
+        return not started_before(backend, task_id)
+    except Exception as exc:  # noqa: BLE001 - any backend failure: run rather than drop
+        log.warning("once-only check skipped for %s, result backend failed: %s", task_id, exc)
+        return True
+
+
+class OnceOnlyRequest(Request):  # type: ignore[misc]
+    """A worker Request that drops a second delivery of a beat task id.
+
+    Celery asks `revoked()` before it hands a request to the pool (and, for messages with an
+    expiry, once more on receipt), so the decision is made once per request and remembered.
+    """
+
+    _syncd_duplicate: bool | None = None
+
+    def revoked(self) -> bool:
+        if super().revoked():
+            return True
+        if self._syncd_duplicate is None:
+            self._syncd_duplicate = self._is_duplicate()
+            if self._syncd_duplicate:
+                self._drop()
+        return self._syncd_duplicate
+
+    def _is_duplicate(self) -> bool:
+        headers = self._request_dict
+        run = RunInfo.from_headers(headers)
+        retries = int(headers.get("retries") or 0)
+        app = self.task.app
+        return not should_execute(run, self.id, retries, settings_of(app), self.task.backend)
+
+    def _drop(self) -> None:
+        run = RunInfo.from_headers(self._request_dict)
+        schedule_logger(run, logger).warning(
+            "skipped duplicate delivery of %s: this due time already ran", self.id
+        )
+        task_ready(self)
+        self.acknowledge()
