@@ -26,12 +26,22 @@ def _redis() -> Any:
 
 @app.task(name="celeryapp.tasks.probe", bind=True)
 def probe(self: Any, key: str, seconds: float = 0) -> dict[str, Any]:
-    """Append this run (task id, start, end) to the Redis list `key`; sleep in between."""
+    """Append this run (task id, start, end) to the Redis list `key`; sleep in between.
+
+    Returns the schedule and due time the task saw in its headers.
+    """
     started = time.time()
     time.sleep(float(seconds))
     finished = time.time()
     _redis().rpush(key, f"{self.request.id} {started} {finished}")
-    return {"task_id": self.request.id, "started": started, "finished": finished}
+    run = self.run_info
+    return {
+        "task_id": self.request.id,
+        "started": started,
+        "finished": finished,
+        "schedule": run.schedule,
+        "due": run.due,
+    }
 
 
 def _fail_first(key: str, failures: int) -> int:
