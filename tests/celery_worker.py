@@ -96,16 +96,20 @@ def celery_worker(
             cmd, env=dict(env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
         )
     worker = Worker(process, log_path, hostname)
+    pinger = client_app(env)
     try:
-        wait_for(
-            lambda: " ready." in worker.log() or process.poll() is not None,
-            READY_TIMEOUT,
-            what="the worker to be ready",
-        )
+
+        def answered() -> bool:
+            if process.poll() is not None:
+                return True
+            return bool(pinger.control.ping(timeout=0.5))
+
+        wait_for(answered, READY_TIMEOUT, what="the worker to answer a ping")
         if process.poll() is not None:
             raise AssertionError(f"worker exited with {process.returncode}:\n{worker.log()}")
         yield worker
     finally:
+        pinger.close()
         stop(process)
 
 
