@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 from celery.worker.request import Request
-from celery.worker.state import task_ready
+from celery.worker.state import reserved_requests, task_ready
 
 from celeryapp.clients import redis_client
 from celeryapp.settings import Settings, executed_key
@@ -83,8 +83,11 @@ def should_execute(
 class OnceOnlyRequest(Request):  # type: ignore[misc]
     """A worker Request that drops a second delivery of a beat task id.
 
-    Celery asks `revoked()` before it hands a request to the pool (and, for messages with an
-    expiry, once more on receipt), so the decision is made once per request and remembered.
+    Celery asks `revoked()` just before it hands a request to the pool, and, for messages
+    with an expiry, also on receipt. The claim is made only in the first case (the request
+    is reserved by then): a message prefetched and claimed on receipt, then handed back to
+    the broker by a worker shutdown, would otherwise be dropped as a duplicate of a run that
+    never happened. The decision is remembered per request.
     """
 
     _syncd_duplicate: bool | None = None
@@ -92,6 +95,8 @@ class OnceOnlyRequest(Request):  # type: ignore[misc]
     def revoked(self) -> bool:
         if super().revoked():
             return True
+        if self not in reserved_requests:
+            return False
         if self._syncd_duplicate is None:
             self._syncd_duplicate = self._is_duplicate()
             if self._syncd_duplicate:

@@ -97,20 +97,19 @@ def test_beat_headers_reach_the_task(env: dict[str, str], app: Any, tmp_path: Pa
     assert (out["schedule"], out["due"]) == ("report", DUE)
 
 
+@pytest.mark.parametrize("expires", [None, 600], ids=["no-expiry", "expiry"])
 def test_a_duplicate_beat_task_id_runs_once(
-    env: dict[str, str], app: Any, tmp_path: Path, r: redis.Redis[bytes]
+    env: dict[str, str], app: Any, tmp_path: Path, r: redis.Redis[bytes], expires: int | None
 ) -> None:
+    # Messages with an expiry take another path through the worker (checked on receipt).
     prefix = env["SYNCD_REDIS_PREFIX"]
     key = f"{prefix}:runs"
     task_id = f"report@{DUE}"
+    options = {"task_id": task_id, "headers": beat_headers("report"), "expires": expires}
     with celery_worker(env, tmp_path) as worker:
-        first = app.send_task(
-            "celeryapp.tasks.probe", [key], task_id=task_id, headers=beat_headers("report")
-        )
+        first = app.send_task("celeryapp.tasks.probe", [key], **options)
         first_out = first.get(timeout=60)
-        app.send_task(
-            "celeryapp.tasks.probe", [key], task_id=task_id, headers=beat_headers("report")
-        )
+        app.send_task("celeryapp.tasks.probe", [key], **options)
         wait_for(lambda: "skipped duplicate delivery" in worker.log(), 60)
         log = worker.log()
     assert r.llen(key) == 1
