@@ -21,7 +21,7 @@ from typing import Any
 
 from celery import Celery
 
-from celeryapp.settings import Settings, redact_url
+from celeryapp.settings import Settings
 
 TASK_PACKAGES = ["celeryapp.tasks"]
 
@@ -92,12 +92,6 @@ def make_app(settings: Settings) -> Celery:
     # Kept off app.conf on purpose: `celery inspect conf` would print the URLs in it.
     celery.syncd_settings = settings
     return celery
-
-
-def describe(settings: Settings) -> str:
-    """One line for logs: where the app sends tasks and results, passwords redacted."""
-    backend = settings.result_backend or f"db+{settings.database_url}"
-    return f"broker={redact_url(broker_url(settings))} results={redact_url(backend)}"
 
 
 app = make_app(Settings.from_env())

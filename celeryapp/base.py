@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery._state import _task_stack
 from celery.exceptions import Ignore
 
 from celeryapp.clients import redis_client
@@ -66,17 +67,23 @@ class TaskBase(Task):  # type: ignore[misc]
             return self._run_body(run, args, kwargs)
 
     def _run_body(self, run: RunInfo, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # What Task.__call__ does, with the coroutine of an async body run to completion
+        # while the request is still pushed, so `self.request` is right inside it too.
+        _task_stack.push(self)
+        self.push_request(args=args, kwargs=kwargs)
         try:
-            result = super().__call__(*args, **kwargs)
+            result = self.run(*args, **kwargs)
             if inspect.iscoroutine(result):
                 from celeryapp.asyncsupport import run_coroutine
 
                 result = run_coroutine(result)
         except Exception as exc:
-            if not is_transient(exc) or self.request.called_directly:
-                raise
-            self._retry_transient(run, exc)
+            if is_transient(exc) and not self.request.called_directly:
+                self._retry_transient(run, exc)
             raise
+        finally:
+            self.pop_request()
+            _task_stack.pop()
         return result
 
     def _retry_transient(self, run: RunInfo, exc: Exception) -> None:
