@@ -10,7 +10,7 @@ duplicate before the body runs, and then SUCCESS with the duplicate's return val
 original run's result. Here a duplicate is acknowledged and dropped before Celery records
 anything, so the result table keeps the run that really happened.
 
-How: with Redis, `SET {prefix}:executed:{task_id} NX EX <retention>`; the first delivery
+How: with Redis, `SET {prefix}:executed:{task_id} NX EX <SYNCD_ONCE_RETENTION>`; the first delivery
 wins. Without Redis, the result backend: any state but PENDING means a run already started
 (best effort: two copies arriving within the same instant can both pass). Retries of a task
 (`self.retry`, same id, `retries > 0`) are the same run and are not blocked. Runs triggered
@@ -65,10 +65,12 @@ def should_execute(
         return True
     log = schedule_logger(run, logger)
     if settings.redis_url:
-        retention = settings.ledger_retention_days * 86400
         try:
             return claim_execution(
-                redis_client(settings.redis_url), settings.redis_prefix, task_id, retention
+                redis_client(settings.redis_url),
+                settings.redis_prefix,
+                task_id,
+                settings.once_retention,
             )
         except redis.RedisError as exc:
             log.warning("once-only check skipped for %s, Redis failed: %s", task_id, exc)

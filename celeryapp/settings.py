@@ -64,6 +64,9 @@ class Settings:
     beat_lock_ttl: float = 3.0
     beat_poll_interval: float = 2.0
     ledger_retention_days: int = 7
+    # Seconds a beat task id stays marked as executed (once-only). Redeliveries come within
+    # the broker's visibility timeout (an hour on Redis); one key per run, so not forever.
+    once_retention: int = 86400
     task_max_retries: int = 5
     # Retry backoff of transient database errors: base * 2**retries, capped, with jitter.
     task_retry_backoff: float = 1.0
@@ -91,6 +94,7 @@ class Settings:
             beat_lock_ttl=_float(env, "SYNCD_BEAT_LOCK_TTL", 3.0),
             beat_poll_interval=_float(env, "SYNCD_BEAT_POLL_INTERVAL", 2.0),
             ledger_retention_days=_int(env, "SYNCD_LEDGER_RETENTION_DAYS", 7),
+            once_retention=_int(env, "SYNCD_ONCE_RETENTION", 86400),
             task_max_retries=_int(env, "SYNCD_TASK_MAX_RETRIES", 5),
             task_retry_backoff=_float(env, "SYNCD_TASK_RETRY_BACKOFF", 1.0),
             task_retry_backoff_max=_float(env, "SYNCD_TASK_RETRY_BACKOFF_MAX", 60.0),

@@ -42,10 +42,19 @@ def test_the_first_claim_of_a_task_id_wins(r: redis.Redis[bytes], redis_prefix: 
 
 
 def test_once_only_decision_with_redis(redis_url: str, redis_prefix: str) -> None:
-    settings = Settings(redis_url=redis_url, redis_prefix=redis_prefix)
+    settings = Settings.from_env(
+        {
+            "SYNCD_REDIS_URL": redis_url,
+            "SYNCD_REDIS_PREFIX": redis_prefix,
+            "SYNCD_ONCE_RETENTION": "120",
+        }
+    )
     task_id = f"report@{DUE}"
     assert should_execute(BEAT_RUN, task_id, 0, settings, backend=None)
     assert not should_execute(BEAT_RUN, task_id, 0, settings, backend=None)
+    client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
+    assert 0 < client.ttl(executed_key(redis_prefix, task_id)) <= 120
+    client.close()
     # A retry of the run that claimed the id is the same run.
     assert should_execute(BEAT_RUN, task_id, 1, settings, backend=None)
     manual = RunInfo(schedule="report", manual=True)
