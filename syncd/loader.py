@@ -1,0 +1,324 @@
+"""Read schedule files and turn YAML into plain values that remember where they came from.
+
+PyYAML's C loader composes the node graph (libyaml does the parsing); we construct the
+values ourselves so that
+
+* every value keeps its file, line and column (errors point at the offending key or value);
+* nothing but the core YAML types is ever constructed (no `!!python/object`, no custom tags);
+* aliases are counted on the composed graph *before* anything is expanded, so an alias bomb
+  fails at once in bounded memory;
+* duplicate keys, extra documents, non-UTF-8 bytes and oversized files are errors, not
+  silently "last key wins" or mojibake;
+* scalars keep their resolved YAML 1.1 type *and* whether they were quoted, so the rules can
+  say "`no` was read as a boolean; quote it" instead of storing `False` as a queue name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from syncd.errors import Diagnostic
+
+if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environment check
+    raise ImportError(
+        "PyYAML was built without libyaml; syncd needs its C loader "
+        "(reinstall PyYAML from a wheel, or install libyaml-dev and rebuild it)"
+    )
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000  # nodes after alias expansion
+MAX_DEPTH = 64
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+# A path into a document: ("schedules", 3, "cron").
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    data: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True)
+class ScalarInfo:
+    """How a scalar was written: its resolved tag, whether it was plain, and the raw text."""
+
+    tag: str
+    plain: bool
+    raw: str
+
+
+@dataclass
+class Document:
+    """A parsed file: the plain value plus, for every path, where its key and value are."""
+
+    path: str
+    value: Any
+    key_marks: dict[PathKey, Mark] = field(default_factory=dict)
+    value_marks: dict[PathKey, Mark] = field(default_factory=dict)
+    scalars: dict[PathKey, ScalarInfo] = field(default_factory=dict)
+
+    def mark(self, at: PathKey, *, key: bool = False) -> Mark:
+        """The best position for a path: its key (or value), else the nearest ancestor."""
+        probe = at
+        while True:
+            marks = (self.key_marks, self.value_marks) if key else (self.value_marks,)
+            for table in marks:
+                if probe in table:
+                    return table[probe]
+            if probe in self.key_marks:
+                return self.key_marks[probe]
+            if not probe:
+                return Mark(1, 1)
+            probe = probe[:-1]
+
+
+class _LoadError(Exception):
+    def __init__(self, mark: Mark, code: str, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.code, self.message = mark, code, message
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def discover(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Expand directories to the YAML files below them (sorted); report missing paths.
+
+    A symlink below a directory that resolves outside that directory is refused: the
+    schedules directory is never escaped.
+    """
+    found: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    for given in paths:
+        if os.path.isdir(given):
+            root = Path(given).resolve()
+            for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+                        continue
+                    full = os.path.join(dirpath, name)
+                    real = Path(full).resolve()
+                    if not real.is_relative_to(root):
+                        diagnostics.append(
+                            Diagnostic(
+                                full,
+                                1,
+                                1,
+                                "path.outside",
+                                f"{full} is a link to {real}, outside {given}; "
+                                "schedule files must live inside the schedules directory",
+                            )
+                        )
+                        continue
+                    found.append(full)
+        elif os.path.isfile(given):
+            found.append(given)
+        else:
+            diagnostics.append(
+                Diagnostic(given, 1, 1, "path.not-found", f"{given}: no such file or directory")
+            )
+    return found, diagnostics
+
+
+def read_sources(paths: Sequence[str]) -> tuple[list[SourceFile], list[Diagnostic]]:
+    files, diagnostics = discover(paths)
+    sources: list[SourceFile] = []
+    for path in files:
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_FILE_BYTES:
+                diagnostics.append(
+                    Diagnostic(
+                        path,
+                        1,
+                        1,
+                        "file.too-large",
+                        f"{path} is {size} bytes; the limit is {MAX_FILE_BYTES} bytes "
+                        "(split it into several files)",
+                    )
+                )
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            diagnostics.append(Diagnostic(path, 1, 1, "file.unreadable", f"{path}: {exc.strerror}"))
+            continue
+        sources.append(SourceFile(path, data, hashlib.sha256(data).hexdigest()))
+    return sources, diagnostics
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise _LoadError(
+            Mark(line, column),
+            "file.encoding",
+            f"byte 0x{data[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def _check_graph(root: yaml.Node) -> None:
+    """Count nodes after alias expansion, depth and cycles, without expanding anything."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if depth > MAX_DEPTH:
+            raise _LoadError(
+                _mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels"
+            )
+        if key in on_path:
+            raise _LoadError(_mark(node), "yaml.recursive", "an alias refers to its own anchor")
+        on_path.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child, depth + 1)
+                if total > MAX_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+                if total > MAX_NODES:
+                    break
+        on_path.discard(key)
+        if total > MAX_NODES:
+            raise _LoadError(
+                _mark(node),
+                "yaml.too-many-nodes",
+                f"the document expands to more than {MAX_NODES} nodes "
+                "(aliases are counted as copies); this looks like an alias bomb",
+            )
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    tag = node.tag
+    if tag == f"{_CORE}str":
+        return node.value
+    if tag == f"{_CORE}timestamp":
+        # We parse RFC 3339 ourselves; PyYAML would drop offsets and accept naive times.
+        return node.value
+    return _constructor.construct_object(node, deep=True)
+
+
+def _construct(node: yaml.Node, at: PathKey, doc: Document) -> Any:
+    doc.value_marks.setdefault(at, _mark(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag not in _SCALAR_TAGS:
+            raise _LoadError(
+                _mark(node),
+                "yaml.tag",
+                f"tag {node.tag!r} is not allowed; schedule files hold plain YAML values only",
+            )
+        doc.scalars[at] = ScalarInfo(node.tag, not node.style, node.value)
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != f"{_CORE}seq":
+            raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
+        return [_construct(child, (*at, i), doc) for i, child in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != f"{_CORE}map":
+            raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Mark] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == f"{_CORE}merge":
+                raise _LoadError(
+                    _mark(key_node),
+                    "yaml.key",
+                    "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
+                )
+            key = key_node.value
+            if key_node.tag != f"{_CORE}str":
+                key = str(_scalar(key_node))
+            if key in first_seen:
+                first = first_seen[key]
+                raise _LoadError(
+                    _mark(key_node),
+                    "yaml.duplicate-key",
+                    f"duplicate key {key!r}; it is first set on line {first.line}",
+                )
+            first_seen[key] = _mark(key_node)
+            doc.key_marks[(*at, key)] = _mark(key_node)
+            out[key] = _construct(value_node, (*at, key), doc)
+        return out
+    raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
+
+
+def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse one file into a Document, or return the one positioned reason it cannot be."""
+    doc = Document(source.path, None)
+    try:
+        if len(source.data) > MAX_FILE_BYTES:
+            raise _LoadError(
+                Mark(1, 1), "file.too-large", f"file is larger than {MAX_FILE_BYTES} bytes"
+            )
+        text = _decode(source.data)
+        if "\x00" in text:
+            line = text[: text.index("\x00")].count("\n") + 1
+            raise _LoadError(Mark(line, 1), "file.binary", "file contains NUL bytes; not YAML")
+        loader = yaml.CSafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if root is None:
+            doc.value = None
+            return doc, []
+        _check_graph(root)
+        doc.value = _construct(root, (), doc)
+    except _LoadError as exc:
+        return None, [
+            Diagnostic(source.path, exc.mark.line, exc.mark.column, exc.code, exc.message)
+        ]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        code = "yaml.multiple-documents" if "single document" in str(exc) else "yaml.syntax"
+        if code == "yaml.multiple-documents":
+            problem = "a schedules file holds one YAML document; remove the extra `---`"
+        return None, [Diagnostic(source.path, line, column, code, problem)]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic(source.path, 1, 1, "yaml.syntax", str(exc))]
+    except RecursionError:
+        return None, [Diagnostic(source.path, 1, 1, "yaml.too-deep", "nesting is too deep")]
+    return doc, []

@@ -1,0 +1,212 @@
+"""Semantic rules the schema cannot express, checked on schema-valid schedules.
+
+Each rule returns positioned diagnostics; `build` turns a merged, checked mapping into a
+`syncd.spec.Schedule`. The cron rule uses the beat's own timetable code, so "valid" here
+means exactly "the beat can schedule it".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import zoneinfo
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from celeryapp.schedules import CronError, CronTimetable, expand_cron
+from syncd.errors import Diagnostic
+from syncd.loader import Document, PathKey
+from syncd.spec import Schedule, Source, parse_duration
+
+RULES_VERSION = "1"
+
+_CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
+# Where the beat starts looking when deciding "can this cron ever fire".
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@cache
+def available_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def parse_time(text: str) -> datetime | None:
+    """RFC 3339 with an offset ('Z' allowed); None if naive or malformed."""
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def _diag(doc: Document, at: PathKey, code: str, message: str) -> Diagnostic:
+    mark = doc.mark(at)
+    return Diagnostic(doc.path, mark.line, mark.column, code, message)
+
+
+def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnostic]:
+    text = expr.strip()
+    if not text.startswith("@"):
+        parts = text.split()
+        if len(parts) != 5:
+            return [
+                _diag(
+                    doc,
+                    at,
+                    "cron.fields",
+                    f"cron {expr!r} has {len(parts)} fields; write five: "
+                    "minute hour day-of-month month day-of-week",
+                )
+            ]
+        for part in parts:
+            if not _CRON_FIELD_RE.match(part):
+                return [
+                    _diag(
+                        doc,
+                        at,
+                        "cron.syntax",
+                        f"cron {expr!r}: {part!r} is not standard cron "
+                        "(use numbers, names, *, ranges a-b, lists a,b and steps /n)",
+                    )
+                ]
+    try:
+        expand_cron(text)
+        zone = zoneinfo.ZoneInfo(tz) if tz in available_timezones() else zoneinfo.ZoneInfo("UTC")
+        timetable = CronTimetable(text, zone)
+    except CronError as exc:
+        return [_diag(doc, at, "cron.syntax", f"{exc}; see docs/schedules.md for the syntax")]
+    if not timetable.can_fire(_EPOCH):
+        return [
+            _diag(doc, at, "cron.never-fires", f"cron {expr!r} can never fire (no date matches it)")
+        ]
+    return []
+
+
+def check_schedule(
+    doc: Document,
+    at: PathKey,
+    merged: Mapping[str, Any],
+    origin: Mapping[str, PathKey],
+    *,
+    default_timezone: str,
+    registry: Collection[str] | None,
+) -> list[Diagnostic]:
+    """All per-schedule semantic rules; `origin` maps each field to where it was written
+    (the schedule itself or the file's defaults)."""
+    out: list[Diagnostic] = []
+
+    def where(field: str) -> PathKey:
+        return origin.get(field, at)
+
+    tz = merged.get("timezone")
+    if tz is not None and tz not in available_timezones():
+        hint = difflib.get_close_matches(tz, sorted(available_timezones()), n=1, cutoff=0.6)
+        fix = f"; did you mean {hint[0]!r}?" if hint else " (use an IANA name like Europe/Berlin)"
+        out.append(
+            _diag(
+                doc,
+                where("timezone"),
+                "timezone.unknown",
+                f"timezone {tz!r} is not an IANA time zone{fix}",
+            )
+        )
+    if "cron" in merged:
+        out += check_cron(doc, where("cron"), merged["cron"], tz or default_timezone)
+    for field in ("every", "catchup_window"):
+        if field in merged:
+            seconds = parse_duration(merged[field])
+            if seconds is None or seconds < 1:
+                out.append(
+                    _diag(
+                        doc,
+                        where(field),
+                        "duration.too-short",
+                        f"{field}: {merged[field]!r} is shorter than 1s",
+                    )
+                )
+    times: dict[str, datetime] = {}
+    for field in ("start_time", "expires"):
+        if field in merged:
+            parsed = parse_time(merged[field])
+            if parsed is None:
+                out.append(
+                    _diag(
+                        doc,
+                        where(field),
+                        "time.invalid",
+                        f"{field}: {merged[field]!r} is not a valid RFC 3339 time "
+                        "with an offset (e.g. 2026-03-01T09:00:00+01:00)",
+                    )
+                )
+            else:
+                times[field] = parsed
+    if "start_time" in times and "expires" in times and times["start_time"] >= times["expires"]:
+        out.append(
+            _diag(
+                doc,
+                where("expires"),
+                "time.expires-before-start",
+                f"expires {merged['expires']} is not after start_time "
+                f"{merged['start_time']}; the schedule could never fire",
+            )
+        )
+    if "expires" in merged and "expire_seconds" in merged:
+        out.append(
+            _diag(
+                doc,
+                where("expire_seconds"),
+                "schema.expires-conflict",
+                "set either `expires` or `expire_seconds`, not both (one of them "
+                "comes from `defaults`)",
+            )
+        )
+    if registry is not None and merged.get("task") not in registry:
+        task = merged.get("task", "")
+        hint = difflib.get_close_matches(task, sorted(registry), n=1, cutoff=0.6)
+        fix = f"; did you mean {hint[0]!r}?" if hint else " (is the module imported by the app?)"
+        out.append(
+            _diag(
+                doc,
+                where("task"),
+                "task.unknown",
+                f"task {task!r} is not registered in the Celery app{fix}",
+            )
+        )
+    return out
+
+
+def build(merged: Mapping[str, Any], source: Source, source_hash: str) -> Schedule:
+    """A checked mapping as a Schedule value (durations in seconds, aware datetimes)."""
+
+    def duration(field: str) -> int | None:
+        return parse_duration(merged[field]) if field in merged else None
+
+    def instant(field: str) -> datetime | None:
+        return parse_time(merged[field]) if field in merged else None
+
+    args = merged.get("args")
+    return Schedule(
+        name=merged["name"],
+        task=merged["task"],
+        cron=merged.get("cron"),
+        every=duration("every"),
+        args=tuple(args) if args is not None else None,
+        kwargs=dict(merged["kwargs"]) if merged.get("kwargs") is not None else None,
+        queue=merged.get("queue"),
+        exchange=merged.get("exchange"),
+        routing_key=merged.get("routing_key"),
+        timezone=merged.get("timezone"),
+        start_time=instant("start_time"),
+        expires=instant("expires"),
+        expire_seconds=merged.get("expire_seconds"),
+        one_off=bool(merged.get("one_off", False)),
+        enabled=bool(merged.get("enabled", True)),
+        catchup=merged.get("catchup", "latest"),
+        catchup_window=duration("catchup_window"),
+        overlap=merged.get("overlap", "allow"),
+        description=merged.get("description"),
+        source=source,
+        source_hash=source_hash,
+    )

@@ -1,0 +1,253 @@
+"""JSON Schema validation of a parsed file, with every error placed at its key or value.
+
+`schemas/schedule.schema.json` is the single source: validation, editor support and the
+reference docs (docs/schedules.md) all come from it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from syncd.errors import Diagnostic
+from syncd.loader import Document, PathKey
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "schedule.schema.json"
+
+# Fields whose schema type is string: a plain scalar PyYAML resolved to something else
+# (YAML 1.1: `no` -> False, `12:30` -> 750, `010` -> 8) is reported as a trap, not a type error.
+STRING_FIELDS = frozenset(
+    {
+        "name",
+        "task",
+        "cron",
+        "every",
+        "queue",
+        "exchange",
+        "routing_key",
+        "timezone",
+        "start_time",
+        "expires",
+        "catchup",
+        "catchup_window",
+        "overlap",
+        "description",
+    }
+)
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
+
+
+@cache
+def schema_bytes() -> bytes:
+    return SCHEMA_PATH.read_bytes()
+
+
+@cache
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_bytes())
+    Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def schedule_fields() -> tuple[str, ...]:
+    return tuple(schema()["$defs"]["schedule"]["properties"])
+
+
+def default_fields() -> tuple[str, ...]:
+    return tuple(schema()["properties"]["defaults"]["properties"])
+
+
+def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
+    mark = doc.mark(at, key=key)
+    return Diagnostic(doc.path, mark.line, mark.column, code, message)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def yaml_traps(doc: Document) -> list[Diagnostic]:
+    """Plain scalars that YAML 1.1 turned into bools/numbers where a string is wanted."""
+    out: list[Diagnostic] = []
+    for at, info in doc.scalars.items():
+        if not info.plain or not at or not isinstance(at[-1], str) or at[-1] not in STRING_FIELDS:
+            continue
+        if len(at) not in (2, 3) or at[0] not in ("defaults", "schedules"):
+            continue
+        kind = info.tag.rsplit(":", 1)[-1]
+        if kind in ("bool", "int", "float", "null"):
+            word = {"bool": "a boolean", "int": "an integer", "float": "a number", "null": "null"}
+            field = at[-1]
+            fix = f'quote it: {field}: "{info.raw}"'
+            if field in ("every", "catchup_window") and kind == "int":
+                fix = f"durations need a unit: {field}: {info.raw}s"
+            out.append(
+                _diag(
+                    doc,
+                    at,
+                    "yaml.implicit-type",
+                    f"{field}: `{info.raw}` was read as {word[kind]} (YAML 1.1), not as text; "
+                    + fix,
+                )
+            )
+    return out
+
+
+def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
+    at: PathKey = tuple(error.absolute_path)
+    validator = error.validator
+    instance = error.instance
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        out = []
+        for key in instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            where = "in defaults" if at[:1] == ("defaults",) else "here"
+            fix = (
+                f"; did you mean {hint[0]!r}?" if hint else f"; allowed keys: {', '.join(allowed)}"
+            )
+            if where == "in defaults" and key in ("name", "task", "cron", "every"):
+                fix = f"; {key!r} cannot have a default, set it on each schedule"
+            out.append(
+                _diag(
+                    doc,
+                    (*at, key),
+                    "schema.unknown-key",
+                    f"unknown key {key!r} {where}{fix}",
+                    key=True,
+                )
+            )
+        return out
+    if validator == "required":
+        missing = [k for k in error.validator_value if k not in instance]
+        what = "the file" if not at else ("schedule" if at[0] == "schedules" else "mapping")
+        return [
+            _diag(doc, at, "schema.required", f"{what} is missing required key {k!r}")
+            for k in missing
+        ]
+    if validator == "oneOf" and isinstance(instance, dict):
+        has = [k for k in ("cron", "every") if k in instance]
+        if has:
+            return [
+                _diag(
+                    doc,
+                    (*at, "every"),
+                    "schema.cron-and-every",
+                    "set either `cron` or `every`, not both",
+                    key=True,
+                )
+            ]
+        return [
+            _diag(doc, at, "schema.no-timing", "schedule needs exactly one of `cron` or `every`")
+        ]
+    if validator == "not" and isinstance(instance, dict):
+        return [
+            _diag(
+                doc,
+                (*at, "expire_seconds"),
+                "schema.expires-conflict",
+                "set either `expires` or `expire_seconds`, not both",
+                key=True,
+            )
+        ]
+    field = at[-1] if at else "file"
+    if validator == "type":
+        expected = error.validator_value
+        got = _TYPE_NAMES.get(type(instance)) or (
+            "list"
+            if isinstance(instance, list)
+            else "mapping"
+            if isinstance(instance, dict)
+            else "string"
+        )
+        return [
+            _diag(
+                doc, at, "schema.type", f"{field}: expected {expected}, got {got} {_show(instance)}"
+            )
+        ]
+    if validator == "enum":
+        options = ", ".join(repr(v) for v in error.validator_value)
+        return [
+            _diag(doc, at, "schema.enum", f"{field}: {_show(instance)} is not one of {options}")
+        ]
+    if validator == "const":
+        return [
+            _diag(
+                doc,
+                at,
+                "schema.version",
+                f"version: {_show(instance)} is not supported; this syncd reads version 1",
+            )
+        ]
+    if validator == "pattern":
+        hint = {
+            "name": "use lowercase letters, digits and _ . : - (at most 64, starting with a "
+            "letter or digit)",
+            "every": "write a duration like 30s, 5m, 1h30m, 1d (units d h m s, in that order)",
+            "catchup_window": "write a duration like 30s, 5m, 1h30m, 1d",
+            "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
+            "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
+            "task": "write a dotted Python name, like reports.send_daily",
+        }.get(str(field), "see docs/schedules.md")
+        code = "schema.naive-time" if field in ("start_time", "expires") else "schema.pattern"
+        if (
+            code == "schema.naive-time"
+            and isinstance(instance, str)
+            and not any(c in instance[10:] for c in "Zz+-")
+        ):
+            return [
+                _diag(
+                    doc,
+                    at,
+                    code,
+                    f"{field}: {_show(instance)} has no UTC offset; a naive time is "
+                    f"ambiguous: {hint}",
+                )
+            ]
+        return [_diag(doc, at, "schema.pattern", f"{field}: {_show(instance)} is invalid: {hint}")]
+    if validator in ("minimum", "exclusiveMinimum"):
+        return [
+            _diag(
+                doc,
+                at,
+                "schema.minimum",
+                f"{field}: {_show(instance)} must be at least {error.validator_value}",
+            )
+        ]
+    if validator in ("minLength", "maxLength"):
+        return [
+            _diag(
+                doc,
+                at,
+                f"schema.{validator.lower()}",
+                f"{field}: {_show(instance)} {error.message.split(' is ', 1)[-1]}",
+            )
+        ]
+    return [_diag(doc, at, f"schema.{validator}", f"{field}: {error.message}")]
+
+
+def validate_document(doc: Document) -> list[Diagnostic]:
+    """Schema diagnostics for a parsed file (YAML 1.1 traps take precedence at their path)."""
+    traps = yaml_traps(doc)
+    trapped = {(d.line, d.column) for d in traps}
+    out = list(traps)
+    errors = sorted(_validator().iter_errors(doc.value), key=lambda e: list(map(str, e.path)))
+    for error in errors:
+        for diag in _error_diag(doc, error):
+            if (diag.line, diag.column) not in trapped:
+                out.append(diag)
+    return sorted(set(out))

@@ -1,0 +1,224 @@
+"""The front half's entry point: files in, `Schedule` values and positioned diagnostics out.
+
+No database and no network: `syncd validate`, `syncd diff` and the pre-commit hook run this
+alone. `source_hash` is what makes plans incremental: it covers the file's bytes and
+everything else validation depends on, so an equal hash means an equal result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncd import __version__
+from syncd.errors import Diagnostic, SyncdError
+from syncd.loader import Document, PathKey, SourceFile, parse, read_sources
+from syncd.rules import RULES_VERSION, build, check_schedule
+from syncd.schema import schema_bytes, validate_document
+from syncd.spec import Schedule, Source
+
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass
+class FileResult:
+    path: str
+    digest: str
+    source_hash: str
+    schedules: list[Schedule] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def context_hash(registry: Collection[str] | None, default_timezone: str = DEFAULT_TIMEZONE) -> str:
+    """Everything validation depends on besides the file itself."""
+    h = hashlib.sha256()
+    h.update(schema_bytes())
+    h.update(f"\0rules={RULES_VERSION}\0syncd={__version__}\0tz={default_timezone}\0".encode())
+    if registry is None:
+        h.update(b"registry=none")
+    else:
+        h.update("\n".join(sorted(registry)).encode())
+    return h.hexdigest()
+
+
+def source_hash(digest: str, context: str) -> str:
+    return hashlib.sha256(f"{digest}:{context}".encode()).hexdigest()
+
+
+def _merge(
+    doc: Document, index: int, item: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, PathKey]]:
+    defaults = doc.value.get("defaults") or {}
+    merged = dict(defaults)
+    origin: dict[str, PathKey] = {k: ("defaults", k) for k in defaults}
+    for key, value in item.items():
+        merged[key] = value
+        origin[key] = ("schedules", index, key)
+    return merged, origin
+
+
+def validate_file(
+    source: SourceFile,
+    *,
+    registry: Collection[str] | None = None,
+    context: str | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+) -> FileResult:
+    """Parse, schema-check and rule-check one file. Never raises for user input."""
+    context = context if context is not None else context_hash(registry, default_timezone)
+    result = FileResult(source.path, source.digest, source_hash(source.digest, context))
+    doc, diagnostics = parse(source)
+    if doc is None:
+        result.diagnostics = diagnostics
+        return result
+    if not isinstance(doc.value, dict):
+        mark = doc.mark(())
+        kind = "empty" if doc.value is None else f"a {type(doc.value).__name__}"
+        result.diagnostics = [
+            Diagnostic(
+                source.path,
+                mark.line,
+                mark.column,
+                "schema.not-a-mapping",
+                f"the file is {kind}; write a mapping with `version: 1` and `schedules:`",
+            )
+        ]
+        return result
+    schema_diags = validate_document(doc)
+    result.diagnostics.extend(schema_diags)
+    items = doc.value.get("schedules")
+    if not isinstance(items, list):
+        return result
+    # Rules run only on schedules the schema accepted (and only if defaults are sound), so a
+    # type error is reported once, not again as a confusing rule failure.
+    bad_lines = {d.line for d in schema_diags}
+    seen: dict[str, PathKey] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        at: PathKey = ("schedules", index)
+        span = _item_lines(doc, at)
+        if span & bad_lines or _defaults_broken(doc, bad_lines):
+            continue
+        merged, origin = _merge(doc, index, item)
+        name = merged.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                first = doc.mark(seen[name])
+                mark = doc.mark((*at, "name"))
+                result.diagnostics.append(
+                    Diagnostic(
+                        source.path,
+                        mark.line,
+                        mark.column,
+                        "name.duplicate",
+                        f"schedule name {name!r} is already used on line {first.line}",
+                    )
+                )
+                continue
+            seen[name] = (*at, "name")
+        rule_diags = check_schedule(
+            doc, at, merged, origin, default_timezone=default_timezone, registry=registry
+        )
+        if rule_diags:
+            result.diagnostics.extend(rule_diags)
+            continue
+        mark = doc.mark((*at, "name"), key=True)
+        result.schedules.append(
+            build(merged, Source(source.path, mark.line, mark.column), result.source_hash)
+        )
+    result.diagnostics = sorted(set(result.diagnostics))
+    if result.diagnostics:
+        result.schedules = []
+    return result
+
+
+def _item_lines(doc: Document, at: PathKey) -> set[int]:
+    lines = {m.line for p, m in doc.value_marks.items() if p[: len(at)] == at}
+    lines |= {m.line for p, m in doc.key_marks.items() if p[: len(at)] == at}
+    return lines
+
+
+def _defaults_broken(doc: Document, bad_lines: set[int]) -> bool:
+    if "defaults" not in doc.value:
+        return False
+    return bool(_item_lines(doc, ("defaults",)) & bad_lines)
+
+
+def check_across(
+    results: Sequence[FileResult], *, known: Mapping[str, str] | None = None
+) -> list[Diagnostic]:
+    """Names must be unique across files; each duplicate is reported at both places.
+
+    `known` maps names of schedules in files that were not re-read (their hash matched the
+    last apply) to their "PATH:LINE", so duplicates against those count too.
+    """
+    where: dict[str, list[Source]] = {}
+    for result in results:
+        for schedule in result.schedules:
+            if schedule.source is not None:
+                where.setdefault(schedule.name, []).append(schedule.source)
+    out: list[Diagnostic] = []
+    for name, places in where.items():
+        others = [f"{p.path}:{p.line}" for p in places]
+        if known and name in known and known[name] not in others:
+            others.append(known[name])
+        if len(others) < 2:
+            continue
+        for place in places:
+            elsewhere = [o for o in others if o != f"{place.path}:{place.line}"]
+            out.append(
+                Diagnostic(
+                    place.path,
+                    place.line,
+                    place.column,
+                    "name.duplicate",
+                    f"schedule name {name!r} is also defined at {', '.join(elsewhere)}; "
+                    "names must be unique across all files",
+                )
+            )
+    return sorted(out)
+
+
+def load(
+    paths: Sequence[str],
+    *,
+    registry: Collection[str] | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+) -> tuple[list[Schedule], list[Diagnostic]]:
+    """Read, validate and cross-check files; schedules are returned only when all is valid."""
+    sources, diagnostics = read_sources(paths)
+    context = context_hash(registry, default_timezone)
+    results = [
+        validate_file(s, registry=registry, context=context, default_timezone=default_timezone)
+        for s in sources
+    ]
+    for result in results:
+        diagnostics.extend(result.diagnostics)
+    diagnostics.extend(check_across(results))
+    if diagnostics:
+        return [], sorted(set(diagnostics))
+    schedules = [s for r in results for s in r.schedules]
+    return sorted(schedules, key=lambda s: s.name), []
+
+
+def registry_from_app(app_path: str) -> frozenset[str]:
+    """Task names registered in a Celery app given as `pkg.module` or `pkg.module:attr`."""
+    module_name, _, attr = app_path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise SyncdError(f"cannot import Celery app {app_path!r}: {exc}") from exc
+    app = getattr(module, attr or "app", None)
+    if app is None:
+        app = getattr(module, "celery", None)
+    if app is None or not hasattr(app, "tasks"):
+        raise SyncdError(
+            f"{app_path!r} has no Celery app; give `module:attribute`, e.g. celeryapp.app:app"
+        )
+    app.loader.import_default_modules()
+    app.autodiscover_tasks(list, force=True)
+    return frozenset(str(name) for name in app.tasks)
