@@ -118,7 +118,9 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             where = "in defaults" if at[:1] == ("defaults",) else "here"
             fix = (
-                f"; did you mean {hint[0]!r}?" if hint else f"; allowed keys: {', '.join(allowed)}"
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; allowed keys: {', '.join(allowed)}"
             )
             if where == "in defaults" and key in ("name", "task", "cron", "every"):
                 fix = f"; {key!r} cannot have a default, set it on each schedule"
