@@ -187,3 +187,17 @@ class BeatLease(Base):
     holder: Mapped[str | None] = mapped_column(String(128))
     expires_time: Mapped[datetime | None]
     heartbeat_time: Mapped[datetime | None]
+
+
+class SourceManifest(Base):
+    """What the last apply read from each file: its hash and the names it declared.
+
+    A plan skips a file (no parse, no validation) only when its hash matches *and* every
+    name it declared is still a managed, undrifted row, so a row deleted by hand is noticed.
+    """
+
+    __tablename__ = "syncd_source"
+
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    names: Mapped[list[str]] = mapped_column(JSON, default=list)

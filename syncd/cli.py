@@ -1,0 +1,446 @@
+"""The `syncd` command line (click). One place maps exceptions to exit codes: `main`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import click
+
+from celeryapp.settings import DEFAULT_DATABASE_URL, DEFAULT_TIMEZONE, redact_url
+from syncd.errors import (
+    EXIT_CHANGES_PENDING,
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_SERVICE,
+    EXIT_USAGE,
+    InvalidSchedules,
+    SyncdError,
+    UnknownSchedule,
+    UsageError,
+)
+
+DEFAULT_PATHS = ("schedules",)
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    show_default=True,
+    help="Output for people (text), programs (json), pull requests (markdown) or "
+    "GitHub workflow annotations (github).",
+)
+
+
+@dataclass
+class Context:
+    database_url: str
+    redis_url: str | None
+    app: str | None
+    redis_prefix: str
+    timezone: str
+    verbose: bool
+
+    def registry(self) -> frozenset[str] | None:
+        if not self.app:
+            return None
+        from syncd.validate import registry_from_app
+
+        return registry_from_app(self.app)
+
+
+def _paths(paths: Sequence[str]) -> list[str]:
+    return list(paths) or list(DEFAULT_PATHS)
+
+
+def emit(text: str) -> None:
+    if text:
+        click.echo(text)
+
+
+def _step_summary(markdown: str) -> None:
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+
+
+def report_invalid(exc: InvalidSchedules, fmt: str) -> None:
+    from syncd.render import diagnostics_markdown, render_diagnostics
+
+    out = render_diagnostics(exc.diagnostics, fmt)
+    if fmt == "github":
+        _step_summary(diagnostics_markdown(exc.diagnostics))
+    # Positioned errors go to stdout in machine formats (a program parses them), else stderr.
+    click.echo(out, err=fmt == "text")
+
+
+class SyncdGroup(click.Group):
+    """Maps click's usage errors to 64, so exit code 2 always means "changes pending"."""
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
+    """Run a command body; map every syncd exception to its exit code, in one place."""
+    obj: Context = ctx.obj
+    try:
+        return body() or EXIT_OK
+    except InvalidSchedules as exc:
+        report_invalid(exc, fmt)
+        return exc.exit_code
+    except SyncdError as exc:
+        if obj.verbose:
+            raise
+        click.echo(f"error: {exc.message}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if obj.verbose:
+            raise
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            click.echo(
+                f"error: database error at {redact_url(obj.database_url)}: {reason} "
+                "(run with -v for the traceback)",
+                err=True,
+            )
+            return EXIT_SERVICE
+        click.echo(f"error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        return EXIT_SERVICE
+
+
+@click.group(cls=SyncdGroup, epilog=EXIT_CODES_HELP)
+@click.option(
+    "--database-url",
+    envvar="SYNCD_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="Database holding the schedule table [SYNCD_DATABASE_URL].",
+)
+@click.option(
+    "--redis-url",
+    envvar="SYNCD_REDIS_URL",
+    default=None,
+    help="Redis for the change signal; none: the database revision alone [SYNCD_REDIS_URL].",
+)
+@click.option(
+    "--app",
+    envvar="SYNCD_CELERY_APP",
+    default=None,
+    help="Celery app (module or module:attr) whose registered task names are "
+    "checked; none: names are not checked [SYNCD_CELERY_APP].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="syncd")
+@click.pass_context
+def main(
+    ctx: click.Context, database_url: str, redis_url: str | None, app: str | None, verbose: bool
+) -> None:
+    """GitOps for Celery beat: validate, plan and apply YAML schedules."""
+    ctx.obj = Context(
+        database_url=database_url,
+        redis_url=redis_url or None,
+        app=app or None,
+        redis_prefix=os.environ.get("SYNCD_REDIS_PREFIX") or "syncd",
+        timezone=os.environ.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE,
+        verbose=verbose,
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT_OPTION
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
+    """Load and validate schedule files; no database needed."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.render import render_diagnostics
+        from syncd.validate import load
+
+        schedules, diagnostics = load(
+            _paths(paths), registry=obj.registry(), default_timezone=obj.timezone
+        )
+        if diagnostics:
+            raise InvalidSchedules(diagnostics)
+        if fmt == "json":
+            emit(render_diagnostics([], "json"))
+        elif fmt == "markdown":
+            emit(render_diagnostics([], "markdown"))
+        elif fmt == "text":
+            emit(f"{len(schedules)} schedules valid.")
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) -> Any:
+    from syncd.sync import Options
+
+    return Options(
+        paths=_paths(paths),
+        registry=obj.registry(),
+        default_timezone=obj.timezone,
+        prune=prune,
+        adopt=adopt,
+    )
+
+
+def _signal(obj: Context, revision: int | None) -> None:
+    if revision is None or not obj.redis_url:
+        return
+    import redis
+
+    from celeryapp.signal import publish_revision
+
+    try:
+        publish_revision(obj.redis_url, obj.redis_prefix, revision)
+    except (redis.RedisError, OSError, ValueError) as exc:
+        reason = str(exc).replace(obj.redis_url, redact_url(obj.redis_url))
+        click.echo(
+            f"warning: revision {revision} is committed, but Redis at "
+            f"{redact_url(obj.redis_url)} could not be told ({reason}); the beat will pick "
+            "the change up from the database within its poll interval",
+            err=True,
+        )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT_OPTION
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Save the plan (json, with the revision it was made against) for `syncd apply FILE`.",
+)
+@click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
+@click.option(
+    "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
+)
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    detailed_exitcode: bool,
+    out_file: str | None,
+    no_prune: bool,
+    adopt: bool,
+) -> int:
+    """Validate, then diff against the database; changes nothing."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd import sync
+        from syncd.render import plan_dict, render_plan
+
+        result = sync.plan(obj.database_url, _options(obj, paths, prune=not no_prune, adopt=adopt))
+        if out_file:
+            saved = plan_dict(result, result.revision)
+            saved["paths"] = _paths(paths)
+            saved["options"] = {"prune": not no_prune, "adopt": adopt}
+            with open(out_file, "w", encoding="utf-8") as fh:
+                json.dump(saved, fh, indent=2, ensure_ascii=False)
+        emit(render_plan(result, fmt, revision=result.revision))
+        if fmt == "github":
+            _step_summary(render_plan(result, "markdown", revision=result.revision))
+        if detailed_exitcode and not result.empty:
+            return EXIT_CHANGES_PENDING
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+def _load_saved_plan(path: str) -> dict[str, Any] | None:
+    if not path.endswith(".json"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a saved plan ({exc})") from None
+    if not isinstance(data, dict) or "changes" not in data or "paths" not in data:
+        raise UsageError(f"{path}: not a plan saved by `syncd plan --out`")
+    return data
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT_OPTION
+@click.option("--dry-run", is_flag=True, help="Plan only (same as `syncd plan`).")
+@click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
+@click.option(
+    "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for another apply to finish before exiting 4.",
+)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    dry_run: bool,
+    no_prune: bool,
+    adopt: bool,
+    lock_timeout: float,
+) -> int:
+    """Validate, diff and apply in one transaction; record a revision; signal the beat.
+
+    PATHS may instead be one plan file saved by `syncd plan --out FILE`: it is applied
+    exactly, or refused (exit 4) if the database moved since.
+    """
+    obj: Context = ctx.obj
+    if dry_run:
+        return ctx.invoke(  # type: ignore[no-any-return]
+            plan,
+            paths=paths,
+            fmt=fmt,
+            detailed_exitcode=False,
+            out_file=None,
+            no_prune=no_prune,
+            adopt=adopt,
+        )
+
+    def body() -> int:
+        from syncd import store, sync
+        from syncd.render import render_plan
+
+        saved = _load_saved_plan(paths[0]) if len(paths) == 1 else None
+        prune, adopting, use_paths = not no_prune, adopt, paths
+        if saved is not None:
+            use_paths = tuple(saved["paths"])
+            prune = bool(saved.get("options", {}).get("prune", True))
+            adopting = bool(saved.get("options", {}).get("adopt", False))
+        options = _options(obj, use_paths, prune=prune, adopt=adopting)
+        result, revision = sync.apply(
+            obj.database_url, options, lock_timeout=lock_timeout, expected=saved
+        )
+        del store
+        _signal(obj, revision)
+        emit(render_plan(result, fmt, applied=True, revision=revision))
+        if fmt == "github":
+            _step_summary(render_plan(result, "markdown", applied=True, revision=revision))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> int:
+    """Upgrade the database to the current schema (Alembic)."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.store import migrate as do_migrate
+
+        do_migrate(obj.database_url)
+        click.echo(f"Database at {redact_url(obj.database_url)} is at the current schema.")
+        return EXIT_OK
+
+    return run(ctx, "text", body)
+
+
+def _parse_after(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from syncd.rules import parse_time
+
+    parsed = parse_time(value)
+    if parsed is None:
+        raise UsageError(
+            f"--after {value!r}: write an RFC 3339 time with an offset, like "
+            "2026-03-08T00:00:00-05:00"
+        )
+    return parsed
+
+
+@main.command("next")
+@click.argument("name")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1, max=10_000),
+    default=5,
+    show_default=True,
+    help="How many fire times.",
+)
+@click.option("--after", help="RFC 3339 instant to start after (default: now).")
+@click.option("--from-db", is_flag=True, help="Read the schedule from the table, not the YAML.")
+@FORMAT_OPTION
+@click.pass_context
+def next_command(
+    ctx: click.Context,
+    name: str,
+    paths: tuple[str, ...],
+    count: int,
+    after: str | None,
+    from_db: bool,
+    fmt: str,
+) -> int:
+    """The next N fire times of a schedule, in its timezone, computed by the beat's code."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.nextrun import find_schedule, fire_times_for, render_next
+
+        start = _parse_after(after)
+        schedule, anchor = find_schedule(
+            name,
+            _paths(paths),
+            from_db=from_db,
+            database_url=obj.database_url,
+            default_timezone=obj.timezone,
+            now=start,
+        )
+        tz_name, times = fire_times_for(
+            schedule, start, count, default_timezone=obj.timezone, anchor=anchor
+        )
+        emit(render_next(schedule.name, tz_name, times, fmt))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+__all__ = ["UnknownSchedule", "main"]
+
+# --- commands living in their own modules ------------------------------------------------
+# Each registers with one line here.
+from syncd.trigger import trigger_command  # noqa: E402
+
+main.add_command(trigger_command)

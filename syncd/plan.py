@@ -1,0 +1,237 @@
+"""The plan: what an apply would change, as a value. Pure: no I/O, no clock.
+
+Inputs are the desired schedules (from files) and a snapshot of the table's rows; the
+output says, per name, create / update / delete with field-level old and new values in YAML
+terms. Rules (DESIGN §3):
+
+* only managed rows are created, updated or deleted; a row made by other means is never
+  touched, and a desired schedule whose name collides with one is an error unless `adopt`;
+* a managed row edited by hand (its columns no longer match the hash stored at apply) is
+  drift: it shows as an update and the apply reverts it;
+* a schedule that only moved (another line or file) is not a change; its source is
+  refreshed silently;
+* managed rows absent from the files are deleted, unless `prune` is off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from syncd.errors import Diagnostic
+from syncd.spec import (
+    FIELD_DEFAULTS,
+    SCHEDULE_COLUMNS,
+    Schedule,
+    comparable,
+    fields,
+    fields_from_row,
+    row_hash,
+)
+
+Action = Literal["create", "update", "delete"]
+# Fields whose change makes a schedule start afresh (due times before the apply are not
+# missed runs).
+TIMING_FIELDS = frozenset({"cron", "every", "timezone", "start_time", "enabled"})
+
+
+@dataclass(frozen=True)
+class Row:
+    """A snapshot of one table row: the schedule columns plus ownership and hashes."""
+
+    id: int
+    columns: Mapping[str, Any]
+    managed: bool
+    source: str | None
+    source_hash: str | None
+    row_hash: str | None
+
+    @property
+    def name(self) -> str:
+        return str(self.columns["name"])
+
+    @property
+    def drifted(self) -> bool:
+        return (
+            self.managed and self.row_hash is not None and row_hash(self.columns) != self.row_hash
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    name: str
+    source: str | None
+    fields: Mapping[str, Mapping[str, Any]]  # FIELD -> {"old": ..., "new": ...}
+    drift: bool = False
+    adopt: bool = False
+    schedule: Schedule | None = field(default=None, compare=False)
+    row_id: int | None = None
+
+    @property
+    def timing_changed(self) -> bool:
+        return self.action == "create" or bool(TIMING_FIELDS & set(self.fields))
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...] = ()
+    unchanged: int = 0
+    # Unchanged schedules whose source or source_hash must be refreshed (not a change).
+    refresh: tuple[Schedule, ...] = ()
+    errors: tuple[Diagnostic, ...] = ()
+    revision: int | None = None  # the database revision the plan was made against
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return {**counts, "unchanged": self.unchanged}
+
+    @property
+    def changed_names(self) -> list[str]:
+        return [c.name for c in self.changes]
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, new_value in new.items():
+        old_value = old.get(name)
+        if comparable(name, old_value) != comparable(name, new_value):
+            out[name] = {"old": old_value, "new": new_value}
+    return out
+
+
+def _set_only(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in values.items() if v is not None and v != FIELD_DEFAULTS.get(k, object())
+    }
+
+
+def _source(schedule: Schedule) -> str | None:
+    return str(schedule.source) if schedule.source is not None else None
+
+
+def make_plan(
+    desired: Iterable[Schedule],
+    rows: Iterable[Row],
+    *,
+    prune: bool = True,
+    adopt: bool = False,
+    revision: int | None = None,
+    keep: Iterable[str] = (),
+) -> Plan:
+    """Diff desired schedules against rows. `keep` names schedules of files that were not
+    re-read because nothing they depend on changed: they count as unchanged, never pruned."""
+    by_name = {row.name: row for row in rows}
+    changes: list[Change] = []
+    refresh: list[Schedule] = []
+    errors: list[Diagnostic] = []
+    wanted: set[str] = {name for name in keep if name in by_name}
+    unchanged = len(wanted)
+    for schedule in desired:
+        wanted.add(schedule.name)
+        row = by_name.get(schedule.name)
+        new = fields(schedule)
+        if row is None:
+            created = {k: {"old": None, "new": v} for k, v in _set_only(new).items()}
+            changes.append(
+                Change("create", schedule.name, _source(schedule), created, schedule=schedule)
+            )
+            continue
+        if not row.managed and not adopt:
+            src = schedule.source
+            errors.append(
+                Diagnostic(
+                    src.path if src else "<unknown>",
+                    src.line if src else 1,
+                    src.column if src else 1,
+                    "ownership.unmanaged-row",
+                    f"schedule {schedule.name!r} already exists in the table and was not "
+                    "created by syncd; rename it, or pass --adopt to take it over",
+                )
+            )
+            continue
+        diff = _differences(fields_from_row(row.columns), new)
+        if diff or not row.managed:
+            changes.append(
+                Change(
+                    "update",
+                    schedule.name,
+                    _source(schedule),
+                    diff,
+                    drift=row.drifted,
+                    adopt=not row.managed,
+                    schedule=schedule,
+                    row_id=row.id,
+                )
+            )
+            continue
+        unchanged += 1
+        if (
+            row.drifted
+            or row.source != _source(schedule)
+            or row.source_hash != schedule.source_hash
+        ):
+            # Equal in YAML terms but stored differently (hash from an older syncd, or moved):
+            # refresh the bookkeeping without calling it a change.
+            refresh.append(schedule)
+    if prune:
+        for name, row in by_name.items():
+            if name in wanted or not row.managed:
+                continue
+            old = _set_only(fields_from_row(row.columns))
+            changes.append(
+                Change(
+                    "delete",
+                    name,
+                    row.source,
+                    {k: {"old": v, "new": None} for k, v in old.items()},
+                    drift=row.drifted,
+                    row_id=row.id,
+                )
+            )
+    changes.sort(key=lambda c: c.name)
+    return Plan(tuple(changes), unchanged, tuple(refresh), tuple(sorted(errors)), revision)
+
+
+def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:
+    """The rows after applying `plan`, in memory: the model the property tests check the
+    real store against. Row ids of created rows are negative placeholders."""
+    from syncd.spec import row_values
+
+    by_name = {row.name: row for row in rows}
+    for change in plan.changes:
+        if change.action == "delete":
+            by_name.pop(change.name, None)
+            continue
+        assert change.schedule is not None
+        values = row_values(change.schedule)
+        previous = by_name.get(change.name)
+        by_name[change.name] = Row(
+            previous.id if previous else -len(by_name) - 1,
+            values,
+            True,
+            _source(change.schedule),
+            change.schedule.source_hash,
+            row_hash(values),
+        )
+    for schedule in plan.refresh:
+        row = by_name[schedule.name]
+        by_name[schedule.name] = Row(
+            row.id,
+            row.columns,
+            True,
+            _source(schedule),
+            schedule.source_hash,
+            row_hash(row.columns),
+        )
+    return sorted(by_name.values(), key=lambda r: r.name)
+
+
+__all__ = ["SCHEDULE_COLUMNS", "Change", "Plan", "Row", "apply_to_rows", "make_plan"]

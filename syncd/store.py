@@ -1,0 +1,331 @@
+"""The database side of syncd: the only module of the sync half that talks SQL.
+
+* `migrate` runs Alembic to head (apply and watch call it first);
+* `snapshot` reads the rows a plan is made against, in one query;
+* `apply` re-plans and writes under a database lock, in one transaction, and records the
+  revision the beat reloads from.
+
+PostgreSQL serializes applies with a transaction-scoped advisory lock bounded by
+`lock_timeout`; SQLite with `BEGIN IMMEDIATE` bounded by its busy timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from celeryapp.models import Revision, TaskSchedule
+from celeryapp.settings import redact_url, sqlalchemy_url
+from syncd.errors import LockTimeout, ServiceUnavailable
+from syncd.plan import Plan, Row
+from syncd.spec import SCHEDULE_COLUMNS, row_hash, row_values
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "celeryapp" / "migrations"
+# Any fixed 64-bit number: the advisory lock every `syncd apply` takes.
+APPLY_LOCK_KEY = 0x5359_4E43_4441_5050 & 0x7FFF_FFFF_FFFF_FFFF
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+table = cast(Table, TaskSchedule.__table__)
+revisions = cast(Table, Revision.__table__)
+_SNAPSHOT_COLUMNS = [
+    table.c.id,
+    table.c.managed,
+    table.c.source,
+    table.c.source_hash,
+    table.c.row_hash,
+    *(table.c[name] for name in SCHEDULE_COLUMNS),
+]
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per URL per process; SQLite gets explicit transaction control so an apply
+    can take the write lock up front (BEGIN IMMEDIATE)."""
+    url = sqlalchemy_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": DEFAULT_LOCK_TIMEOUT})
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("immediate") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Connection]:
+    """A connection, with unreachable databases turned into one clear error (exit 3)."""
+    try:
+        conn = engine_for(url).connect()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise ServiceUnavailable(
+            f"cannot reach the database at {redact_url(url)}: {reason}"
+        ) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database to the current schema."""
+    from alembic import command
+
+    with connect(url) as conn:
+        command.upgrade(_alembic_config(conn), "head")
+        conn.commit()
+
+
+def has_schema(conn: Connection) -> bool:
+    return bool(inspect(conn).has_table(table.name))
+
+
+def current_revision(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(revisions.name):
+        return None
+    value = conn.execute(select(func.max(revisions.c.id))).scalar()
+    return int(value) if value is not None else None
+
+
+def snapshot(conn: Connection) -> list[Row]:
+    """Every row of the schedule table, as plan input (empty when there is no table yet)."""
+    if not has_schema(conn):
+        return []
+    rows = []
+    for record in conn.execute(select(*_SNAPSHOT_COLUMNS)).mappings():
+        rows.append(
+            Row(
+                id=record["id"],
+                columns={name: record[name] for name in SCHEDULE_COLUMNS},
+                managed=bool(record["managed"]),
+                source=record["source"],
+                source_hash=record["source_hash"],
+                row_hash=record["row_hash"],
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan
+    revision: int | None  # the revision recorded; None when nothing changed
+
+
+def _lock(conn: Connection, timeout: float) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+        try:
+            conn.execute(select(func.pg_advisory_xact_lock(APPLY_LOCK_KEY)))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":
+                raise LockTimeout(
+                    f"another apply has held the lock for more than {timeout:g}s; "
+                    "try again when it has finished, or raise --lock-timeout"
+                ) from None
+            raise
+        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+
+@contextmanager
+def _write_transaction(url: str, lock_timeout: float) -> Iterator[Connection]:
+    with connect(url) as raw:
+        conn = raw
+        if raw.dialect.name == "sqlite":
+            raw.exec_driver_sql(f"PRAGMA busy_timeout = {int(lock_timeout * 1000)}")
+            raw.commit()
+            conn = raw.execution_options(immediate=True)
+        try:
+            with conn.begin():
+                _lock(conn, lock_timeout)
+                yield conn
+        except OperationalError as exc:
+            if conn.dialect.name == "sqlite" and "locked" in str(exc.orig):
+                raise LockTimeout(
+                    f"another apply has held the database for more than {lock_timeout:g}s; "
+                    "try again when it has finished, or raise --lock-timeout"
+                ) from None
+            raise
+
+
+def _bookkeeping(change_schedule: Any) -> dict[str, Any]:
+    src = change_schedule.source
+    return {
+        "source": f"{src.path}:{src.line}" if src is not None else None,
+        "source_hash": change_schedule.source_hash,
+    }
+
+
+def write_plan(
+    conn: Connection,
+    plan: Plan,
+    *,
+    now: datetime,
+    git_commit: str | None,
+    actor: str | None,
+    changes_json: Sequence[dict[str, Any]],
+) -> int | None:
+    """Write a plan inside the caller's transaction; return the revision (None: no-op)."""
+    revision: int | None = None
+    if plan.changes:
+        revision = int(
+            conn.execute(
+                insert(revisions)
+                .values(
+                    created_time=now,
+                    git_commit=git_commit,
+                    actor=actor,
+                    changed_names=plan.changed_names,
+                    summary=plan.summary(),
+                    changes=list(changes_json),
+                )
+                .returning(revisions.c.id)
+            ).scalar_one()
+        )
+    creates, updates, deletes = [], [], []
+    for change in plan.changes:
+        if change.action == "delete":
+            deletes.append(change.row_id)
+            continue
+        assert change.schedule is not None
+        values = row_values(change.schedule)
+        record = {
+            **values,
+            **_bookkeeping(change.schedule),
+            "row_hash": row_hash(values),
+            "managed": True,
+            "revision": revision,
+        }
+        if change.action == "create":
+            creates.append(
+                {**record, "created_time": now, "schedule_changed_time": now, "total_run_count": 0}
+            )
+        else:
+            record["updated_time"] = now
+            record["_id"] = change.row_id
+            record["_changed"] = now if change.timing_changed else None
+            updates.append(record)
+    if deletes:
+        conn.execute(delete(table).where(table.c.id.in_(deletes)))
+    if creates:
+        conn.execute(insert(table), creates)
+    if updates:
+        timing = [u for u in updates if u["_changed"] is not None]
+        other = [u for u in updates if u["_changed"] is None]
+        for batch, extra in ((timing, True), (other, False)):
+            if not batch:
+                continue
+            keys = [k for k in batch[0] if not k.startswith("_")]
+            values_map: dict[str, Any] = {k: bindparam(f"v_{k}") for k in keys}
+            if extra:
+                values_map["schedule_changed_time"] = bindparam("v_changed")
+            stmt = update(table).where(table.c.id == bindparam("v_id")).values(values_map)
+            params = [
+                {**{f"v_{k}": u[k] for k in keys}, "v_id": u["_id"], "v_changed": u["_changed"]}
+                for u in batch
+            ]
+            if not extra:
+                for p in params:
+                    p.pop("v_changed")
+            conn.execute(stmt, params)
+    if plan.refresh:
+        stmt = (
+            update(table)
+            .where(table.c.name == bindparam("v_name"))
+            .values(
+                source=bindparam("v_source"),
+                source_hash=bindparam("v_source_hash"),
+                row_hash=bindparam("v_row_hash"),
+                managed=True,
+            )
+        )
+        params = []
+        for schedule in plan.refresh:
+            book = _bookkeeping(schedule)
+            params.append(
+                {
+                    "v_name": schedule.name,
+                    "v_source": book["source"],
+                    "v_source_hash": book["source_hash"],
+                    "v_row_hash": row_hash(row_values(schedule)),
+                }
+            )
+        conn.execute(stmt, params)
+    return revision
+
+
+def apply(
+    url: str,
+    make: Callable[[Connection, int | None], Plan],
+    *,
+    lock_timeout: float,
+    now: datetime,
+    git_commit: str | None,
+    actor: str | None,
+    render_changes: Callable[[Plan], Sequence[dict[str, Any]]],
+) -> Applied:
+    """Migrate, then plan again under the lock (the earlier plan may be stale) and write it
+    in the same transaction. `make(conn, revision)` builds the plan from the live table."""
+    migrate(url)
+    with _write_transaction(url, lock_timeout) as conn:
+        plan = make(conn, current_revision(conn))
+        if plan.errors:
+            return Applied(plan, None)
+        revision = write_plan(
+            conn,
+            plan,
+            now=now,
+            git_commit=git_commit,
+            actor=actor,
+            changes_json=render_changes(plan),
+        )
+    return Applied(plan, revision)
+
+
+def latest_revision_row(conn: Connection) -> dict[str, Any] | None:
+    if not inspect(conn).has_table(revisions.name):
+        return None
+    record = (
+        conn.execute(select(revisions).order_by(revisions.c.id.desc()).limit(1)).mappings().first()
+    )
+    return dict(record) if record else None

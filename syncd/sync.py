@@ -1,0 +1,227 @@
+"""The pipeline: files -> (incremental) validation -> plan -> apply -> signal.
+
+Parsing is the floor of every plan, so a file is read again only when something its
+validation depends on changed: its bytes, the schema, the rules, the task registry, the
+default timezone (all folded into `source_hash`), or the rows it produced (deleted or
+edited by hand). Otherwise its schedules are taken as they stand in the table.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, delete, insert, inspect, select
+
+from celeryapp.models import SourceManifest
+from syncd.errors import Diagnostic, InvalidSchedules, StalePlan
+from syncd.loader import SourceFile, read_sources
+from syncd.plan import Plan, Row, make_plan
+from syncd.render import plan_dict
+from syncd.spec import Schedule
+from syncd.validate import check_across, context_hash, source_hash, validate_file
+
+manifest = cast(Table, SourceManifest.__table__)
+
+
+@dataclass
+class Gathered:
+    """What the files say, as far as a plan needs to know."""
+
+    schedules: list[Schedule] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)  # name -> "PATH:LINE" of skipped files
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path->(hash, names)
+    parsed: int = 0
+    skipped: int = 0
+
+
+def read_manifest(conn: Connection) -> dict[str, tuple[str, list[str]]]:
+    if not inspect(conn).has_table(manifest.name):
+        return {}
+    return {
+        r.path: (r.source_hash, list(r.names or []))
+        for r in conn.execute(select(manifest.c.path, manifest.c.source_hash, manifest.c.names))
+    }
+
+
+def write_manifest(conn: Connection, files: Mapping[str, tuple[str, list[str]]]) -> None:
+    if read_manifest(conn) == dict(files):
+        return
+    conn.execute(delete(manifest))
+    if files:
+        conn.execute(
+            insert(manifest),
+            [{"path": p, "source_hash": h, "names": n} for p, (h, n) in sorted(files.items())],
+        )
+
+
+def gather(
+    sources: Sequence[SourceFile],
+    rows: Sequence[Row],
+    previous: Mapping[str, tuple[str, list[str]]],
+    *,
+    registry: Collection[str] | None,
+    default_timezone: str,
+    read_diagnostics: Sequence[Diagnostic] = (),
+) -> Gathered:
+    """Validate what changed; carry over what did not (pure: no I/O)."""
+    context = context_hash(registry, default_timezone)
+    clean = {r.name: r for r in rows if r.managed and not r.drifted}
+    out = Gathered(diagnostics=list(read_diagnostics))
+    results = []
+    for source in sources:
+        sh = source_hash(source.digest, context)
+        before = previous.get(source.path)
+        if (
+            before is not None
+            and before[0] == sh
+            and all(
+                n in clean
+                and clean[n].source_hash == sh
+                and (clean[n].source or "").rpartition(":")[0] == source.path
+                for n in before[1]
+            )
+        ):
+            for name in before[1]:
+                out.kept[name] = clean[name].source or source.path
+            out.files[source.path] = before
+            out.skipped += 1
+            continue
+        result = validate_file(
+            source, registry=registry, context=context, default_timezone=default_timezone
+        )
+        out.parsed += 1
+        results.append(result)
+        out.diagnostics.extend(result.diagnostics)
+        out.schedules.extend(result.schedules)
+        out.files[source.path] = (sh, [s.name for s in result.schedules])
+    out.diagnostics.extend(check_across(results, known=out.kept))
+    out.diagnostics = sorted(set(out.diagnostics))
+    return out
+
+
+@dataclass(frozen=True)
+class Options:
+    paths: Sequence[str]
+    registry: Collection[str] | None = None
+    default_timezone: str = "UTC"
+    prune: bool = True
+    adopt: bool = False
+
+
+def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple[Plan, Gathered]:
+    """Read files and rows and diff them. Raises InvalidSchedules on any error."""
+    from syncd.store import snapshot
+
+    sources, read_diags = read_sources(options.paths)
+    rows = snapshot(conn)
+    gathered = gather(
+        sources,
+        rows,
+        read_manifest(conn),
+        registry=options.registry,
+        default_timezone=options.default_timezone,
+        read_diagnostics=read_diags,
+    )
+    if gathered.diagnostics:
+        raise InvalidSchedules(gathered.diagnostics)
+    plan = make_plan(
+        gathered.schedules,
+        rows,
+        prune=options.prune,
+        adopt=options.adopt,
+        revision=revision,
+        keep=gathered.kept,
+    )
+    if plan.errors:
+        raise InvalidSchedules(list(plan.errors))
+    return plan, gathered
+
+
+def plan(url: str, options: Options) -> Plan:
+    """`syncd plan`: changes nothing (a database without tables plans against nothing)."""
+    from syncd.store import connect, current_revision
+
+    with connect(url) as conn:
+        result, _ = plan_from(conn, options, current_revision(conn))
+        conn.rollback()
+    return result
+
+
+def git_commit() -> str | None:
+    env = os.environ.get("SYNCD_GIT_COMMIT") or os.environ.get("GITHUB_SHA")
+    if env:
+        return env
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def actor() -> str:
+    for var in ("SYNCD_ACTOR", "GITHUB_ACTOR"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _changes_json(plan_value: Plan) -> list[dict[str, Any]]:
+    changes: list[dict[str, Any]] = plan_dict(plan_value)["changes"]
+    return changes
+
+
+def apply(
+    url: str,
+    options: Options,
+    *,
+    lock_timeout: float,
+    now: datetime | None = None,
+    expected: dict[str, Any] | None = None,
+) -> tuple[Plan, int | None]:
+    """`syncd apply`: plan under the lock and write it in one transaction.
+
+    With `expected` (a saved plan), refuse when the database moved since it was made or
+    when the fresh plan differs from it.
+    """
+    from syncd import store
+
+    def make(conn: Connection, revision: int | None) -> Plan:
+        fresh, gathered = plan_from(conn, options, revision)
+        if expected is not None:
+            if expected.get("revision") != revision:
+                raise StalePlan(
+                    f"the plan was made against revision {expected.get('revision')}, the "
+                    f"database is at revision {revision}; make a new plan and review it"
+                )
+            if plan_dict(fresh, revision)["changes"] != expected.get("changes"):
+                raise StalePlan(
+                    "the schedules or the database changed since the plan was made; "
+                    "make a new plan and review it"
+                )
+        write_manifest(conn, gathered.files)
+        return fresh
+
+    applied = store.apply(
+        url,
+        make,
+        lock_timeout=lock_timeout,
+        now=now or datetime.now(UTC),
+        git_commit=git_commit(),
+        actor=actor(),
+        render_changes=_changes_json,
+    )
+    return applied.plan, applied.revision
