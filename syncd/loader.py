@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ MAX_DEPTH = 64
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _CORE = "tag:yaml.org,2002:"
+# What YAML forbids in a stream: C0 controls but tab/LF/CR, DEL, C1 controls but NEL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f\ufffe\uffff]")
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 
 # A path into a document: ("schedules", 3, "cron").
@@ -182,6 +185,18 @@ def _decode(data: bytes) -> str:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    bad = _CONTROL.search(text)
+    if bad:
+        prefix = text[: bad.start()]
+        line = prefix.count("\n") + 1
+        column = bad.start() - (prefix.rfind("\n") + 1) + 1
+        code = "file.binary" if bad.group() == "\x00" else "yaml.control-character"
+        raise _LoadError(
+            Mark(line, column),
+            code,
+            f"control character U+{ord(bad.group()):04X} is not allowed in YAML; "
+            "remove it (write it escaped in a double-quoted string if it is meant)",
+        )
     return text
 
 
@@ -292,9 +307,6 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
                 Mark(1, 1), "file.too-large", f"file is larger than {MAX_FILE_BYTES} bytes"
             )
         text = _decode(source.data)
-        if "\x00" in text:
-            line = text[: text.index("\x00")].count("\n") + 1
-            raise _LoadError(Mark(line, 1), "file.binary", "file contains NUL bytes; not YAML")
         loader = yaml.CSafeLoader(text)
         try:
             root = loader.get_single_node()

@@ -23,6 +23,10 @@ from syncd.spec import Schedule, Source, parse_duration
 RULES_VERSION = "1"
 
 _CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
+_CRON_NAMES = frozenset(
+    "jan feb mar apr may jun jul aug sep oct nov dec sun mon tue wed thu fri sat".split()
+)
+_WORD_RE = re.compile(r"[A-Za-z]+")
 # Where the beat starts looking when deciding "can this cron ever fire".
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -61,7 +65,8 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
                 )
             ]
         for part in parts:
-            if not _CRON_FIELD_RE.match(part):
+            words = {w.lower() for w in _WORD_RE.findall(part)}
+            if not _CRON_FIELD_RE.match(part) or words - _CRON_NAMES:
                 return [
                     _diag(
                         doc,
@@ -76,12 +81,32 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
         zone = zoneinfo.ZoneInfo(tz) if tz in available_timezones() else zoneinfo.ZoneInfo("UTC")
         timetable = CronTimetable(text, zone)
     except CronError as exc:
+        if "day-of-month" in str(exc) and _parses_with_any_day(text, zone):
+            # cronsim rejects a day that no listed month has (31 Feb) at parse time.
+            return [
+                _diag(
+                    doc,
+                    at,
+                    "cron.never-fires",
+                    f"cron {expr!r} can never fire (no month has that day)",
+                )
+            ]
         return [_diag(doc, at, "cron.syntax", f"{exc}; see docs/schedules.md for the syntax")]
     if not timetable.can_fire(_EPOCH):
         return [
             _diag(doc, at, "cron.never-fires", f"cron {expr!r} can never fire (no date matches it)")
         ]
     return []
+
+
+def _parses_with_any_day(text: str, zone: zoneinfo.ZoneInfo) -> bool:
+    parts = expand_cron(text).split()
+    parts[2] = "1"
+    try:
+        CronTimetable(" ".join(parts), zone)
+    except CronError:
+        return False
+    return True
 
 
 def check_schedule(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ STRING_FIELDS = frozenset(
         "description",
     }
 )
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
 
 
@@ -206,11 +208,7 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
             "task": "write a dotted Python name, like reports.send_daily",
         }.get(str(field), "see docs/schedules.md")
         code = "schema.naive-time" if field in ("start_time", "expires") else "schema.pattern"
-        if (
-            code == "schema.naive-time"
-            and isinstance(instance, str)
-            and not any(c in instance[10:] for c in "Zz+-")
-        ):
+        if code == "schema.naive-time" and isinstance(instance, str) and _NAIVE.match(instance):
             return [
                 _diag(
                     doc,
@@ -248,6 +246,10 @@ def validate_document(doc: Document) -> list[Diagnostic]:
     trapped = {(d.line, d.column) for d in traps}
     out = list(traps)
     errors = sorted(_validator().iter_errors(doc.value), key=lambda e: list(map(str, e.path)))
+    # A value of the wrong type is reported once, as a type error, not again by every
+    # keyword that only applies to mappings (oneOf/not/required).
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    errors = [e for e in errors if e.validator == "type" or tuple(e.absolute_path) not in mistyped]
     for error in errors:
         for diag in _error_diag(doc, error):
             if (diag.line, diag.column) not in trapped:
