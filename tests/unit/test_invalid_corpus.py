@@ -15,8 +15,9 @@ def test_corpus_is_large_enough() -> None:
     assert on_disk == {case[0].name for case in INVALID_CASES}
 
 
-@pytest.mark.parametrize(("path", "code", "line", "column"), INVALID_CASES,
-                         ids=[c[0].name for c in INVALID_CASES])
+@pytest.mark.parametrize(
+    ("path", "code", "line", "column"), INVALID_CASES, ids=[c[0].name for c in INVALID_CASES]
+)
 def test_invalid_file_is_rejected_at_its_position(path, code, line, column) -> None:
     sources, read_errors = read_sources([str(path)])
     assert not read_errors
@@ -29,7 +30,9 @@ def test_invalid_file_is_rejected_at_its_position(path, code, line, column) -> N
     assert len(first.message) > 15
 
 
-@pytest.mark.parametrize("path", [c[0] for c in INVALID_CASES], ids=[c[0].name for c in INVALID_CASES])
+@pytest.mark.parametrize(
+    "path", [c[0] for c in INVALID_CASES], ids=[c[0].name for c in INVALID_CASES]
+)
 def test_load_returns_no_schedules_for_invalid_file(path) -> None:
     schedules, diagnostics = load([str(path)])
     assert schedules == []

@@ -123,8 +123,9 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#\n\t ,?%@`0123456789")),
-               max_size=200))
+@given(
+    st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#\n\t ,?%@`0123456789")), max_size=200)
+)
 def test_yaml_like_junk_never_raises(text: str) -> None:
     doc, diags = parse(src(text))
     assert (doc is None) == bool(diags)

@@ -31,7 +31,10 @@ def test_create_update_delete_in_name_order() -> None:
         [row(sched("a"), rid=1), row(sched("b"), rid=2)],
     )
     assert [(c.action, c.name) for c in plan.changes] == [
-        ("delete", "a"), ("update", "b"), ("create", "c")]
+        ("delete", "a"),
+        ("update", "b"),
+        ("create", "c"),
+    ]
     assert plan.changes[1].fields == {"every": {"old": "1m", "new": "2m"}}
     assert plan.summary() == {"create": 1, "update": 1, "delete": 1, "unchanged": 0}
 
@@ -45,8 +48,9 @@ def test_moved_schedule_is_not_a_change_but_is_refreshed() -> None:
 
 def test_instants_compare_by_instant_not_offset() -> None:
     berlin = datetime.fromisoformat("2026-03-01T10:00:00+01:00")
-    plan = make_plan([sched("a", start_time=berlin)],
-                     [row(sched("a", start_time=berlin.astimezone(UTC)))])
+    plan = make_plan(
+        [sched("a", start_time=berlin)], [row(sched("a", start_time=berlin.astimezone(UTC)))]
+    )
     assert plan.empty
 
 
@@ -55,8 +59,9 @@ def test_unmanaged_row_is_never_touched() -> None:
     assert plan.empty
     collide = make_plan([sched("legacy", every=5)], [row(sched("legacy"), managed=False)])
     assert collide.changes == () and collide.errors[0].code == "ownership.unmanaged-row"
-    adopted = make_plan([sched("legacy", every=5)], [row(sched("legacy"), managed=False)],
-                        adopt=True)
+    adopted = make_plan(
+        [sched("legacy", every=5)], [row(sched("legacy"), managed=False)], adopt=True
+    )
     assert [(c.action, c.adopt) for c in adopted.changes] == [("update", True)]
 
 
@@ -66,8 +71,9 @@ def test_adopting_an_identical_row_still_marks_it_managed() -> None:
 
 
 def test_drift_is_an_update_marked_drift() -> None:
-    plan = make_plan([sched("a")], [row(sched("a"), crontab="* * * * *", type=1,
-                                         interval_every=None)])
+    plan = make_plan(
+        [sched("a")], [row(sched("a"), crontab="* * * * *", type=1, interval_every=None)]
+    )
     (change,) = plan.changes
     assert change.action == "update" and change.drift
     assert change.fields["cron"] == {"old": "* * * * *", "new": None}
@@ -83,8 +89,10 @@ def test_kept_names_count_unchanged_and_are_not_pruned() -> None:
 
 
 def test_timing_change_flag() -> None:
-    plan = make_plan([sched("a", description="x"), sched("b", every=5)],
-                     [row(sched("a"), rid=1), row(sched("b"), rid=2)])
+    plan = make_plan(
+        [sched("a", description="x"), sched("b", every=5)],
+        [row(sched("a"), rid=1), row(sched("b"), rid=2)],
+    )
     assert [c.timing_changed for c in plan.changes] == [False, True]
 
 

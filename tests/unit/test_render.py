@@ -15,9 +15,17 @@ def test_json_shape_is_the_contract() -> None:
     data = json.loads(render_plan(plan, "json", revision=7))
     assert data == {
         "revision": 7,
-        "changes": [{"action": "create", "name": "a", "source": "s.yaml:4",
-                     "fields": {"task": {"old": None, "new": "t.a"},
-                                "every": {"old": None, "new": "30s"}}}],
+        "changes": [
+            {
+                "action": "create",
+                "name": "a",
+                "source": "s.yaml:4",
+                "fields": {
+                    "task": {"old": None, "new": "t.a"},
+                    "every": {"old": None, "new": "30s"},
+                },
+            }
+        ],
         "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0},
     }
 
@@ -25,7 +33,9 @@ def test_json_shape_is_the_contract() -> None:
 def test_text_diagnostics_format() -> None:
     d = Diagnostic("schedules/a.yaml", 3, 5, "cron.never-fires", "cron '0 0 31 2 *' can never fire")
     out = render_diagnostics([d], "text").splitlines()
-    assert out[0] == "schedules/a.yaml:3:5: error[cron.never-fires]: cron '0 0 31 2 *' can never fire"
+    assert (
+        out[0] == "schedules/a.yaml:3:5: error[cron.never-fires]: cron '0 0 31 2 *' can never fire"
+    )
     assert "nothing was changed" in out[-1]
 
 

@@ -31,16 +31,33 @@ def one(text: str, **kw: object) -> tuple[list[Schedule], list[tuple[str, int, i
 def test_example_schedules_are_valid_against_the_real_app() -> None:
     from syncd.validate import registry_from_app
 
-    schedules, diagnostics = load([str(REPO / "schedules")],
-                                  registry=registry_from_app("celeryapp.app"))
+    schedules, diagnostics = load(
+        [str(REPO / "schedules")], registry=registry_from_app("celeryapp.app")
+    )
     assert diagnostics == []
     assert len(schedules) >= 5
     used: set[str] = set()
     for s in schedules:
         used |= set(set_fields(s))
-    every_field = {"cron", "every", "args", "kwargs", "queue", "exchange", "routing_key",
-                   "timezone", "start_time", "expires", "expire_seconds", "one_off", "enabled",
-                   "catchup", "catchup_window", "overlap", "description"}
+    every_field = {
+        "cron",
+        "every",
+        "args",
+        "kwargs",
+        "queue",
+        "exchange",
+        "routing_key",
+        "timezone",
+        "start_time",
+        "expires",
+        "expire_seconds",
+        "one_off",
+        "enabled",
+        "catchup",
+        "catchup_window",
+        "overlap",
+        "description",
+    }
     assert every_field <= used, every_field - used
 
 
@@ -101,19 +118,24 @@ def test_context_hash_covers_the_registry() -> None:
 
 
 def test_duplicate_names_across_files_reported_at_both_places() -> None:
-    a = validate_file(src("version: 1\nschedules:\n  - name: x\n    task: t.x\n    every: 1m\n",
-                          "a.yaml"))
-    b = validate_file(src("version: 1\nschedules:\n\n  - name: x\n    task: t.x\n    every: 1m\n",
-                          "b.yaml"))
+    a = validate_file(
+        src("version: 1\nschedules:\n  - name: x\n    task: t.x\n    every: 1m\n", "a.yaml")
+    )
+    b = validate_file(
+        src("version: 1\nschedules:\n\n  - name: x\n    task: t.x\n    every: 1m\n", "b.yaml")
+    )
     diags = check_across([a, b])
     assert [(d.path, d.line, d.code) for d in diags] == [
-        ("a.yaml", 3, "name.duplicate"), ("b.yaml", 4, "name.duplicate")]
+        ("a.yaml", 3, "name.duplicate"),
+        ("b.yaml", 4, "name.duplicate"),
+    ]
     assert "b.yaml:4" in diags[0].message and "a.yaml:3" in diags[1].message
 
 
 def test_duplicate_against_skipped_file() -> None:
-    a = validate_file(src("version: 1\nschedules:\n  - name: x\n    task: t.x\n    every: 1m\n",
-                          "a.yaml"))
+    a = validate_file(
+        src("version: 1\nschedules:\n  - name: x\n    task: t.x\n    every: 1m\n", "a.yaml")
+    )
     diags = check_across([a], known={"x": "old.yaml:7"})
     assert len(diags) == 1 and "old.yaml:7" in diags[0].message
 
@@ -133,16 +155,33 @@ def test_bad_durations(text: str) -> None:
 
 names = st.from_regex(NAME_RE, fullmatch=True)
 tasks = st.from_regex(r"[a-z][a-z0-9_]{0,8}(\.[a-z][a-z0-9_]{0,8}){0,2}", fullmatch=True)
-texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Co", "Cn")),
-                min_size=1, max_size=20)
-json_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | texts
-crons = st.sampled_from(["* * * * *", "0 2 * * *", "*/15 9-17 * * mon-fri", "@hourly",
-                         "0 0 1 1 *", "30 1 * * 0,7", "5 4 15 6 1"])
-zones = st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata",
-                         "Australia/Lord_Howe"])
-instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1),
-                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
-                                                   timezone(timedelta(hours=-4))]))
+texts = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Co", "Cn")),
+    min_size=1,
+    max_size=20,
+)
+json_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | texts
+crons = st.sampled_from(
+    [
+        "* * * * *",
+        "0 2 * * *",
+        "*/15 9-17 * * mon-fri",
+        "@hourly",
+        "0 0 1 1 *",
+        "30 1 * * 0,7",
+        "5 4 15 6 1",
+    ]
+)
+zones = st.sampled_from(
+    ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+)
+instants = st.datetimes(
+    min_value=datetime(2020, 1, 1),
+    max_value=datetime(2035, 1, 1),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-4))]
+    ),
+)
 
 
 @st.composite
@@ -154,13 +193,19 @@ def schedule_dicts(draw: st.DrawFn) -> dict[str, object]:
         d["every"] = format_duration(draw(st.integers(1, 10 * 86400)))
     optional = {
         "args": st.lists(json_scalars, max_size=3),
-        "kwargs": st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), json_scalars,
-                                  max_size=3),
-        "queue": texts, "exchange": texts, "routing_key": texts, "timezone": zones,
-        "one_off": st.booleans(), "enabled": st.booleans(),
+        "kwargs": st.dictionaries(
+            st.from_regex(r"[a-z]{1,6}", fullmatch=True), json_scalars, max_size=3
+        ),
+        "queue": texts,
+        "exchange": texts,
+        "routing_key": texts,
+        "timezone": zones,
+        "one_off": st.booleans(),
+        "enabled": st.booleans(),
         "catchup": st.sampled_from(["latest", "skip"]),
         "catchup_window": st.integers(1, 86400).map(format_duration),
-        "overlap": st.sampled_from(["allow", "skip"]), "description": texts,
+        "overlap": st.sampled_from(["allow", "skip"]),
+        "description": texts,
         "expire_seconds": st.integers(1, 10**6),
         "start_time": instants.map(lambda t: t.isoformat()),
     }
@@ -173,8 +218,7 @@ def schedule_dicts(draw: st.DrawFn) -> dict[str, object]:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(schedule_dicts(), max_size=6, unique_by=lambda d: d["name"]))
 def test_generated_documents_round_trip(items: list[dict[str, object]]) -> None:
-    text = yaml.safe_dump({"version": 1, "schedules": items}, allow_unicode=True,
-                          sort_keys=False)
+    text = yaml.safe_dump({"version": 1, "schedules": items}, allow_unicode=True, sort_keys=False)
     result = validate_file(src(text))
     assert result.diagnostics == []
     assert [s.name for s in result.schedules] == [i["name"] for i in items]
@@ -185,8 +229,14 @@ def test_generated_documents_round_trip(items: list[dict[str, object]]) -> None:
             assert schedule.every == parse_duration(str(item["every"]))
         assert list(schedule.args or []) == list(item.get("args") or [])
         assert dict(schedule.kwargs or {}) == dict(item.get("kwargs") or {})  # type: ignore[call-overload]
-        for key in ("queue", "exchange", "routing_key", "timezone", "description",
-                    "expire_seconds"):
+        for key in (
+            "queue",
+            "exchange",
+            "routing_key",
+            "timezone",
+            "description",
+            "expire_seconds",
+        ):
             assert getattr(schedule, key) == item.get(key)
         assert schedule.enabled == item.get("enabled", True)
         if "start_time" in item:
