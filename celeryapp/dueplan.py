@@ -1,0 +1,208 @@
+"""Which due times a schedule fires: pure decisions, the instant passed in (DESIGN §4).
+
+An `Entry` is a table row turned into what the beat needs: the timetable, the message
+options and the run-state baseline. `first_due` decides, when the beat (re)loads a row,
+whether a missed due time fires and what comes next; `following` gives the due time after
+one that was just dispatched. Nothing here reads a clock or touches I/O.
+
+Rules:
+* the baseline is the later of the last dispatched due time and the moment the schedule's
+  timing last changed: a schedule changed by an apply starts afresh, and due times at or
+  before the baseline are done (restart and failover never repeat them);
+* missed due times (after the baseline, at or before now): `catchup: latest` fires the
+  latest one if it is no older than `catchup_window` (default: one period, at most a day),
+  `skip` fires none;
+* nothing fires before `start_time` or after `expires`; a disabled row never fires;
+* a one-off that has fired since its timing last changed never fires again. The beat does
+  not flip `enabled` for it, so `syncd plan` never mistakes the beat's bookkeeping for a
+  hand edit (documented in docs/beat.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from celeryapp.models import ScheduleType
+from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, to_utc
+
+MAX_WINDOW = timedelta(days=1)
+_PERIODS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+
+
+class BadRow(ValueError):
+    """A row the beat cannot schedule; logged with its name and skipped."""
+
+
+@lru_cache(maxsize=4096)
+def _cron(expr: str, tz: str) -> CronTimetable:
+    # Many rows share an expression and zone: parse each pair once per process.
+    return CronTimetable(expr, ZoneInfo(tz))
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    task: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    options: Mapping[str, Any]  # queue / exchange / routing_key
+    timetable: Timetable
+    every: int | None
+    start_time: datetime | None
+    expire_time: datetime | None
+    expire_seconds: int | None
+    one_off: bool
+    enabled: bool
+    catchup: str
+    catchup_window: timedelta | None
+    overlap: str
+    baseline: datetime | None  # due times at or before this are done
+    has_run: bool  # dispatched at least once since the timing last changed
+
+
+def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
+    """Turn a row into an Entry; raise BadRow with a reason a person can act on."""
+    name = row.get("name") or "<unnamed>"
+    try:
+        tz_name = row.get("timezone") or default_timezone
+        try:
+            tz = _zone(tz_name)
+        except (KeyError, ValueError) as exc:
+            raise BadRow(f"unknown timezone {tz_name!r}") from exc
+        changed = row.get("schedule_changed_time") or row.get("created_time")
+        last = row.get("last_run_time")
+        every: int | None = None
+        if row.get("type") == ScheduleType.CRONTAB:
+            expr = row.get("crontab")
+            if not expr:
+                raise BadRow("cron row without a crontab")
+            try:
+                timetable: Timetable = _cron(expr, tz_name)
+            except ValueError as exc:
+                raise BadRow(str(exc)) from exc
+        elif row.get("type") == ScheduleType.INTERVAL:
+            amount = row.get("interval_every")
+            period = row.get("interval_period") or "seconds"
+            if not isinstance(amount, int) or period not in _PERIODS:
+                raise BadRow(f"interval {amount!r} {period!r} is not a whole interval")
+            every = amount * _PERIODS[period]
+            if every < 1:
+                raise BadRow(f"interval of {every}s is shorter than 1s (it would fire forever)")
+            anchor = row.get("start_time") or changed
+            if anchor is None:
+                raise BadRow("interval row without start_time or created_time")
+            timetable = IntervalTimetable(every, anchor, tz)
+        else:
+            raise BadRow(f"unknown schedule type {row.get('type')!r}")
+        args = row.get("args")
+        kwargs = row.get("kwargs")
+        if args is not None and not isinstance(args, list | tuple):
+            raise BadRow(f"args must be a JSON array, got {type(args).__name__}")
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+        options = {k: row[k] for k in ("queue", "exchange", "routing_key") if row.get(k)}
+        baseline = max((t for t in (last, changed) if t is not None), default=None)
+        window = row.get("catchup_window")
+        return Entry(
+            name=name,
+            task=row["task"],
+            args=tuple(args or ()),
+            kwargs=dict(kwargs or {}),
+            options=options,
+            timetable=timetable,
+            every=every,
+            start_time=row.get("start_time"),
+            expire_time=row.get("expire_time"),
+            expire_seconds=row.get("expire_seconds"),
+            one_off=bool(row.get("one_off")),
+            enabled=bool(row.get("enabled", True)),
+            catchup=row.get("catchup") or "latest",
+            catchup_window=timedelta(seconds=window) if window else None,
+            overlap=row.get("overlap") or "allow",
+            baseline=baseline,
+            has_run=last is not None and (changed is None or last >= changed),
+        )
+    except BadRow:
+        raise
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise BadRow(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _valid(entry: Entry, due: datetime) -> bool:
+    if entry.start_time is not None and to_utc(due) < to_utc(entry.start_time):
+        return False
+    return entry.expire_time is None or to_utc(due) <= to_utc(entry.expire_time)
+
+
+def following(entry: Entry, after: datetime) -> datetime | None:
+    """The first valid due time strictly after `after` (None: never again)."""
+    if not entry.enabled or (entry.one_off and entry.has_run):
+        return None
+    cursor = after
+    if entry.start_time is not None and to_utc(entry.start_time) > to_utc(cursor):
+        cursor = entry.start_time - timedelta(microseconds=1)
+    due = entry.timetable.next_after(cursor)
+    if due is None or not _valid(entry, due):
+        return None
+    return due
+
+
+def window(entry: Entry, missed: datetime) -> timedelta:
+    if entry.catchup_window is not None:
+        return entry.catchup_window
+    if entry.every is not None:
+        return min(timedelta(seconds=entry.every), MAX_WINDOW)
+    nxt = entry.timetable.next_after(missed)
+    period = (to_utc(nxt) - to_utc(missed)) if nxt is not None else MAX_WINDOW
+    return min(period, MAX_WINDOW)
+
+
+@dataclass(frozen=True)
+class Decision:
+    fire_now: datetime | None  # a missed (or exactly-now) due time to dispatch at once
+    next_due: datetime | None  # the next due time after now
+
+
+def first_due(entry: Entry, now: datetime) -> Decision:
+    """On (re)load: fire a missed due time per `catchup`, and find the next one."""
+    if not entry.enabled or (entry.one_off and entry.has_run):
+        return Decision(None, None)
+    fire: datetime | None = None
+    latest = entry.timetable.latest_at_or_before(now)
+    if (
+        latest is not None
+        and _valid(entry, latest)
+        and (entry.baseline is None or to_utc(latest) > to_utc(entry.baseline))
+    ):
+        on_time = to_utc(latest) == to_utc(now)
+        if on_time or (
+            entry.catchup == "latest" and to_utc(now) - to_utc(latest) <= window(entry, latest)
+        ):
+            fire = latest
+    if entry.one_off and fire is not None:
+        return Decision(fire, None)
+    return Decision(fire, following(entry, now))
+
+
+def message_expiry(entry: Entry, due: datetime) -> datetime | None:
+    """The message's expiry: the earlier of `expires` and due + `expire_seconds`."""
+    candidates = []
+    if entry.expire_time is not None:
+        candidates.append(to_utc(entry.expire_time))
+    if entry.expire_seconds is not None:
+        candidates.append(to_utc(due) + timedelta(seconds=entry.expire_seconds))
+    return min(candidates) if candidates else None
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)

@@ -1,0 +1,73 @@
+"""The dispatch ledger: each (schedule, due time) is claimed once before it is published.
+
+Safety must not rest on the beat lock alone (a stalled leader can outlive its TTL): a due
+time is published only by the beat whose `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+claimed it, in one statement per tick. The lock buys liveness and efficiency; the ledger
+buys safety. Rows are pruned by age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, delete, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from celeryapp.models import DispatchLedger
+
+ledger = cast(Table, DispatchLedger.__table__)
+# SQLite allows 32766 bound parameters per statement; 4 per row.
+_CHUNK = 2000
+
+
+def _insert(conn: Connection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(ledger)
+
+
+def claim(
+    conn: Connection,
+    dues: Sequence[tuple[str, datetime, str]],
+    *,
+    holder: str,
+    now: datetime,
+) -> set[tuple[str, datetime]]:
+    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won."""
+    won: set[tuple[str, datetime]] = set()
+    for start in range(0, len(dues), _CHUNK):
+        chunk = dues[start : start + _CHUNK]
+        stmt = (
+            _insert(conn)
+            .values(
+                [
+                    {
+                        "schedule_name": n,
+                        "due_time": d,
+                        "task_id": t,
+                        "claimed_time": now,
+                        "claimed_by": holder,
+                    }
+                    for n, d, t in chunk
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["schedule_name", "due_time"])
+            .returning(ledger.c.schedule_name, ledger.c.due_time)
+        )
+        won.update((row[0], row[1]) for row in conn.execute(stmt))
+    return won
+
+
+def release(conn: Connection, pairs: Iterable[tuple[str, datetime]]) -> None:
+    """Give back claims whose publish failed, so the next tick can claim them again."""
+    pairs = list(pairs)
+    if pairs:
+        conn.execute(
+            delete(ledger).where(tuple_(ledger.c.schedule_name, ledger.c.due_time).in_(pairs))
+        )
+
+
+def prune(conn: Connection, *, now: datetime, retention: timedelta) -> int:
+    result = conn.execute(delete(ledger).where(ledger.c.claimed_time < now - retention))
+    return int(result.rowcount or 0)
