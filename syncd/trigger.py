@@ -28,7 +28,14 @@ from typing import Any
 import click
 
 from celeryapp.settings import Settings, redact_url
-from syncd.errors import EXIT_INVALID, NoWorkers, ServiceUnavailable, SyncdError, UnknownSchedule
+from syncd.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    NoWorkers,
+    ServiceUnavailable,
+    SyncdError,
+    UnknownSchedule,
+)
 
 DEFAULT_PING_TIMEOUT = 1.0
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -286,12 +293,40 @@ def trigger_command(
     timeout: float,
     ping_timeout: float,
     output_format: str,
-) -> None:
+) -> int:
     """Run schedule NAME's task now, with its own queue, routing and expiry.
 
     Reads the schedule from the database, checks that a worker answers (exit 3 if none
     does), sends the task and prints its id; with --wait, prints its result too.
     """
+    # The CLI maps exceptions to exit codes in one place (syncd.cli.run); imported here
+    # because syncd.cli registers this command at its end.
+    from syncd.cli import run
+
+    return run(
+        ctx,
+        output_format,
+        lambda: trigger(
+            ctx,
+            name,
+            wait=wait,
+            timeout=timeout,
+            ping_timeout=ping_timeout,
+            output_format=output_format,
+        ),
+    )
+
+
+def trigger(
+    ctx: click.Context | None,
+    name: str,
+    *,
+    wait: bool,
+    timeout: float,
+    ping_timeout: float,
+    output_format: str,
+) -> int:
+    """The body of `syncd trigger`; raises SyncdError subclasses for the CLI to map."""
     from celeryapp.app import make_app
 
     settings = settings_for(ctx)
@@ -324,7 +359,7 @@ def trigger_command(
         if not wait:
             if output_format == "json":
                 click.echo(json.dumps(report))
-            return
+            return EXIT_OK
         state, result = wait_for(app, task_id, timeout)
         report.update(state=state, result=_jsonable(result))
         if output_format == "json":
@@ -334,5 +369,6 @@ def trigger_command(
         if state != "SUCCESS":
             detail = f": {result}" if isinstance(result, BaseException) else ""
             raise TaskFailed(f"task {task_id} ended in state {state}{detail}")
+        return EXIT_OK
     finally:
         app.close()

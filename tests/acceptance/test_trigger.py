@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -15,48 +14,25 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from celeryapp.models import Base, TaskSchedule
+from celeryapp.models import TaskSchedule
 from syncd.spec import Schedule, row_values
+from syncd.store import migrate
 from tests.celery_worker import celery_worker, worker_env
 
 pytestmark = pytest.mark.acceptance
 
 SYNCD = str(Path(sys.executable).with_name("syncd"))
 
-# Until the CLI registers the command, run it under a minimal group with the same error
-# mapping (SyncdError -> its exit code, message on stderr).
-SHIM = """
-import sys, click
-from syncd.errors import SyncdError
-from syncd.trigger import trigger_command
-try:
-    trigger_command.main(sys.argv[1:], prog_name="syncd trigger", standalone_mode=False)
-except SyncdError as exc:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
-"""
-
-
-def has_cli() -> bool:
-    return importlib.util.find_spec("syncd.cli") is not None
-
 
 def syncd_trigger(env: dict[str, str], *args: str, timeout: float = 120) -> Any:
-    cmd = [SYNCD, "trigger", *args] if has_cli() else [sys.executable, "-c", SHIM, *args]
     return subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [SYNCD, "trigger", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
-
-
-def create_tables(url: str) -> None:
-    try:
-        from syncd.store import migrate  # type: ignore[attr-defined]
-    except ImportError:
-        engine = create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-    else:
-        migrate(url)
 
 
 def insert(url: str, *schedules: Schedule) -> None:
@@ -85,7 +61,7 @@ EXPIRED = Schedule(
 
 @pytest.fixture
 def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
-    create_tables(pg_url)
+    migrate(pg_url)
     insert(pg_url, REPORT, ELSEWHERE, EXPIRED)
     return worker_env(pg_url, redis_url, redis_prefix)
 
@@ -158,3 +134,17 @@ def test_trigger_when_the_broker_is_down_exits_3(env: dict[str, str]) -> None:
     out = syncd_trigger(down, "nightly-report", timeout=60)
     assert out.returncode == 3, out.stderr
     assert "cannot reach the broker" in out.stderr
+
+
+def test_trigger_reads_the_global_database_option(env: dict[str, str], pg_url: str) -> None:
+    bare = {k: v for k, v in env.items() if k != "SYNCD_DATABASE_URL"}
+    out = subprocess.run(
+        [SYNCD, "--database-url", pg_url, "trigger", "nightly-reprot"],
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "did you mean 'nightly-report'?" in out.stderr
