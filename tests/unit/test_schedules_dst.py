@@ -4,6 +4,7 @@ strictly-after as instants, intervals on a fixed grid."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -194,7 +195,7 @@ def test_next_after_is_strictly_later_and_sequences_increase(
 ) -> None:
     got = fire_times(CronTimetable(expr, tz), start, 6)
     instants = [start] + [g.astimezone(UTC) for g in got]
-    assert all(a < b for a, b in zip(instants, instants[1:], strict=False))
+    assert all(a < b for a, b in pairwise(instants))
     # never two fire times at the same wall-clock minute of a fixed-time job
     timetable = CronTimetable(expr, tz)
     for g in got:
