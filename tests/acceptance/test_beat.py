@@ -151,7 +151,7 @@ def test_restart_of_the_only_beat_repeats_nothing_and_skips_nothing(
             wait_for(lambda: len(runs(client, key)) >= 2, 60, what="runs")
         stopped = time.time()
         time.sleep(2.5)  # at least one due time passes with no beat
-        with beats(env, tmp_path) as (beat,):
+        with beats(env, tmp_path) as (_beat,):
             wait_for(
                 lambda: any(s > stopped + 2.5 for _, s in runs(client, key)),
                 60,
