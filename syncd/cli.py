@@ -377,7 +377,7 @@ def migrate(ctx: click.Context) -> int:
 
 def _parse_after(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return datetime.now(UTC).replace(microsecond=0)
     from syncd.rules import parse_time
 
     parsed = parse_time(value)
