@@ -9,6 +9,7 @@ everything; `DEMO_SECONDS=N` ends it by itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -67,10 +68,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(15)
     except (subprocess.TimeoutExpired, ProcessLookupError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(5)
 
 
@@ -89,17 +88,15 @@ def _print_runs(url: str, stop: threading.Event, seen: set[str]) -> None:
                         "WHERE status IN ('SUCCESS', 'FAILURE') ORDER BY date_done"
                     )
                 ).all()
-        except Exception:  # noqa: BLE001 - SQLite busy while the worker writes; try again
+        except Exception:  # noqa: BLE001, S112 - SQLite busy while the worker writes; try again
             continue
         for task_id, name, status, result, _done in rows:
             if task_id in seen:
                 continue
             seen.add(task_id)
             value: Any = result
-            try:
+            with contextlib.suppress(ValueError):
                 value = json.loads(result) if isinstance(result, str | bytes) else result
-            except ValueError:
-                pass
             stamp = datetime.now(UTC).strftime("%H:%M:%S")
             print(f"{stamp}  {status:<7} {task_id}  {name}  {json.dumps(value)[:100]}", flush=True)
     engine.dispose()
