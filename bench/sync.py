@@ -1,0 +1,224 @@
+"""Sync benchmark: 10 000 schedules in 100 files on PostgreSQL, beside the floor and
+django-celery-beat's loaddata, in one run. Prints a table; `make bench` runs it.
+
+Each measurement runs in a fresh child process (imports done before the clock starts),
+which reports its wall time and peak RSS. Usage: python bench/sync.py [--schedules N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def make_tree(folder: Path, schedules: int, files: int) -> None:
+    per = schedules // files
+    crons = ["0 2 * * *", "*/15 * * * *", "30 8 * * mon-fri", "0 0 1 * *", "@hourly"]
+    for f in range(files):
+        lines = ["version: 1", "defaults:", "  queue: q%d" % (f % 7), "  timezone: Europe/Berlin",
+                 "schedules:"]
+        for i in range(per):
+            n = f * per + i
+            lines += [f"  - name: job-{n:06d}", f"    task: app.tasks.t{n % 50}"]
+            if n % 2:
+                lines.append(f'    cron: "{crons[n % len(crons)]}"')
+            else:
+                lines.append(f"    every: {(n % 600) + 10}s")
+            lines += [f"    args: [{n}, 'x']", f"    kwargs: {{k: {n}, tag: t{n % 13}}}",
+                      f"    description: schedule number {n}"]
+        (folder / f"file{f:03d}.yaml").write_text("\n".join(lines) + "\n")
+
+
+def create_db() -> tuple[str, str]:
+    name = f"syncd_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_db(name: str) -> None:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def child(code: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run `code` in a fresh interpreter: it defines setup() and run(); report time + RSS."""
+    script = textwrap.dedent(code) + textwrap.dedent("""
+        import json, resource, time
+        state = setup()
+        t = time.perf_counter()
+        extra = run(state)
+        elapsed = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"seconds": elapsed, "peak_mb": peak, **(extra or {})}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+SYNC_STEP = """
+import sys
+sys.path.insert(0, {root!r})
+from syncd import sync, store
+from syncd.sync import Options
+URL = {url!r}
+def setup():
+    store.migrate(URL) if {migrate} else None
+    return Options(paths=[{folder!r}])
+def run(options):
+    if {apply}:
+        plan, rev = sync.apply(URL, options, lock_timeout=60)
+    else:
+        plan = sync.plan(URL, options)
+    return {{"changes": len(plan.changes), "unchanged": plan.unchanged}}
+"""
+
+FLOOR_STEP = """
+import glob, io, json, psycopg, yaml
+def setup():
+    return sorted(glob.glob({folder!r} + "/*.yaml"))
+def run(files):
+    rows = []
+    for path in files:
+        with open(path, "rb") as fh:
+            doc = yaml.load(fh, Loader=yaml.CSafeLoader)
+        for s in doc["schedules"]:
+            rows.append((s["name"], s["task"], s.get("cron"), s.get("every"),
+                         json.dumps(s.get("args")), json.dumps(s.get("kwargs")),
+                         s.get("description")))
+    with psycopg.connect({url!r}) as conn:
+        conn.execute("CREATE TABLE floor (name text, task text, cron text, every text, "
+                     "args jsonb, kwargs jsonb, description text)")
+        with conn.cursor().copy("COPY floor FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+    return {{"rows": len(rows)}}
+"""
+
+DJANGO_STEP = """
+import json, os, sys, glob, yaml, django
+from django.conf import settings
+settings.configure(
+    DATABASES={{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": {dbname!r},
+                              "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432"}}}},
+    INSTALLED_APPS=["django_celery_beat"], USE_TZ=True, TIME_ZONE="UTC",
+    DEFAULT_AUTO_FIELD="django.db.models.AutoField")
+django.setup()
+from django.core.management import call_command
+def setup():
+    call_command("migrate", verbosity=0)
+    fixture = []
+    crons, intervals = {{}}, {{}}
+    pk = 0
+    for path in sorted(glob.glob({folder!r} + "/*.yaml")):
+        doc = yaml.load(open(path, "rb"), Loader=yaml.CSafeLoader)
+        for s in doc["schedules"]:
+            pk += 1
+            task = {{"model": "django_celery_beat.periodictask", "pk": pk, "fields": {{
+                "name": s["name"], "task": s["task"], "args": json.dumps(s.get("args", [])),
+                "kwargs": json.dumps(s.get("kwargs", {{}})), "queue": doc["defaults"]["queue"],
+                "description": s.get("description", ""), "enabled": True}}}}
+            if "cron" in s:
+                expr = s["cron"].replace("@hourly", "0 * * * *").split()
+                key = tuple(expr)
+                if key not in crons:
+                    crons[key] = len(crons) + 1
+                    fixture.append({{"model": "django_celery_beat.crontabschedule",
+                                    "pk": crons[key], "fields": {{"minute": expr[0],
+                                    "hour": expr[1], "day_of_month": expr[2],
+                                    "month_of_year": expr[3], "day_of_week": expr[4],
+                                    "timezone": "Europe/Berlin"}}}})
+                task["fields"]["crontab"] = crons[key]
+            else:
+                secs = int(s["every"].rstrip("s"))
+                if secs not in intervals:
+                    intervals[secs] = len(intervals) + 1
+                    fixture.append({{"model": "django_celery_beat.intervalschedule",
+                                    "pk": intervals[secs], "fields": {{"every": secs,
+                                    "period": "seconds"}}}})
+                task["fields"]["interval"] = intervals[secs]
+            fixture.append(task)
+    path = {fixture!r}
+    json.dump(fixture, open(path, "w"))
+    return path
+def run(path):
+    call_command("loaddata", path, verbosity=0)
+    return {{}}
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schedules", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--skip-django", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "schedules"
+        folder.mkdir()
+        make_tree(folder, args.schedules, args.files)
+        dbs = []
+        try:
+            name, url = create_db()
+            dbs.append(name)
+            fmt = {"root": str(ROOT), "url": url, "folder": str(folder)}
+            results["syncd cold apply"] = child(SYNC_STEP.format(**fmt, migrate=True,
+                                                                 apply=True))
+            results["syncd no-op plan"] = child(SYNC_STEP.format(**fmt, migrate=False,
+                                                                 apply=False))
+            one = folder / "file042.yaml"
+            one.write_text(one.read_text().replace("schedule number", "schedule no."))
+            results["syncd plan, one file changed"] = child(
+                SYNC_STEP.format(**fmt, migrate=False, apply=False))
+            results["syncd apply, one file changed"] = child(
+                SYNC_STEP.format(**fmt, migrate=False, apply=True))
+            results["syncd no-op apply"] = child(SYNC_STEP.format(**fmt, migrate=False,
+                                                                  apply=True))
+            start = time.perf_counter()
+            done = subprocess.run([str(Path(sys.executable).with_name("syncd")),
+                                   "--database-url", url, "plan", str(folder)],
+                                  capture_output=True, text=True, check=False)
+            results["syncd plan CLI (whole process)"] = {
+                "seconds": time.perf_counter() - start, "peak_mb": float("nan")}
+            assert done.returncode == 0, done.stderr
+            fname, furl = create_db()
+            dbs.append(fname)
+            results["floor: C-loader parse + COPY"] = child(
+                FLOOR_STEP.format(folder=str(folder), url=furl))
+            if not args.skip_django:
+                dname, _ = create_db()
+                dbs.append(dname)
+                results["django-celery-beat loaddata"] = child(DJANGO_STEP.format(
+                    dbname=dname, folder=str(folder), fixture=str(Path(tmp) / "fx.json")))
+        finally:
+            for name in dbs:
+                drop_db(name)
+    floor = results["floor: C-loader parse + COPY"]["seconds"]
+    print(f"\n{args.schedules} schedules in {args.files} files, PostgreSQL "
+          f"({time.strftime('%Y-%m-%d')})\n")
+    print(f"| step | seconds | × floor | peak RSS MB |\n|---|---|---|---|")
+    for step, r in results.items():
+        print(f"| {step} | {r['seconds']:.3f} | {r['seconds'] / floor:.2f} | "
+              f"{r['peak_mb']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
