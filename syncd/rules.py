@@ -12,7 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
@@ -79,7 +79,7 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
     try:
         expand_cron(text)
         zone = zoneinfo.ZoneInfo(tz) if tz in available_timezones() else zoneinfo.ZoneInfo("UTC")
-        timetable = CronTimetable(text, zone)
+        _timetable(text, zone.key)
     except CronError as exc:
         if "day-of-month" in str(exc) and _parses_with_any_day(text, zone):
             # cronsim rejects a day that no listed month has (31 Feb) at parse time.
@@ -92,11 +92,22 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
                 )
             ]
         return [_diag(doc, at, "cron.syntax", f"{exc}; see docs/schedules.md for the syntax")]
-    if not timetable.can_fire(_EPOCH):
+    if not _fires(text, zone.key):
         return [
             _diag(doc, at, "cron.never-fires", f"cron {expr!r} can never fire (no date matches it)")
         ]
     return []
+
+
+@lru_cache(maxsize=4096)
+def _timetable(text: str, zone: str) -> CronTimetable:
+    # Files repeat a handful of expressions; parse each (expression, zone) once.
+    return CronTimetable(text, zoneinfo.ZoneInfo(zone))
+
+
+@lru_cache(maxsize=4096)
+def _fires(text: str, zone: str) -> bool:
+    return _timetable(text, zone).can_fire(_EPOCH)
 
 
 def _parses_with_any_day(text: str, zone: zoneinfo.ZoneInfo) -> bool:

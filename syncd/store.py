@@ -11,6 +11,7 @@ PostgreSQL serializes applies with a transaction-scoped advisory lock bounded by
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     Connection,
     Engine,
     Table,
@@ -196,6 +198,34 @@ def _bookkeeping(change_schedule: Any) -> dict[str, Any]:
     }
 
 
+def _insert_rows(conn: Connection, records: list[dict[str, Any]]) -> None:
+    """Insert new rows: COPY on PostgreSQL (as fast as the floor), executemany elsewhere."""
+    if conn.dialect.name != "postgresql" or len(records) < 50:
+        conn.execute(insert(table), records)
+        return
+    columns = [c for c in table.c if c.name != "id"]
+    json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for record in records:
+            copy.write_row(
+                [
+                    json.dumps(record.get(c.name))
+                    if c.name in json_columns and record.get(c.name) is not None
+                    else record.get(c.name, _default(c))
+                    for c in columns
+                ]
+            )
+
+
+def _default(column: Any) -> Any:
+    default = column.default
+    if default is None or not getattr(default, "is_scalar", False):
+        return None
+    return default.arg
+
+
 def write_plan(
     conn: Connection,
     plan: Plan,
@@ -248,7 +278,7 @@ def write_plan(
     if deletes:
         conn.execute(delete(table).where(table.c.id.in_(deletes)))
     if creates:
-        conn.execute(insert(table), creates)
+        _insert_rows(conn, creates)
     if updates:
         timing = [u for u in updates if u["_changed"] is not None]
         other = [u for u in updates if u["_changed"] is None]

@@ -219,7 +219,7 @@ def apply(
         url,
         make,
         lock_timeout=lock_timeout,
-        now=now or datetime.now(UTC),
+        now=now or datetime.now(UTC).replace(microsecond=0),  # whole-second anchors
         git_commit=git_commit(),
         actor=actor(),
         render_changes=_changes_json,
