@@ -133,7 +133,9 @@ def setup():
             task = {{"model": "django_celery_beat.periodictask", "pk": pk, "fields": {{
                 "name": s["name"], "task": s["task"], "args": json.dumps(s.get("args", [])),
                 "kwargs": json.dumps(s.get("kwargs", {{}})), "queue": doc["defaults"]["queue"],
-                "description": s.get("description", ""), "enabled": True}}}}
+                "description": s.get("description", ""), "enabled": True,
+                "date_changed": "2026-01-01T00:00:00Z", "total_run_count": 0,
+                "one_off": False, "headers": "{{}}"}}}}
             if "cron" in s:
                 expr = s["cron"].replace("@hourly", "0 * * * *").split()
                 key = tuple(expr)

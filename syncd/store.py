@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -109,11 +110,21 @@ def _alembic_config(conn: Connection) -> Any:
     return cfg
 
 
+def schema_version(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(url: str) -> None:
-    """Upgrade the database to the current schema."""
-    from alembic import command
+    """Upgrade the database to the current schema (a cheap no-op when it is current)."""
+    from celeryapp.migrations import HEAD
 
     with connect(url) as conn:
+        if schema_version(conn) == HEAD:
+            return
+        from alembic import command
+
         command.upgrade(_alembic_config(conn), "head")
         conn.commit()
 
