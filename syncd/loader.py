@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -54,10 +54,11 @@ class SourceFile:
     digest: str
 
 
-@dataclass(frozen=True)
-class Mark:
-    line: int  # 1-based
-    column: int  # 1-based
+class Mark(NamedTuple):
+    """A 1-based position (a tuple: one is made for every key and value of every file)."""
+
+    line: int
+    column: int
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 
 def _construct(node: yaml.Node, at: PathKey, doc: Document) -> Any:
+    if len(at) > MAX_DEPTH:
+        raise _LoadError(_mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels")
     doc.value_marks.setdefault(at, _mark(node))
     if isinstance(node, yaml.ScalarNode):
         if node.tag not in _SCALAR_TAGS:
@@ -315,7 +318,10 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
         if root is None:
             doc.value = None
             return doc, []
-        _check_graph(root)
+        if "&" in text:
+            # Without anchors there are no aliases: the graph is a tree no larger than the
+            # (size-capped) file, and _construct bounds its depth itself.
+            _check_graph(root)
         doc.value = _construct(root, (), doc)
     except _LoadError as exc:
         return None, [

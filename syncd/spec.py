@@ -142,8 +142,13 @@ class Schedule:
         return replace(self, source=source, source_hash=source_hash)
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _json_value(value: Any) -> Any:
     """Make a value JSON-shaped (tuples to lists, mappings to dicts), recursively."""
+    if value is None or type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
