@@ -28,8 +28,13 @@ def make_tree(folder: Path, schedules: int, files: int) -> None:
     per = schedules // files
     crons = ["0 2 * * *", "*/15 * * * *", "30 8 * * mon-fri", "0 0 1 * *", "@hourly"]
     for f in range(files):
-        lines = ["version: 1", "defaults:", "  queue: q%d" % (f % 7), "  timezone: Europe/Berlin",
-                 "schedules:"]
+        lines = [
+            "version: 1",
+            "defaults:",
+            f"  queue: q{f % 7}",
+            "  timezone: Europe/Berlin",
+            "schedules:",
+        ]
         for i in range(per):
             n = f * per + i
             lines += [f"  - name: job-{n:06d}", f"    task: app.tasks.t{n % 50}"]
@@ -37,8 +42,11 @@ def make_tree(folder: Path, schedules: int, files: int) -> None:
                 lines.append(f'    cron: "{crons[n % len(crons)]}"')
             else:
                 lines.append(f"    every: {(n % 600) + 10}s")
-            lines += [f"    args: [{n}, 'x']", f"    kwargs: {{k: {n}, tag: t{n % 13}}}",
-                      f"    description: schedule number {n}"]
+            lines += [
+                f"    args: [{n}, 'x']",
+                f"    kwargs: {{k: {n}, tag: t{n % 13}}}",
+                f"    description: schedule number {n}",
+            ]
         (folder / f"file{f:03d}.yaml").write_text("\n".join(lines) + "\n")
 
 
@@ -65,8 +73,14 @@ def child(code: str, env: dict[str, str] | None = None) -> dict[str, float]:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"seconds": elapsed, "peak_mb": peak, **(extra or {})}))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"benchmark step failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -181,44 +195,59 @@ def main() -> int:
             name, url = create_db()
             dbs.append(name)
             fmt = {"root": str(ROOT), "url": url, "folder": str(folder)}
-            results["syncd cold apply"] = child(SYNC_STEP.format(**fmt, migrate=True,
-                                                                 apply=True))
-            results["syncd no-op plan"] = child(SYNC_STEP.format(**fmt, migrate=False,
-                                                                 apply=False))
+            results["syncd cold apply"] = child(SYNC_STEP.format(**fmt, migrate=True, apply=True))
+            results["syncd no-op plan"] = child(SYNC_STEP.format(**fmt, migrate=False, apply=False))
             one = folder / "file042.yaml"
             one.write_text(one.read_text().replace("schedule number", "schedule no."))
             results["syncd plan, one file changed"] = child(
-                SYNC_STEP.format(**fmt, migrate=False, apply=False))
+                SYNC_STEP.format(**fmt, migrate=False, apply=False)
+            )
             results["syncd apply, one file changed"] = child(
-                SYNC_STEP.format(**fmt, migrate=False, apply=True))
-            results["syncd no-op apply"] = child(SYNC_STEP.format(**fmt, migrate=False,
-                                                                  apply=True))
+                SYNC_STEP.format(**fmt, migrate=False, apply=True)
+            )
+            results["syncd no-op apply"] = child(SYNC_STEP.format(**fmt, migrate=False, apply=True))
             start = time.perf_counter()
-            done = subprocess.run([str(Path(sys.executable).with_name("syncd")),
-                                   "--database-url", url, "plan", str(folder)],
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [
+                    str(Path(sys.executable).with_name("syncd")),
+                    "--database-url",
+                    url,
+                    "plan",
+                    str(folder),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             results["syncd plan CLI (whole process)"] = {
-                "seconds": time.perf_counter() - start, "peak_mb": float("nan")}
+                "seconds": time.perf_counter() - start,
+                "peak_mb": float("nan"),
+            }
             assert done.returncode == 0, done.stderr
             fname, furl = create_db()
             dbs.append(fname)
             results["floor: C-loader parse + COPY"] = child(
-                FLOOR_STEP.format(folder=str(folder), url=furl))
+                FLOOR_STEP.format(folder=str(folder), url=furl)
+            )
             if not args.skip_django:
                 dname, _ = create_db()
                 dbs.append(dname)
-                results["django-celery-beat loaddata"] = child(DJANGO_STEP.format(
-                    dbname=dname, folder=str(folder), fixture=str(Path(tmp) / "fx.json")))
+                results["django-celery-beat loaddata"] = child(
+                    DJANGO_STEP.format(
+                        dbname=dname, folder=str(folder), fixture=str(Path(tmp) / "fx.json")
+                    )
+                )
         finally:
             for name in dbs:
                 drop_db(name)
     floor = results["floor: C-loader parse + COPY"]["seconds"]
-    print(f"\n{args.schedules} schedules in {args.files} files, PostgreSQL "
-          f"({time.strftime('%Y-%m-%d')})\n")
-    print(f"| step | seconds | × floor | peak RSS MB |\n|---|---|---|---|")
+    print(
+        f"\n{args.schedules} schedules in {args.files} files, PostgreSQL "
+        f"({time.strftime('%Y-%m-%d')})\n"
+    )
+    print("| step | seconds | × floor | peak RSS MB |\n|---|---|---|---|")
     for step, r in results.items():
-        print(f"| {step} | {r['seconds']:.3f} | {r['seconds'] / floor:.2f} | "
-              f"{r['peak_mb']:.0f} |")
+        print(f"| {step} | {r['seconds']:.3f} | {r['seconds'] / floor:.2f} | {r['peak_mb']:.0f} |")
     return 0
 
 

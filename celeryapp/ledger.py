@@ -9,7 +9,7 @@ buys safety. Rows are pruned by age.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, tuple_
@@ -35,6 +35,23 @@ def claim(
     now: datetime,
 ) -> set[tuple[str, datetime]]:
     """Claim (name, due, task_id) triples; return the (name, due) pairs this call won."""
+    if conn.dialect.name == "postgresql" and dues:
+        # One statement whatever the batch size: three array parameters, unnested.
+        rows = conn.exec_driver_sql(
+            f"INSERT INTO {ledger.name} (schedule_name, due_time, task_id, claimed_time, "  # noqa: S608 - table name from our model
+            "claimed_by) SELECT n, d, t, %(now)s, %(holder)s FROM unnest(%(names)s::text[], "
+            "%(dues)s::timestamptz[], %(tids)s::text[]) AS u(n, d, t) "
+            "ON CONFLICT (schedule_name, due_time) DO NOTHING "
+            "RETURNING schedule_name, due_time",
+            {
+                "now": now,
+                "holder": holder,
+                "names": [n for n, _, _ in dues],
+                "dues": [d for _, d, _ in dues],
+                "tids": [t for _, _, t in dues],
+            },
+        )
+        return {(name, due.astimezone(UTC)) for name, due in rows}
     won: set[tuple[str, datetime]] = set()
     for start in range(0, len(dues), _CHUNK):
         chunk = dues[start : start + _CHUNK]

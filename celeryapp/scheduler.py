@@ -306,6 +306,22 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             return
         sent: list[tuple[Entry, datetime]] = []
         failed: list[tuple[Entry, datetime, int]] = []
+        with self.app.producer_or_acquire() as producer:
+            self._publish_all(batch, won, producer, sent, failed)
+        self._record(sent, failed)
+        if sent:
+            names = ", ".join(task_id(e.name, when) for e, when in sent[:5])
+            more = f" and {len(sent) - 5} more" if len(sent) > 5 else ""
+            log.info("sent %d due run(s): %s%s", len(sent), names, more)
+
+    def _publish_all(
+        self,
+        batch: list[tuple[Entry, datetime, int]],
+        won: set[tuple[str, datetime]],
+        producer: Any,
+        sent: list[tuple[Entry, datetime]],
+        failed: list[tuple[Entry, datetime, int]],
+    ) -> None:
         for entry, when, gen in batch:
             if (entry.name, when) not in won:
                 log.info(
@@ -314,7 +330,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self._advance(entry, when, gen)
                 continue
             try:
-                self._publish(entry, when)
+                self._publish(entry, when, producer)
             except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all retry
                 if entry.name not in self._retrying:
                     log.error("cannot publish %s (%s); will retry", entry.name, exc)
@@ -324,9 +340,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self._retrying.discard(entry.name)
             sent.append((entry, when))
             self._advance(entry, when, gen)
-        self._record(sent, failed)
 
-    def _publish(self, entry: Entry, due: datetime) -> None:
+    def _publish(self, entry: Entry, due: datetime, producer: Any) -> None:
         tid = task_id(entry.name, due)
         options: dict[str, Any] = dict(entry.options)
         expires = message_expiry(entry, due)
@@ -342,10 +357,10 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 "syncd_due": to_utc(due).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "syncd_overlap": entry.overlap,
             },
-            producer=self.producer,
+            producer=producer,
             **options,
         )
-        log.info("sent %s -> %s", tid, entry.task)
+        log.debug("sent %s -> %s", tid, entry.task)
 
     def _advance(self, entry: Entry, due: datetime, gen: int) -> None:
         if entry.one_off:
@@ -365,25 +380,34 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 if failed:
                     ledger.release(conn, [(e.name, when) for e, when, _ in failed])
                 if sent:
-                    conn.execute(
-                        update(table)
-                        .where(table.c.name == bindparam("b_name"))
-                        .where(
-                            table.c.last_run_time.is_(None)
-                            | (table.c.last_run_time < bindparam("b_due"))
-                        )
-                        .values(
-                            last_run_time=bindparam("b_due"),
-                            total_run_count=table.c.total_run_count + 1,
-                        ),
-                        [{"b_name": e.name, "b_due": when} for e, when in sent],
-                    )
+                    self._write_run_state(conn, sent)
         except SQLAlchemyError as exc:
             # Runs were sent and the ledger holds their claims, so nothing repeats; the
             # counters catch up with the next write.
             log.error("cannot write run state for %d runs: %s", len(sent), exc)
         for entry, when, gen in failed:
             heapq.heappush(self.due_heap, (when, entry.name, gen))
+
+    def _write_run_state(self, conn: Any, sent: list[tuple[Entry, datetime]]) -> None:
+        """last_run_time = the due time, run count + 1, for every run sent: one statement."""
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                f"UPDATE {table.name} AS s SET last_run_time = u.due, "  # noqa: S608 - our table name
+                "total_run_count = s.total_run_count + u.n "
+                "FROM (SELECT name, max(due) AS due, count(*) AS n FROM "
+                "unnest(%(names)s::text[], %(dues)s::timestamptz[]) AS x(name, due) "
+                "GROUP BY name) AS u "
+                "WHERE s.name = u.name AND (s.last_run_time IS NULL OR s.last_run_time < u.due)",
+                {"names": [e.name for e, _ in sent], "dues": [when for _, when in sent]},
+            )
+            return
+        conn.execute(
+            update(table)
+            .where(table.c.name == bindparam("b_name"))
+            .where(table.c.last_run_time.is_(None) | (table.c.last_run_time < bindparam("b_due")))
+            .values(last_run_time=bindparam("b_due"), total_run_count=table.c.total_run_count + 1),
+            [{"b_name": e.name, "b_due": when} for e, when in sent],
+        )
 
     # --- housekeeping -------------------------------------------------------------------
 

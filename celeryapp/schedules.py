@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -88,6 +89,11 @@ class CronTimetable:
         return CronSim(self.expr, start.astimezone(self.tz), reverse=reverse)
 
     def next_after(self, after: datetime) -> datetime | None:
+        # Rows share expressions and the beat asks about the same instants for all of them
+        # (load, burst), so answers are memoized per (expression, zone, instant).
+        return _cron_next(self.expr, self.tz, to_utc(after))
+
+    def _next_after(self, after: datetime) -> datetime | None:
         floor = to_utc(after)
         it = self._iter(after)
         for _ in range(_MAX_SKIPS):
@@ -100,6 +106,9 @@ class CronTimetable:
         return None
 
     def latest_at_or_before(self, at: datetime) -> datetime | None:
+        return _cron_latest(self.expr, self.tz, to_utc(at))
+
+    def _latest_at_or_before(self, at: datetime) -> datetime | None:
         ceiling = to_utc(at)
         # cronsim's reverse iteration starts strictly before its start: nudge by a second
         # so a due time exactly at `at` counts.
@@ -115,6 +124,16 @@ class CronTimetable:
 
     def can_fire(self, after: datetime) -> bool:
         return self.next_after(after) is not None
+
+
+@lru_cache(maxsize=65536)
+def _cron_next(expr: str, tz: ZoneInfo, after: datetime) -> datetime | None:
+    return CronTimetable(expr, tz)._next_after(after)
+
+
+@lru_cache(maxsize=65536)
+def _cron_latest(expr: str, tz: ZoneInfo, at: datetime) -> datetime | None:
+    return CronTimetable(expr, tz)._latest_at_or_before(at)
 
 
 @dataclass(frozen=True)
