@@ -28,6 +28,8 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/beat.py
+	$(BIN)/python bench/beat_others.py
 
 migrate: install
 	$(BIN)/syncd migrate
