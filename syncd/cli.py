@@ -437,6 +437,136 @@ def next_command(
     return run(ctx, fmt, body)
 
 
+@main.command()
+@click.option("--base", required=True, help="Git ref to compare against (e.g. origin/main).")
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT_OPTION
+@click.pass_context
+def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int:
+    """The plan between the schedules at a git ref and the working tree; no database."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.gitdiff import diff as git_diff
+        from syncd.render import render_plan
+
+        result, warnings = git_diff(base, _paths(paths), default_timezone=obj.timezone)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+        emit(render_plan(result, fmt))
+        if fmt == "github":
+            _step_summary(render_plan(result, "markdown"))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@FORMAT_OPTION
+@click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
+@click.option("--adopt", is_flag=True, help="Take over rows made by other means.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True)
+@click.option(
+    "--max-applies",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many applies (for scripts and tests).",
+)
+@click.option(
+    "--debounce",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Milliseconds to wait for more changes before applying.",
+)
+@click.pass_context
+def watch(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    no_prune: bool,
+    adopt: bool,
+    lock_timeout: float,
+    max_applies: int | None,
+    debounce: int,
+) -> int:
+    """Apply, then re-apply on every change; an invalid edit leaves the last good state."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.watch import watch as run_watch
+
+        run_watch(
+            obj.database_url,
+            _options(obj, paths, prune=not no_prune, adopt=adopt),
+            lock_timeout=lock_timeout,
+            fmt=fmt,
+            emit=emit,
+            signal_fn=lambda revision: _signal(obj, revision),
+            max_applies=max_applies,
+            debounce_ms=debounce,
+        )
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write one file per source file into DIR instead of one document to stdout.",
+)
+@FORMAT_OPTION
+@click.pass_context
+def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
+    """Write the database's schedules as YAML that re-applies with no changes."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from pathlib import Path
+
+        from syncd.export import document
+        from syncd.export import export as export_rows
+        from syncd.store import connect, snapshot
+
+        with connect(obj.database_url) as conn:
+            rows = snapshot(conn)
+        if out_dir:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            for name, text_ in export_rows(rows).items():
+                (Path(out_dir) / name).write_text(text_, encoding="utf-8")
+                click.echo(f"wrote {Path(out_dir) / name}", err=True)
+            return EXIT_OK
+        click.echo(document(rows), nl=False)
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command()
+@FORMAT_OPTION
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> int:
+    """Revision, last apply, drift, beat leader, workers online."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from celeryapp.settings import Settings
+        from syncd.status import gather, render
+
+        env = dict(os.environ)
+        env["SYNCD_DATABASE_URL"] = obj.database_url
+        if obj.redis_url:
+            env["SYNCD_REDIS_URL"] = obj.redis_url
+        emit(render(gather(Settings.from_env(env)), fmt))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
 __all__ = ["UnknownSchedule", "main"]
 
 # --- commands living in their own modules ------------------------------------------------

@@ -113,8 +113,19 @@ def yaml_traps(doc: Document) -> list[Diagnostic]:
         if len(at) not in (2, 3) or at[0] not in ("defaults", "schedules"):
             continue
         kind = info.tag.rsplit(":", 1)[-1]
-        if kind in ("bool", "int", "float", "null"):
-            word = {"bool": "a boolean", "int": "an integer", "float": "a number", "null": "null"}
+        if kind == "null":
+            # `queue:` or `queue: null` is not a trap but an empty value: say how to unset.
+            out.append(
+                _diag(
+                    doc,
+                    at,
+                    "schema.type",
+                    f"{at[-1]}: the value is empty (null); give a value, or remove the key "
+                    "to leave it unset",
+                )
+            )
+        elif kind in ("bool", "int", "float"):
+            word = {"bool": "a boolean", "int": "an integer", "float": "a number"}
             field = at[-1]
             fix = f'quote it: {field}: "{info.raw}"'
             if field in ("every", "catchup_window") and kind == "int":

@@ -173,7 +173,11 @@ def fields(schedule: Schedule) -> dict[str, Any]:
 
 def set_fields(schedule: Schedule) -> dict[str, Any]:
     """Only the fields that differ from their defaults: what `export` writes."""
-    return {k: v for k, v in fields(schedule).items() if v != FIELD_DEFAULTS.get(k, object())}
+    return {
+        k: v
+        for k, v in fields(schedule).items()
+        if v is not None and v != FIELD_DEFAULTS.get(k, object())
+    }
 
 
 def comparable(name: str, value: Any) -> Any:

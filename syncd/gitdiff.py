@@ -1,0 +1,83 @@
+"""`syncd diff --base GITREF`: the plan between the schedules at a git ref and the working
+tree, with no database — what a pull request will change, for its review comment.
+
+Files at the ref are read with `git ls-tree` and `git show` (no checkout), so it works in
+a CI checkout where only the base ref was fetched. The base side plays the table: each of
+its schedules is a managed row as an apply of that commit would have written it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Sequence
+
+from syncd.errors import Diagnostic, InvalidSchedules, SyncdError
+from syncd.loader import YAML_SUFFIXES, SourceFile, read_sources
+from syncd.plan import Plan, Row, make_plan
+from syncd.spec import Schedule, row_hash, row_values
+from syncd.validate import check_across, context_hash, validate_file
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError as exc:
+        raise SyncdError(f"cannot run git: {exc}") from exc
+    if done.returncode != 0:
+        raise SyncdError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _git_bytes(*args: str) -> bytes:
+    done = subprocess.run(["git", *args], capture_output=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise SyncdError(f"git {' '.join(args)} failed: {done.stderr.decode().strip()}")
+    return done.stdout
+
+
+def sources_at(ref: str, paths: Sequence[str]) -> list[SourceFile]:
+    """The schedule files under `paths` as they are at `ref` (paths relative to the cwd)."""
+    try:
+        _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except SyncdError:
+        raise SyncdError(
+            f"unknown git ref {ref!r}; in a CI checkout fetch it first "
+            f"(git fetch origin {ref.removeprefix('origin/')}) or use fetch-depth: 0"
+        ) from None
+    listed = _git("ls-tree", "-r", "--name-only", ref, "--", *paths).splitlines()
+    out = []
+    for path in sorted(p for p in listed if p.endswith(YAML_SUFFIXES)):
+        data = _git_bytes("show", f"{ref}:./{path}")
+        out.append(SourceFile(path, data, hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def _validate(
+    sources: Sequence[SourceFile], default_timezone: str
+) -> tuple[list[Schedule], list[Diagnostic]]:
+    context = context_hash(None, default_timezone)
+    results = [
+        validate_file(s, context=context, default_timezone=default_timezone) for s in sources
+    ]
+    diagnostics = [d for r in results for d in r.diagnostics] + check_across(results)
+    return [s for r in results for s in r.schedules], diagnostics
+
+
+def diff(base: str, paths: Sequence[str], *, default_timezone: str) -> tuple[Plan, list[str]]:
+    """The plan base -> working tree, and warnings about an invalid base."""
+    head_sources, read_errors = read_sources(paths)
+    head, head_errors = _validate(head_sources, default_timezone)
+    if read_errors or head_errors:
+        raise InvalidSchedules(read_errors + head_errors)
+    before, base_errors = _validate(sources_at(base, paths), default_timezone)
+    warnings = [f"base {base}: {d}" for d in base_errors]
+    rows = []
+    for i, schedule in enumerate(before):
+        values = row_values(schedule)
+        rows.append(
+            Row(i + 1, values, True, str(schedule.source), schedule.source_hash, row_hash(values))
+        )
+    return make_plan(head, rows), warnings

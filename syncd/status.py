@@ -1,0 +1,125 @@
+"""`syncd status`: revision, last apply, drift, beat leader, workers online."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from celeryapp.settings import Settings, heartbeat_key, lock_key, redact_url
+from syncd.spec import format_time
+
+
+def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
+    from syncd import store
+
+    out: dict[str, Any] = {"database": redact_url(settings.database_url)}
+    with store.connect(settings.database_url) as conn:
+        last = store.latest_revision_row(conn)
+        rows = store.snapshot(conn)
+    out["revision"] = last["id"] if last else None
+    out["last_apply"] = (
+        None
+        if not last
+        else {
+            "time": format_time(last["created_time"]),
+            "commit": last["git_commit"],
+            "actor": last["actor"],
+            "summary": last["summary"],
+        }
+    )
+    out["schedules"] = {
+        "managed": sum(r.managed for r in rows),
+        "unmanaged": sum(not r.managed for r in rows),
+        "enabled": sum(bool(r.columns.get("enabled")) for r in rows),
+    }
+    out["drift"] = sorted(r.name for r in rows if r.drifted)
+    out["beat"] = _beat(settings)
+    out["workers"] = _workers(settings, ping_timeout)
+    return out
+
+
+def _beat(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url:
+        import redis
+
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        try:
+            leader = client.get(lock_key(settings.redis_prefix))
+            beat = client.get(heartbeat_key(settings.redis_prefix))
+        except (redis.RedisError, OSError) as exc:
+            return {"error": f"Redis unreachable: {exc}"}
+        finally:
+            client.close()
+        return {
+            "leader": leader.decode() if leader else None,
+            "heartbeat": json.loads(beat) if beat else None,
+        }
+    from sqlalchemy import inspect, select
+
+    from celeryapp.models import BeatLease
+    from syncd import store
+
+    with store.connect(settings.database_url) as conn:
+        if not inspect(conn).has_table(BeatLease.__tablename__):
+            return {"leader": None, "heartbeat": None}
+        row = conn.execute(select(BeatLease.__table__)).mappings().first()
+    if row is None:
+        return {"leader": None, "heartbeat": None}
+    return {
+        "leader": row["holder"],
+        "heartbeat": {
+            "time": format_time(row["heartbeat_time"]) if row["heartbeat_time"] else None,
+            "lease_expires": format_time(row["expires_time"]) if row["expires_time"] else None,
+        },
+    }
+
+
+def _workers(settings: Settings, timeout: float) -> list[str] | dict[str, str]:
+    from celeryapp.app import make_app
+
+    app = make_app(settings)
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "cannot tell"
+        return {"error": f"broker unreachable: {type(exc).__name__}: {exc}"}
+    finally:
+        app.close()
+    return sorted(name for reply in replies for name in reply)
+
+
+def render(status: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(status, indent=2, default=str)
+    last = status["last_apply"]
+    beat = status["beat"]
+    lines = [
+        f"database:  {status['database']}",
+        f"revision:  {status['revision']}"
+        + (
+            f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'})"
+            if last
+            else " (never applied)"
+        ),
+        f"schedules: {status['schedules']['managed']} managed, "
+        f"{status['schedules']['unmanaged']} made by other means, "
+        f"{status['schedules']['enabled']} enabled",
+        "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
+        "beat:      "
+        + (
+            beat.get("error") or (f"leader {beat['leader']}" if beat.get("leader") else "no leader")
+        ),
+    ]
+    workers = status["workers"]
+    lines.append(
+        "workers:   "
+        + (
+            workers["error"]
+            if isinstance(workers, dict)
+            else (", ".join(workers) or "none answered")
+        )
+    )
+    if fmt == "markdown":
+        return "\n".join(f"- {line}" for line in lines)
+    return "\n".join(lines)
