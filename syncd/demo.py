@@ -46,6 +46,7 @@ def _syncd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=120,
+        cwd=ROOT,
     )
 
 
@@ -102,15 +103,6 @@ def _print_runs(url: str, stop: threading.Event, seen: set[str]) -> None:
     engine.dispose()
 
 
-def _watch(env: dict[str, str], stop: threading.Event) -> None:
-    """Re-apply on every change in schedules/ (watchfiles), keeping the last good state."""
-    from watchfiles import watch
-
-    for _changes in watch(ROOT / "schedules", stop_event=stop, debounce=300, raise_interrupt=False):
-        done = _syncd(env, "apply", "schedules")
-        print(done.stdout.strip() or done.stderr.strip(), flush=True)
-
-
 def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS") or 0)
     workdir = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
@@ -149,11 +141,17 @@ def main() -> int:
     beat = _start(env, workdir, "beat", "beat", "-l", "info", "-s", str(workdir / "beat"))
     stop = threading.Event()
     seen: set[str] = set()
+    # `syncd watch` re-applies every edit of schedules/; it prints one line per apply.
+    watcher = subprocess.Popen(
+        [str(BIN / "syncd"), "watch", schedules, "--debounce", "300"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     threads = [
         threading.Thread(
             target=_print_runs, args=(env["SYNCD_DATABASE_URL"], stop, seen), daemon=True
         ),
-        threading.Thread(target=_watch, args=(env, stop), daemon=True),
     ]
     for t in threads:
         t.start()
@@ -173,6 +171,7 @@ def main() -> int:
     finally:
         stop.set()
         signal.signal(signal.SIGTERM, previous)
+        _stop(watcher)
         _stop(beat)
         _stop(worker)
         for t in threads:
