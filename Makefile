@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/beat.py
 	$(BIN)/python bench/beat_others.py
+	$(BIN)/python bench/watch.py
 
 migrate: install
 	$(BIN)/syncd migrate
