@@ -20,6 +20,7 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ from celeryapp.models import ScheduleType
 from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, to_utc
 
 MAX_WINDOW = timedelta(days=1)
+# The schema's rule for task names: the beat sends nothing else, whatever a row says.
+TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _PERIODS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
@@ -110,6 +113,9 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
             raise BadRow(f"args must be a JSON array, got {type(args).__name__}")
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+        task = row.get("task")
+        if not isinstance(task, str) or len(task) > 256 or not TASK_NAME.match(task):
+            raise BadRow(f"task name {task!r} is not a dotted Python name")
         options = {k: row[k] for k in ("queue", "exchange", "routing_key") if row.get(k)}
         baseline = max((t for t in (last, changed) if t is not None), default=None)
         window = row.get("catchup_window")

@@ -149,6 +149,8 @@ def test_timezone_of_the_row_is_used() -> None:
         ({"args": '["double", "encoded"]'}, "args must be a JSON array"),
         ({"kwargs": [1]}, "kwargs must be a JSON object"),
         ({"type": 7}, "unknown schedule type"),
+        ({"task": "os.system; rm -rf /"}, "not a dotted Python name"),
+        ({"task": ""}, "not a dotted Python name"),
     ],
 )
 def test_bad_rows_raise_with_a_reason(bad: dict[str, Any], reason: str) -> None:
