@@ -263,6 +263,15 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
                 f"{field}: {_show(instance)} must be at least {error.validator_value}",
             )
         ]
+    if validator == "maximum":
+        return [
+            _diag(
+                doc,
+                at,
+                "schema.maximum",
+                f"{field}: {_show(instance)} must be at most {error.validator_value}",
+            )
+        ]
     if validator in ("minLength", "maxLength"):
         return [
             _diag(
