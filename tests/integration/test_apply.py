@@ -212,6 +212,10 @@ def test_invalid_corpus_changes_nothing(db_url: str, tree: Path) -> None:
         )
         target.unlink()
     assert dump(db_url) == before
+    print(
+        f"RELIABILITY | invalid corpus file applied ({db_url.split(':', maxsplit=1)[0]}) | "
+        f"{len(INVALID_CASES)} | exit 1 at the exact line:column, database unchanged"
+    )
 
 
 def test_revision_recorded_with_commit_and_actor(db_url: str, tree: Path) -> None:
@@ -253,6 +257,9 @@ def test_redis_down_commits_and_warns(pg_url: str, tree: Path) -> None:
     out = run("--database-url", pg_url, "apply", env=env, cwd=tree, check=0)
     assert "warning: revision 1 is committed" in out.stderr
     assert "hunter2" not in out.stderr + out.stdout
+    print(
+        "RELIABILITY | Redis down during apply | 1 | committed, warned, exit 0, password not shown"
+    )
     assert len([r for r in dump(pg_url) if "task" in r]) == 2
 
 
