@@ -17,8 +17,15 @@ def test_demo_runs_schedules_with_no_servers(tmp_path: Path) -> None:
     # No service URLs at all: SQLite and the embedded filesystem broker only.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "CELERY_"))}
     env["DEMO_SECONDS"] = "25"
-    done = subprocess.run([sys.executable, "-m", "syncd.demo"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd.demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Applied: 8 to create" in out
