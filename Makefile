@@ -32,6 +32,10 @@ bench: install
 	$(BIN)/python bench/beat_others.py
 	$(BIN)/python bench/watch.py
 
+# Flower with basic auth from FLOWER_BASIC_AUTH and --url-prefix=flower; refuses without it.
+flower: install
+	$(BIN)/python -m celeryapp.flower
+
 migrate: install
 	$(BIN)/syncd migrate
 
