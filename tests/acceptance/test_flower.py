@@ -23,6 +23,7 @@ from tests.celery_worker import celery_worker, stop, worker_env
 
 pytestmark = pytest.mark.acceptance
 PASSWORD = "correct-horse-9"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -148,6 +149,8 @@ def test_flower_with_a_real_worker(
                 )
                 assert shot.exists()
                 assert shot.stat().st_size > 10_000
+                if os.environ.get("SYNCD_SAVE_SCREENSHOT"):
+                    shutil.copy(shot, REPO / "docs" / "img" / "flower.png")
         finally:
             flower.send_signal(signal.SIGTERM)
             stop(flower)
