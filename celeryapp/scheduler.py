@@ -86,6 +86,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._last_prune = 0.0
         self._retrying: set[str] = set()
         self._pubsub: Any = None
+        self._deferred: list[tuple[Entry, datetime]] = []
         super().__init__(*args, **kwargs)
         ttl = self.settings.beat_lock_ttl
         if self.max_interval >= ttl:
@@ -319,27 +320,67 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         return due
 
     def _dispatch_due(self, now: datetime) -> None:
+        self._flush_deferred(now)
         batch = self._pop_due(now)
         if not batch:
             return
         claims = [(e.name, when, task_id(e.name, when)) for e, when, _ in batch]
+        deferred = False
         try:
             with self.engine.begin() as conn:
                 won = ledger.claim(conn, claims, holder=self.lock.token, now=now)
         except SQLAlchemyError as exc:
-            log.error("cannot claim %d due runs (database: %s); retrying", len(batch), exc)
-            for entry, when, gen in batch:
-                heapq.heappush(self.due_heap, (when, entry.name, gen))
-            return
+            if not isinstance(self.lock, RedisLock):
+                # Without Redis the lease itself lives in the database: no proof of
+                # leadership, so nothing is sent.
+                log.error("cannot claim %d due runs (database: %s); retrying", len(batch), exc)
+                for entry, when, gen in batch:
+                    heapq.heappush(self.due_heap, (when, entry.name, gen))
+                return
+            # Leadership was proven on Redis this tick: dispatch from memory and claim
+            # afterwards (DESIGN: a database restart must not stop the schedule). The
+            # workers' once-only check on the task id covers the rare stalled leader.
+            log.warning(
+                "database unreachable (%s); sending %d due run(s) from memory, "
+                "claims and run state follow when it is back",
+                exc,
+                len(batch),
+            )
+            won = {(e.name, when) for e, when, _ in batch}
+            deferred = True
         sent: list[tuple[Entry, datetime]] = []
         failed: list[tuple[Entry, datetime, int]] = []
         with self.app.producer_or_acquire() as producer:
             self._publish_all(batch, won, producer, sent, failed)
-        self._record(sent, failed)
+        if deferred:
+            self._deferred.extend(sent)
+            for entry, when, gen in failed:
+                heapq.heappush(self.due_heap, (when, entry.name, gen))
+        else:
+            self._record(sent, failed)
         if sent:
             names = ", ".join(task_id(e.name, when) for e, when in sent[:5])
             more = f" and {len(sent) - 5} more" if len(sent) > 5 else ""
             log.info("sent %d due run(s): %s%s", len(sent), names, more)
+
+    def _flush_deferred(self, now: datetime) -> None:
+        """Write the claims and run state of runs sent while the database was away."""
+        if not self._deferred:
+            return
+        pending = list(self._deferred)
+        try:
+            with self.engine.begin() as conn:
+                ledger.claim(
+                    conn,
+                    [(e.name, when, task_id(e.name, when)) for e, when in pending],
+                    holder=self.lock.token,
+                    now=now,
+                )
+                self._write_run_state(conn, pending)
+        except SQLAlchemyError:
+            return
+        del self._deferred[: len(pending)]
+        log.info("database is back: recorded %d run(s) sent while it was away", len(pending))
 
     def _publish_all(
         self,
@@ -409,9 +450,10 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 if sent:
                     self._write_run_state(conn, sent)
         except SQLAlchemyError as exc:
-            # Runs were sent and the ledger holds their claims, so nothing repeats; the
-            # counters catch up with the next write.
+            # Runs were sent and the ledger holds their claims, so nothing repeats; the run
+            # state is written again with the next successful tick.
             log.error("cannot write run state for %d runs: %s", len(sent), exc)
+            self._deferred.extend(sent)
         for entry, when, gen in failed:
             heapq.heappush(self.due_heap, (when, entry.name, gen))
 

@@ -1,0 +1,309 @@
+"""The beat under faults, with real processes: leaders killed in a loop, a stalled leader,
+PostgreSQL and the broker restarted under a running beat. Every (schedule, due time) must
+run at most once, and the schedule must come back.
+
+Servers that are restarted are throwaway instances on free ports, never the shared ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.acceptance.beat_process import Beat, beats, start_beat
+from tests.celery_worker import celery_worker, stop, wait_for, worker_env
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+SYNCD = str(Path(sys.executable).with_name("syncd"))
+PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), Path("/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def apply(env: dict[str, str], folder: Path, body: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "s.yaml").write_text("version: 1\nschedules:\n" + body)
+    done = subprocess.run(
+        [SYNCD, "apply", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def probe(name: str, key: str, every: str = "1s") -> str:
+    return (
+        f"  - name: {name}\n    task: celeryapp.tasks.probe\n    every: {every}\n"
+        f"    kwargs: {{key: '{key}'}}\n"
+    )
+
+
+def runs(client: redis.Redis, key: str) -> list[tuple[str, float]]:
+    out = []
+    for raw in client.lrange(key, 0, -1):
+        tid, started, _ = raw.decode().split()
+        out.append((tid, float(started)))
+    return out
+
+
+def assert_once(client: redis.Redis, key: str) -> list[str]:
+    ids = [t for t, _ in runs(client, key)]
+    assert len(ids) == len(set(ids)), "a (schedule, due time) ran twice"
+    return ids
+
+
+def leader_of(pair: list[Beat], client: redis.Redis, prefix: str) -> Beat | None:
+    """The beat holding the lock: its log's last leadership line is the newest."""
+    holder = client.get(f"{prefix}:beat:lock")
+    if holder is None:
+        return None
+    alive = [b for b in pair if b.process.poll() is None and b.leading]
+    alive.sort(key=lambda b: b.log().rfind("leading: loaded"))
+    for beat in alive:
+        log = beat.log()
+        if log.rfind("leading: loaded") > log.rfind("standing by"):
+            return beat
+    return None
+
+
+@pytest.fixture
+def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return worker_env(
+        pg_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
+    )
+
+
+def test_leader_killed_20_times(env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
+    client = redis.Redis.from_url(env["SYNCD_REDIS_URL"])
+    key = f"{redis_prefix}:runs"
+    apply(env, tmp_path / "schedules", probe("a", key) + probe("b", key))
+    gaps = []
+    with celery_worker(env, tmp_path):
+        running = [start_beat(env, tmp_path, f"beat{i}") for i in range(3)]
+        try:
+            for kill in range(20):
+                current = list(running)
+                leader = wait_for(
+                    lambda beats=current: leader_of(beats, client, redis_prefix),
+                    60,
+                    what="a leader",
+                )
+                wait_for(
+                    lambda: any(s > time.time() - 1.5 for _, s in runs(client, key)),
+                    30,
+                    what="runs before the kill",
+                )
+                leader.kill9()
+                killed = time.time()
+                running = [b for b in running if b is not leader]
+                running.append(start_beat(env, tmp_path, f"beat-r{kill}"))
+                first = wait_for(
+                    lambda since=killed: min(
+                        (s for _, s in runs(client, key) if s > since), default=None
+                    ),
+                    30,
+                    what="a run after the kill",
+                )
+                gaps.append(first - killed)
+            time.sleep(2)
+        finally:
+            for beat in running:
+                stop(beat.process)
+    print(
+        f"RELIABILITY | kill -9 of the leader, 3 beats, every-second schedules | 20 | "
+        f"next run after {min(gaps):.1f}-{max(gaps):.1f} s; no (schedule, due) twice"
+    )
+    assert max(gaps) < 5, gaps
+    assert_once(client, key)
+
+
+def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
+    client = redis.Redis.from_url(env["SYNCD_REDIS_URL"])
+    key = f"{redis_prefix}:runs"
+    apply(env, tmp_path / "schedules", probe("a", key))
+    with celery_worker(env, tmp_path), beats(env, tmp_path, 2) as pair:
+        leader = wait_for(lambda: leader_of(pair, client, redis_prefix), 60, what="a leader")
+        other = next(b for b in pair if b is not leader)
+        wait_for(lambda: len(runs(client, key)) >= 2, 30, what="runs")
+        os.kill(leader.process.pid, signal.SIGSTOP)
+        stopped = time.time()
+        try:
+            wait_for(lambda: other.leading, 30, what="the standby to take over")
+            time.sleep(max(0.0, 6 - (time.time() - stopped)))  # past the 3 s TTL
+        finally:
+            os.kill(leader.process.pid, signal.SIGCONT)
+        wait_for(
+            lambda: "lost the beat lock" in leader.log(), 30, what="the old leader to step down"
+        )
+        time.sleep(3)
+    assert_once(client, key)
+    print(
+        "RELIABILITY | leader stalled (SIGSTOP 6 s > TTL 3 s, then SIGCONT) | 1 | standby "
+        "took over, old leader stepped down, no (schedule, due) twice"
+    )
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of our own on a free port (initdb + pg_ctl)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="syncd-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.sudo = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        subprocess.run(
+            [
+                *self.sudo,
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-N",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            [
+                *self.sudo,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                *extra,
+                action,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture
+def throwaway_pg() -> Iterator[ThrowawayPostgres]:
+    pg = ThrowawayPostgres()
+    pg.ctl("start")
+    try:
+        yield pg
+    finally:
+        subprocess.run(
+            [*pg.sudo, str(PG_BIN / "pg_ctl"), "-D", str(pg.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        shutil.rmtree(pg.root, ignore_errors=True)
+
+
+def test_postgres_restarted_under_a_running_beat(
+    throwaway_pg: ThrowawayPostgres, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    url = throwaway_pg.url
+    env = worker_env(url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3")
+    client = redis.Redis.from_url(redis_url)
+    key = f"{redis_prefix}:runs"
+    apply(env, tmp_path / "schedules", probe("a", key))
+    with celery_worker(env, tmp_path), beats(env, tmp_path) as (beat,):
+        wait_for(lambda: len(runs(client, key)) >= 3, 60, what="runs")
+        throwaway_pg.ctl("stop", "-m", "fast")
+        down = time.time()
+        time.sleep(5)
+        sent_while_down = "from memory" in beat.log()
+        throwaway_pg.ctl("start")
+        up = time.time()
+        wait_for(lambda: "database is back" in beat.log(), 60, what="deferred run state")
+        wait_for(
+            lambda: any(s > up + 1 for _, s in runs(client, key)), 60, what="runs after the restart"
+        )
+        time.sleep(2)
+    ids = assert_once(client, key)
+    during = [s for t, s in runs(client, key) if down < s < up]
+    print(
+        f"RELIABILITY | PostgreSQL restarted under a running beat (5 s down) | 1 | "
+        f"kept dispatching from memory ({len(during)} runs while down), run state "
+        f"written after reconnect, no (schedule, due) twice"
+    )
+    assert sent_while_down
+    assert ids
+
+
+def test_broker_restarted(tmp_path: Path, pg_url: str, redis_prefix: str) -> None:
+    port = free_port()
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        wait_for(client.ping, 20, what="the throwaway redis")
+        env = worker_env(pg_url, url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3")
+        key = f"{redis_prefix}:runs"
+        apply(env, tmp_path / "schedules", probe("a", key, "2s"))
+        with celery_worker(env, tmp_path), beats(env, tmp_path):
+            wait_for(lambda: len(runs(client, key)) >= 2, 60, what="runs")
+            before = assert_once(client, key)
+            server.terminate()
+            server.wait(20)
+            time.sleep(5)
+            server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            back = time.time()
+            wait_for(client.ping, 20, what="redis back")
+            first = wait_for(
+                lambda: min((s for _, s in runs(client, key)), default=None),
+                90,
+                what="runs after the broker restart",
+            )
+            time.sleep(3)
+            after = assert_once(client, key)
+        print(
+            f"RELIABILITY | Redis (broker, lock, signal) restarted for 5 s | 1 | dispatch "
+            f"resumed {first - back:.1f} s after it was back; {len(before)} runs before, "
+            f"{len(after)} after; no (schedule, due) twice"
+        )
+    finally:
+        server.terminate()
+        server.wait(20)
