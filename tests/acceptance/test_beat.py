@@ -198,3 +198,31 @@ def test_database_lease_lock_without_redis(
         assert holder
         assert claimed[0] == claimed[1] >= 3
     engine.dispose()
+
+
+def test_rabbitmq_as_the_broker(
+    pg_url: str, redis_url: str, redis_prefix: str, rabbit_vhost: str, tmp_path: Path
+) -> None:
+    from tests.conftest import RABBITMQ_URL
+
+    broker = RABBITMQ_URL.rstrip("/") + "/" + rabbit_vhost
+    env = worker_env(pg_url, redis_url, redis_prefix, broker_url=broker)
+    client = redis.Redis.from_url(redis_url)
+    key = f"{redis_prefix}:runs"
+    folder = tmp_path / "schedules"
+    write(folder, probe("amqp", key))
+    apply(env, folder)
+    with celery_worker(env, tmp_path), beats(env, tmp_path):
+        wait_for(lambda: len(runs(client, key)) >= 3, 60, what="runs through RabbitMQ")
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        done = conn.execute(
+            text(
+                "SELECT count(*) FROM celery_taskmeta WHERE task_id LIKE "
+                "'amqp@%' AND status = 'SUCCESS'"
+            )
+        ).scalar()
+    engine.dispose()
+    assert done >= 3
+    ids = [t for t, _ in runs(client, key)]
+    assert len(ids) == len(set(ids))

@@ -7,8 +7,6 @@ base class end to end, through real messages with the headers the beat sends.
 from __future__ import annotations
 
 import json
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,22 +228,6 @@ def test_without_redis_once_only_uses_the_result_backend_and_the_embedded_broker
         assert "overlap: skip is not enforced: it needs Redis" in log
     finally:
         app.close()
-
-
-@pytest.fixture
-def rabbit_vhost() -> Iterator[str]:
-    """A throwaway vhost on the shared RabbitMQ, deleted afterwards."""
-    name = f"syncd-test-{uuid.uuid4().hex[:12]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, timeout=60)
-    try:
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-            check=True,
-            timeout=60,
-        )
-        yield name
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False, timeout=60)
 
 
 def test_rabbitmq_broker(
