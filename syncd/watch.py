@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from syncd.errors import InvalidSchedules, SyncdError
 from syncd.sync import Options, apply
 
@@ -52,6 +54,11 @@ def apply_once(
         return {**event, "status": "invalid", "errors": [str(d) for d in exc.diagnostics]}
     except SyncdError as exc:
         return {**event, "status": "error", "error": exc.message}
+    except SQLAlchemyError as exc:
+        # The database went away mid-apply (restart, failover): the transaction rolled back,
+        # nothing changed; the next save tries again on a fresh connection.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return {**event, "status": "error", "error": f"database error: {reason}"}
     signal_fn(revision)
     return {
         **event,

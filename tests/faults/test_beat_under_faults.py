@@ -8,14 +8,10 @@ Servers that are restarted are throwaway instances on free ports, never the shar
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +19,10 @@ import redis
 
 from tests.acceptance.beat_process import Beat, beats, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
+from tests.faults.servers import ThrowawayPostgres, free_port, throwaway_pg
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 SYNCD = str(Path(sys.executable).with_name("syncd"))
-PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), Path("/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def apply(env: dict[str, str], folder: Path, body: str) -> None:
@@ -168,71 +158,6 @@ def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_pr
     )
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL cluster of our own on a free port (initdb + pg_ctl)."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="syncd-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.sudo = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres")
-        subprocess.run(
-            [
-                *self.sudo,
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(self.data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-N",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def ctl(self, action: str, *extra: str) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            [
-                *self.sudo,
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-o",
-                options,
-                "-l",
-                str(self.root / "log"),
-                "-w",
-                *extra,
-                action,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-
-@pytest.fixture
-def throwaway_pg() -> Iterator[ThrowawayPostgres]:
-    pg = ThrowawayPostgres()
-    pg.ctl("start")
-    try:
-        yield pg
-    finally:
-        subprocess.run(
-            [*pg.sudo, str(PG_BIN / "pg_ctl"), "-D", str(pg.data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        shutil.rmtree(pg.root, ignore_errors=True)
-
-
 def test_postgres_restarted_under_a_running_beat(
     throwaway_pg: ThrowawayPostgres, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
@@ -314,3 +239,6 @@ def test_broker_restarted(tmp_path: Path, pg_url: str, redis_prefix: str) -> Non
     finally:
         server.terminate()
         server.wait(20)
+
+
+__all__ = ["throwaway_pg"]  # the fixture, imported for pytest
