@@ -336,7 +336,7 @@ def apply(
         )
 
     def body() -> int:
-        from syncd import store, sync
+        from syncd import sync
         from syncd.render import render_plan
 
         saved = _load_saved_plan(paths[0]) if len(paths) == 1 else None
@@ -349,7 +349,6 @@ def apply(
         result, revision = sync.apply(
             obj.database_url, options, lock_timeout=lock_timeout, expected=saved
         )
-        del store
         _signal(obj, revision)
         emit(render_plan(result, fmt, applied=True, revision=revision))
         if fmt == "github":

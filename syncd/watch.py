@@ -13,7 +13,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,7 +97,7 @@ def watch(
         if max_applies is not None and applies >= max_applies:
             return applies
         for _changes in watch_files(
-            *_watched(options.paths),
+            *options.paths,
             stop_event=stop,
             debounce=debounce_ms,
             step=50,
@@ -114,8 +114,3 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return applies
-
-
-def _watched(paths: Sequence[str]) -> list[str]:
-    """Watch directories themselves (new files appear there) and the files given."""
-    return list(paths)
