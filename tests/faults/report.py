@@ -23,10 +23,12 @@ def main() -> int:
         text=True,
         check=False,
     )
+    # -q prints progress dots on the same line before a test's own output.
+    marker = "RELIABILITY |"
     rows = [
-        line.split("|", 1)[1].strip()
+        line[line.index(marker) + len(marker) :].strip()
         for line in done.stdout.splitlines()
-        if line.startswith("RELIABILITY |")
+        if marker in line
     ]
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "no output"
     lines = [
