@@ -183,7 +183,8 @@ def test_postgres_restarted_under_a_running_beat(
     during = [s for t, s in runs(client, key) if down < s < up]
     print(
         f"RELIABILITY | PostgreSQL restarted under a running beat (5 s down) | 1 | "
-        f"kept dispatching from memory ({len(during)} runs while down), run state "
+        f"the beat kept sending from memory ({len(during)} runs executed while down: the "
+        f"workers' result backend is that database), run state "
         f"written after reconnect, no (schedule, due) twice"
     )
     assert sent_while_down
