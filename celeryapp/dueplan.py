@@ -200,6 +200,19 @@ def first_due(entry: Entry, now: datetime) -> Decision:
     return Decision(fire, following(entry, now))
 
 
+def retry_due(entry: Entry, failed: datetime, now: datetime) -> Decision:
+    """A due time whose publish failed (broker down), tried again at `now`.
+
+    While no later due time has passed it is merely late and goes out as it is. Once one
+    has, the runs since are missed runs like those of a beat that was down, and `catchup`
+    decides: a broker outage must not end in a burst of every due time it covered.
+    """
+    later = following(entry, failed)
+    if later is None or to_utc(later) > to_utc(now):
+        return Decision(failed, later)
+    return first_due(entry, now)
+
+
 def message_expiry(entry: Entry, due: datetime) -> datetime | None:
     """The message's expiry: the earlier of `expires` and due + `expire_seconds`."""
     candidates = []

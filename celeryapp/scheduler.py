@@ -33,7 +33,15 @@ from sqlalchemy import Engine, Table, bindparam, create_engine, func, select, up
 from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp import ledger
-from celeryapp.dueplan import BadRow, Entry, entry_from_row, first_due, following, message_expiry
+from celeryapp.dueplan import (
+    BadRow,
+    Entry,
+    entry_from_row,
+    first_due,
+    following,
+    message_expiry,
+    retry_due,
+)
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
 from celeryapp.models import Revision, TaskSchedule
 from celeryapp.schedules import task_id, to_utc
@@ -316,6 +324,13 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             entry = self.entries.get(name)
             if entry is None or self.generation.get(name) != gen:
                 continue  # replaced or removed since it was pushed
+            if name in self._retrying:
+                decision = retry_due(entry, when, now)
+                if decision.fire_now is None:
+                    if decision.next_due is not None:
+                        heapq.heappush(self.due_heap, (to_utc(decision.next_due), name, gen))
+                    continue
+                when = to_utc(decision.fire_now)
             due.append((entry, when, gen))
         return due
 

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,84 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
             check=False,
         )
         shutil.rmtree(pg.root, ignore_errors=True)
+
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+class ThrowawayRabbit:
+    """A RabbitMQ node of our own (own node name, ports, data and config): the machine's
+    node on 5672 is shared and never touched."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="syncd-rmq-"))
+        self.port = free_port()
+        self.node = f"syncd{self.port}@localhost"
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
+        (self.root / "plugins").write_text("[].\n")
+        self.sudo = ["runuser", "-u", "rabbitmq", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            for path in (self.root, self.root / "rabbitmq.conf", self.root / "plugins"):
+                shutil.chown(path, "rabbitmq")
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _env(self) -> list[str]:
+        return [
+            "env",
+            "HOME=/var/lib/rabbitmq",  # the Erlang cookie rabbitmqctl shares
+            f"RABBITMQ_NODENAME={self.node}",
+            f"RABBITMQ_NODE_PORT={self.port}",
+            f"RABBITMQ_DIST_PORT={free_port()}",
+            f"RABBITMQ_CONFIG_FILE={self.root / 'rabbitmq.conf'}",
+            f"RABBITMQ_MNESIA_BASE={self.root / 'mnesia'}",
+            f"RABBITMQ_LOG_BASE={self.root / 'log'}",
+            f"RABBITMQ_ENABLED_PLUGINS_FILE={self.root / 'plugins'}",
+            f"RABBITMQ_PID_FILE={self.root / 'pid'}",
+        ]
+
+    def start(self) -> None:
+        with (self.root / "out").open("ab") as out:
+            self.process = subprocess.Popen(
+                [*self.sudo, *self._env(), str(RABBIT_BIN / "rabbitmq-server")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"throwaway RabbitMQ did not start: {self.root / 'out'}")
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.sudo, *self._env(), str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, "stop"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+            cwd=self.root,
+        )
+        if self.process is not None:
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(20)
+            self.process = None
+
+
+@pytest.fixture
+def throwaway_rabbit() -> Iterator[ThrowawayRabbit]:
+    rabbit = ThrowawayRabbit()
+    rabbit.start()
+    try:
+        yield rabbit
+    finally:
+        rabbit.stop()
+        shutil.rmtree(rabbit.root, ignore_errors=True)

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from celeryapp.dueplan import BadRow, entry_from_row, first_due, following, message_expiry
+from celeryapp.dueplan import (
+    BadRow,
+    entry_from_row,
+    first_due,
+    following,
+    message_expiry,
+    retry_due,
+)
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -81,6 +88,31 @@ def test_due_exactly_now_fires_even_with_skip() -> None:
     r = row(last_run_time=T0 + timedelta(minutes=5), catchup="skip")
     now = T0 + timedelta(minutes=6)
     assert decide(r, now)[0] == now
+
+
+def retry(r: dict[str, Any], failed: datetime, now: datetime) -> tuple[Any, Any]:
+    d = retry_due(entry_from_row(r, default_timezone="UTC"), failed, now)
+    return d.fire_now, d.next_due
+
+
+def test_failed_publish_retried_before_the_next_due_time_goes_out_as_it_was() -> None:
+    failed = T0 + timedelta(minutes=5)
+    assert retry(row(), failed, failed + timedelta(seconds=30)) == (
+        failed,
+        failed + timedelta(minutes=1),
+    )
+
+
+def test_broker_outage_over_several_due_times_fires_only_the_latest() -> None:
+    failed = T0 + timedelta(minutes=5)
+    now = T0 + timedelta(minutes=9, seconds=10)
+    assert retry(row(), failed, now) == (T0 + timedelta(minutes=9), T0 + timedelta(minutes=10))
+
+
+def test_broker_outage_with_catchup_skip_fires_nothing_missed() -> None:
+    failed = T0 + timedelta(minutes=5)
+    now = T0 + timedelta(minutes=9, seconds=10)
+    assert retry(row(catchup="skip"), failed, now) == (None, T0 + timedelta(minutes=10))
 
 
 def test_already_dispatched_due_time_is_never_repeated() -> None:
