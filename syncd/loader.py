@@ -15,13 +15,14 @@ values ourselves so that
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import yaml
 
@@ -42,6 +43,7 @@ _CORE = "tag:yaml.org,2002:"
 # What YAML forbids in a stream: C0 controls but tab/LF/CR, DEL, C1 controls but NEL.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f\ufffe\uffff]")
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{t}" for t in ("str", "seq", "map", "merge"))
 
 # A path into a document: ("schedules", 3, "cron").
 PathKey = tuple[str | int, ...]
@@ -70,29 +72,118 @@ class ScalarInfo:
     raw: str
 
 
-@dataclass
 class Document:
-    """A parsed file: the plain value plus, for every path, where its key and value are."""
+    """A parsed file: the plain value, and the composed node tree it was built from.
 
-    path: str
-    value: Any
-    key_marks: dict[PathKey, Mark] = field(default_factory=dict)
-    value_marks: dict[PathKey, Mark] = field(default_factory=dict)
-    scalars: dict[PathKey, ScalarInfo] = field(default_factory=dict)
+    Positions are read off the node tree when asked for (an error, a schedule's source
+    line), not recorded for every key and value while constructing: the happy path of a
+    10 000-schedule apply asks for one position per schedule.
+    """
+
+    def __init__(self, path: str, value: Any, root: yaml.Node | None = None) -> None:
+        self.path = path
+        self.value = value
+        self.root = root
+
+    def _walk(self, at: PathKey) -> tuple[int, yaml.Node | None, yaml.Node | None]:
+        """Follow `at` down the tree: (how many steps matched, key node, value node)."""
+        node, key_node = self.root, None
+        for depth, step in enumerate(at):
+            child = None
+            if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and _key_text(k) == step:
+                        key_node, child = k, v
+                        break
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(step, int)
+                and 0 <= step < len(node.value)
+            ):
+                key_node, child = None, node.value[step]
+            if child is None:
+                return depth, None, node
+            node = child
+        return len(at), key_node, node
 
     def mark(self, at: PathKey, *, key: bool = False) -> Mark:
         """The best position for a path: its key (or value), else the nearest ancestor."""
-        probe = at
-        while True:
-            marks = (self.key_marks, self.value_marks) if key else (self.value_marks,)
-            for table in marks:
-                if probe in table:
-                    return table[probe]
-            if probe in self.key_marks:
-                return self.key_marks[probe]
-            if not probe:
-                return Mark(1, 1)
-            probe = probe[:-1]
+        matched, key_node, value_node = self._walk(at)
+        if matched < len(at):
+            # The path goes further than the document: point at the deepest part that
+            # exists, preferring its key as the line a reader looks for.
+            _, key_node, value_node = self._walk(at[:matched])
+            chosen = key_node or value_node
+        else:
+            chosen = (key_node or value_node) if key else (value_node or key_node)
+        return _mark(chosen) if chosen is not None else Mark(1, 1)
+
+    def part_scalars(self) -> list[tuple[PathKey, ScalarInfo]]:
+        """How each scalar directly inside `defaults` and inside each schedule was written."""
+        out: list[tuple[PathKey, ScalarInfo]] = []
+        root = self.root
+        if not isinstance(root, yaml.MappingNode):
+            return out
+        for k, v in root.value:
+            name = _key_text(k) if isinstance(k, yaml.ScalarNode) else None
+            if name == "defaults":
+                out.extend(_scalars_of(v, ("defaults",)))
+            elif name == "schedules" and isinstance(v, yaml.SequenceNode):
+                for index, item in enumerate(v.value):
+                    out.extend(_scalars_of(item, ("schedules", index)))
+        return out
+
+    @functools.cached_property
+    def _tables(
+        self,
+    ) -> tuple[dict[PathKey, Mark], dict[PathKey, Mark], dict[PathKey, ScalarInfo]]:
+        keys: dict[PathKey, Mark] = {}
+        values: dict[PathKey, Mark] = {}
+        scalars: dict[PathKey, ScalarInfo] = {}
+        stack: list[tuple[yaml.Node, PathKey]] = [(self.root, ())] if self.root else []
+        while stack:
+            node, at = stack.pop()
+            values.setdefault(at, _mark(node))
+            if isinstance(node, yaml.ScalarNode):
+                scalars[at] = ScalarInfo(node.tag, not node.style, node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((child, (*at, i)) for i, child in enumerate(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    keys.setdefault((*at, _key_text(k)), _mark(k))
+                    stack.append((v, (*at, _key_text(k))))
+        return keys, values, scalars
+
+    @property
+    def key_marks(self) -> dict[PathKey, Mark]:
+        """Every key's position (computed on first use: a walk of the whole tree)."""
+        return self._tables[0]
+
+    @property
+    def value_marks(self) -> dict[PathKey, Mark]:
+        """Every value's position (computed on first use)."""
+        return self._tables[1]
+
+    @property
+    def scalars(self) -> dict[PathKey, ScalarInfo]:
+        """How every scalar was written (computed on first use)."""
+        return self._tables[2]
+
+
+def _key_text(node: yaml.Node) -> str:
+    if node.tag == _STR:
+        return str(node.value)
+    return str(_scalar(node)) if isinstance(node, yaml.ScalarNode) else "?"
+
+
+def _scalars_of(node: yaml.Node, at: PathKey) -> list[tuple[PathKey, ScalarInfo]]:
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    return [
+        ((*at, _key_text(k)), ScalarInfo(v.tag, not v.style, v.value))
+        for k, v in node.value
+        if isinstance(v, yaml.ScalarNode) and isinstance(k, yaml.ScalarNode)
+    ]
 
 
 class _LoadError(Exception):
@@ -255,48 +346,49 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return _constructor.construct_object(node, deep=True)
 
 
-def _construct(node: yaml.Node, at: PathKey, doc: Document) -> Any:
-    if len(at) > MAX_DEPTH:
+def _construct(node: yaml.Node, depth: int = 0) -> Any:
+    """Plain values from the node tree; anything but the core YAML types is refused.
+
+    Hot path (every node of every file): exact class checks, no per-node bookkeeping.
+    """
+    if depth > MAX_DEPTH:
         raise _LoadError(_mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels")
-    doc.value_marks.setdefault(at, _mark(node))
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag not in _SCALAR_TAGS:
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag not in _SCALAR_TAGS:
             raise _LoadError(
                 _mark(node),
                 "yaml.tag",
-                f"tag {node.tag!r} is not allowed; schedule files hold plain YAML values only",
+                f"tag {tag!r} is not allowed; schedule files hold plain YAML values only",
             )
-        doc.scalars[at] = ScalarInfo(node.tag, not node.style, node.value)
-        return _scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != f"{_CORE}seq":
+        return _scalar(cast("yaml.ScalarNode", node))
+    if cls is yaml.SequenceNode:
+        if node.tag != _SEQ:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
-        return [_construct(child, (*at, i), doc) for i, child in enumerate(node.value)]
-    if isinstance(node, yaml.MappingNode):
-        if node.tag != f"{_CORE}map":
+        return [_construct(child, depth + 1) for child in node.value]
+    if cls is yaml.MappingNode:
+        if node.tag != _MAP:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
         out: dict[str, Any] = {}
-        first_seen: dict[str, Mark] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == f"{_CORE}merge":
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
                 raise _LoadError(
                     _mark(key_node),
                     "yaml.key",
                     "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
                 )
-            key = key_node.value
-            if key_node.tag != f"{_CORE}str":
-                key = str(_scalar(key_node))
-            if key in first_seen:
-                first = first_seen[key]
+            key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
+            if key in out:
+                first = next(k for k, _ in node.value if _key_text(k) == key)
                 raise _LoadError(
                     _mark(key_node),
                     "yaml.duplicate-key",
-                    f"duplicate key {key!r}; it is first set on line {first.line}",
+                    f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
                 )
-            first_seen[key] = _mark(key_node)
-            doc.key_marks[(*at, key)] = _mark(key_node)
-            out[key] = _construct(value_node, (*at, key), doc)
+            out[key] = _construct(value_node, depth + 1)
         return out
     raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
 
@@ -322,7 +414,8 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
             # Without anchors there are no aliases: the graph is a tree no larger than the
             # (size-capped) file, and _construct bounds its depth itself.
             _check_graph(root)
-        doc.value = _construct(root, (), doc)
+        doc.root = root
+        doc.value = _construct(root)
     except _LoadError as exc:
         return None, [
             Diagnostic(source.path, exc.mark.line, exc.mark.column, exc.code, exc.message)

@@ -107,7 +107,7 @@ def _show(value: Any) -> str:
 def yaml_traps(doc: Document) -> list[Diagnostic]:
     """Plain scalars that YAML 1.1 turned into bools/numbers where a string is wanted."""
     out: list[Diagnostic] = []
-    for at, info in doc.scalars.items():
+    for at, info in doc.part_scalars():
         if not info.plain or not at or not isinstance(at[-1], str) or at[-1] not in STRING_FIELDS:
             continue
         if len(at) not in (2, 3) or at[0] not in ("defaults", "schedules"):
