@@ -118,8 +118,10 @@ class Document:
             chosen = (key_node or value_node) if key else (value_node or key_node)
         return _mark(chosen) if chosen is not None else Mark(1, 1)
 
-    def part_scalars(self) -> list[tuple[PathKey, ScalarInfo]]:
-        """How each scalar directly inside `defaults` and inside each schedule was written."""
+    def implicit_scalars(self) -> list[tuple[PathKey, ScalarInfo]]:
+        """The plain scalars directly inside `defaults` and each schedule that YAML 1.1
+        resolved to something other than a string (`no`, `1.0`, an empty value): the
+        candidates for the trap check. Quoted or string scalars are never traps."""
         out: list[tuple[PathKey, ScalarInfo]] = []
         root = self.root
         if not isinstance(root, yaml.MappingNode):
@@ -180,9 +182,12 @@ def _scalars_of(node: yaml.Node, at: PathKey) -> list[tuple[PathKey, ScalarInfo]
     if not isinstance(node, yaml.MappingNode):
         return []
     return [
-        ((*at, _key_text(k)), ScalarInfo(v.tag, not v.style, v.value))
+        ((*at, _key_text(k)), ScalarInfo(v.tag, True, v.value))
         for k, v in node.value
-        if isinstance(v, yaml.ScalarNode) and isinstance(k, yaml.ScalarNode)
+        if v.__class__ is yaml.ScalarNode
+        and v.tag != _STR
+        and not v.style
+        and k.__class__ is yaml.ScalarNode
     ]
 
 
@@ -190,6 +195,36 @@ class _LoadError(Exception):
     def __init__(self, mark: Mark, code: str, message: str) -> None:
         super().__init__(message)
         self.mark, self.code, self.message = mark, code, message
+
+
+_DEFAULT_TAGS = {
+    yaml.ScalarNode: _STR,
+    yaml.SequenceNode: _SEQ,
+    yaml.MappingNode: _MAP,
+}
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag, shared by all files
+_PLAIN_TAGS_MAX = 100_000
+
+
+class _Loader(yaml.CSafeLoader):
+    """The C safe loader with a memo on implicit resolution.
+
+    libyaml calls back into Python's resolver for every node; resolving a plain scalar
+    tries the YAML 1.1 regular expressions for its first character. Keys (`name`, `task`,
+    `cron`, ...) and many values repeat thousands of times across a tree, and the result
+    depends on the text alone (the safe loader has no path resolvers), so it is memoized.
+    """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+                if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS.clear()
+                _PLAIN_TAGS[value] = tag
+            return tag
+        return _DEFAULT_TAGS[kind]
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -402,7 +437,7 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
                 Mark(1, 1), "file.too-large", f"file is larger than {MAX_FILE_BYTES} bytes"
             )
         text = _decode(source.data)
-        loader = yaml.CSafeLoader(text)
+        loader = _Loader(text)
         try:
             root = loader.get_single_node()
         finally:

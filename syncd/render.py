@@ -119,7 +119,7 @@ def plan_dict(plan: Plan, revision: int | None = None) -> dict[str, Any]:
                 "action": c.action,
                 "name": c.name,
                 "source": c.source,
-                "fields": {k: {"old": v["old"], "new": v["new"]} for k, v in c.fields.items()},
+                "fields": c.fields,  # already {field: {"old": ..., "new": ...}}
                 **({"drift": True} if c.drift else {}),
                 **({"adopt": True} if c.adopt else {}),
             }

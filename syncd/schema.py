@@ -72,10 +72,38 @@ def _fast() -> Callable[[Any], Any]:
     Our schema uses nothing draft-07 lacks, so it is compiled under that draft's dialect
     (tests/unit/test_schema_fast.py checks both validators agree).
     """
-    return cast(
-        Callable[[Any], Any],
-        fastjsonschema.compile({**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}),
-    )
+    full = schema()
+    constraints = {k: full["$defs"]["schedule"].get(k) for k in _CHECKED_IN_PYTHON}
+    if constraints != _EXCLUSIVE:  # pragma: no cover - guards a schema edit
+        raise RuntimeError("the schema's oneOf/not changed; update _exclusive_fields_ok")
+    # fastjsonschema checks `oneOf` and `not` by raising and catching an exception per
+    # branch: two exceptions per valid schedule, a third of the validation time. Those two
+    # constraints are checked in `_exclusive_fields_ok` instead; jsonschema keeps them all.
+    schedule = {k: v for k, v in full["$defs"]["schedule"].items() if k not in _CHECKED_IN_PYTHON}
+    fast_schema = {
+        **full,
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$defs": {**full["$defs"], "schedule": schedule},
+    }
+    return cast(Callable[[Any], Any], fastjsonschema.compile(fast_schema))
+
+
+_CHECKED_IN_PYTHON = ("oneOf", "not")
+_EXCLUSIVE = {
+    "oneOf": [{"required": ["cron"]}, {"required": ["every"]}],
+    "not": {"required": ["expires", "expire_seconds"]},
+}
+
+
+def _exclusive_fields_ok(value: Any) -> bool:
+    """The schedule schema's `oneOf` (exactly one of cron, every) and `not` (not both
+    expiries), for a document the rest of the schema already accepted."""
+    for item in value.get("schedules") or ():
+        if ("cron" in item) == ("every" in item) or (
+            "expires" in item and "expire_seconds" in item
+        ):
+            return False
+    return True
 
 
 def is_valid_fast(value: Any) -> bool:
@@ -83,7 +111,7 @@ def is_valid_fast(value: Any) -> bool:
         _fast()(value)
     except fastjsonschema.JsonSchemaException:
         return False
-    return True
+    return _exclusive_fields_ok(value)
 
 
 def schedule_fields() -> tuple[str, ...]:
@@ -107,7 +135,7 @@ def _show(value: Any) -> str:
 def yaml_traps(doc: Document) -> list[Diagnostic]:
     """Plain scalars that YAML 1.1 turned into bools/numbers where a string is wanted."""
     out: list[Diagnostic] = []
-    for at, info in doc.part_scalars():
+    for at, info in doc.implicit_scalars():
         if not info.plain or not at or not isinstance(at[-1], str) or at[-1] not in STRING_FIELDS:
             continue
         if len(at) not in (2, 3) or at[0] not in ("defaults", "schedules"):

@@ -215,19 +215,19 @@ def _insert_rows(conn: Connection, records: list[dict[str, Any]]) -> None:
         conn.execute(insert(table), records)
         return
     columns = [c for c in table.c if c.name != "id"]
-    json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+    # Per column, once: its name, whether it holds JSON, and the value when a record lacks it.
+    plan = [(c.name, isinstance(c.type, JSON), _default(c)) for c in columns]
     names = ", ".join(f'"{c.name}"' for c in columns)
+    dumps = json.dumps
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        write = copy.write_row
         for record in records:
-            copy.write_row(
-                [
-                    json.dumps(record.get(c.name))
-                    if c.name in json_columns and record.get(c.name) is not None
-                    else record.get(c.name, _default(c))
-                    for c in columns
-                ]
-            )
+            row = []
+            for name, is_json, default in plan:
+                value = record.get(name, default)
+                row.append(dumps(value) if is_json and value is not None else value)
+            write(row)
 
 
 def _default(column: Any) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table, delete, insert, inspect, select
 
 from celeryapp.models import SourceManifest
 from syncd.errors import Diagnostic, InvalidSchedules, StalePlan
+from syncd.gcpause import collector_paused
 from syncd.loader import SourceFile, read_sources
 from syncd.plan import Plan, Row, make_plan
 from syncd.render import plan_dict
@@ -145,6 +146,7 @@ def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple
     return plan, gathered
 
 
+@collector_paused
 def plan(url: str, options: Options) -> Plan:
     """`syncd plan`: changes nothing (a database without tables plans against nothing)."""
     from syncd.store import connect, current_revision
@@ -184,6 +186,7 @@ def _changes_json(plan_value: Plan) -> list[dict[str, Any]]:
     return changes
 
 
+@collector_paused
 def apply(
     url: str,
     options: Options,

@@ -15,6 +15,7 @@ from typing import Any
 
 from syncd import __version__
 from syncd.errors import Diagnostic, SyncdError
+from syncd.gcpause import collector_paused
 from syncd.loader import Document, PathKey, SourceFile, parse, read_sources
 from syncd.rules import RULES_VERSION, build, check_schedule
 from syncd.schema import schema_bytes, validate_document
@@ -183,6 +184,7 @@ def check_across(
     return sorted(out)
 
 
+@collector_paused
 def load(
     paths: Sequence[str],
     *,

@@ -47,6 +47,14 @@ def main() -> int:
         lines.append(f"| {fault} | {times} | {outcome} |")
     (REPO / "docs" / "reliability.md").write_text("\n".join(lines) + "\n")
     print(f"{len(rows)} rows written to docs/reliability.md ({summary})")
+    if done.returncode != 0:
+        # Say which tests failed, and keep the whole run to read why.
+        log = REPO / "reliability-run.log"
+        log.write_text(done.stdout + done.stderr)
+        for line in done.stdout.splitlines():
+            if line.startswith(("FAILED", "ERROR")):
+                print(line)
+        print(f"full pytest output: {log}")
     return 0 if done.returncode == 0 else 1
 
 

@@ -129,3 +129,62 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 def test_yaml_like_junk_never_raises(text: str) -> None:
     doc, diags = parse(src(text))
     assert (doc is None) == bool(diags)
+
+
+def _tags(loader_class: type, text: str) -> list[str]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return [] if root is None else [k.tag + "|" + v.tag for k, v in root.value]
+
+
+TRICKY = [
+    "yes",
+    "No",
+    "~",
+    "",
+    "0o12",
+    "012",
+    "1_000",
+    ".inf",
+    "-.5",
+    "2026-01-01",
+    "=",
+    "<<",
+    "0x1F",
+    "1:20",
+    "+1",
+    "null",
+    "NULL",
+    "off",
+    "y",
+    "1e3",
+    "3.",
+    "job-1",
+    "'@hourly'",
+]
+
+
+def test_memoized_resolver_agrees_with_pyyaml() -> None:
+    import yaml
+
+    text = "".join(f"k{i}: {v}\n" for i, v in enumerate(TRICKY))
+    for _ in range(2):  # the second pass is served from the memo
+        assert _tags(loader._Loader, text) == _tags(yaml.CSafeLoader, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.-+_:eExXoObBtTfFnNyY~=<", max_size=8), max_size=6))
+def test_memoized_resolver_agrees_on_generated_scalars(values: list[str]) -> None:
+    import json
+
+    import yaml
+
+    text = "".join(f"k{i}: {json.dumps(v)[1:-1] or '~'}\n" for i, v in enumerate(values))
+    try:
+        expected = _tags(yaml.CSafeLoader, text)
+    except yaml.YAMLError:
+        return
+    assert _tags(loader._Loader, text) == expected
