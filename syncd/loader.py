@@ -369,16 +369,24 @@ def _check_graph(root: yaml.Node) -> None:
 
 
 _constructor = yaml.constructor.SafeConstructor()
+# PyYAML's own readings of the YAML 1.1 scalars (0x1F, 1_000, 1:20, .inf, yes/no ...),
+# called directly: construct_object would also remember every node it ever built.
+_SCALAR_CONSTRUCTORS = {
+    f"{_CORE}int": _constructor.construct_yaml_int,
+    f"{_CORE}float": _constructor.construct_yaml_float,
+    f"{_CORE}bool": _constructor.construct_yaml_bool,
+    f"{_CORE}null": _constructor.construct_yaml_null,
+}
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     tag = node.tag
-    if tag == f"{_CORE}str":
+    if tag == _STR:
         return node.value
     if tag == f"{_CORE}timestamp":
         # We parse RFC 3339 ourselves; PyYAML would drop offsets and accept naive times.
         return node.value
-    return _constructor.construct_object(node, deep=True)
+    return _SCALAR_CONSTRUCTORS[tag](node)
 
 
 def _construct(node: yaml.Node, depth: int = 0) -> Any:
@@ -403,7 +411,12 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
     if cls is yaml.SequenceNode:
         if node.tag != _SEQ:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
-        return [_construct(child, depth + 1) for child in node.value]
+        return [
+            child.value
+            if child.__class__ is yaml.ScalarNode and child.tag == _STR
+            else _construct(child, depth + 1)
+            for child in node.value
+        ]
     if cls is yaml.MappingNode:
         if node.tag != _MAP:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
@@ -423,7 +436,10 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
                     "yaml.duplicate-key",
                     f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
                 )
-            out[key] = _construct(value_node, depth + 1)
+            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
+                out[key] = value_node.value  # the common case, without a call
+            else:
+                out[key] = _construct(value_node, depth + 1)
         return out
     raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
 

