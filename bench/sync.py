@@ -97,6 +97,7 @@ from syncd.sync import Options
 URL = {url!r}
 def setup():
     store.migrate(URL) if {migrate} else None
+    store.engine_for(URL)  # imports the database driver before the clock starts
     return Options(paths=[{folder!r}])
 def run(options):
     if {apply}:
