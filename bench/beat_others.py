@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -18,9 +17,7 @@ import uuid
 from datetime import timedelta
 
 import psycopg
-
-ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("SYNCD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+from databases import ADMIN, REDIS
 
 
 def ticks(scheduler: object, n: int = 200) -> tuple[float, float]:

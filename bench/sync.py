@@ -17,14 +17,12 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
+from databases import create_db, drop_db
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def make_tree(folder: Path, schedules: int, files: int) -> None:
@@ -51,18 +49,6 @@ def make_tree(folder: Path, schedules: int, files: int) -> None:
                 f"    description: schedule number {n}",
             ]
         (folder / f"file{f:03d}.yaml").write_text("\n".join(lines) + "\n")
-
-
-def create_db() -> tuple[str, str]:
-    name = f"syncd_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_db(name: str) -> None:
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def child(code: str, env: dict[str, str] | None = None) -> dict[str, float]:

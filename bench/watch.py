@@ -20,9 +20,8 @@ from pathlib import Path
 
 import psycopg
 import redis
+from databases import ADMIN, REDIS
 
-ADMIN = os.environ.get("SYNCD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS = os.environ.get("SYNCD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 BIN = Path(sys.executable).parent
 RELOAD = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): INFO/\w+\] revision (\d+): ")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -14,42 +12,9 @@ from sqlalchemy import create_engine, text
 
 from tests.acceptance.beat_process import beats
 from tests.celery_worker import celery_worker, wait_for, worker_env
+from tests.probes import apply, probe, runs, write
 
 pytestmark = pytest.mark.acceptance
-SYNCD = str(Path(sys.executable).with_name("syncd"))
-
-
-def apply(env: dict[str, str], folder: Path) -> float:
-    done = subprocess.run(
-        [SYNCD, "apply", str(folder)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return time.time()
-
-
-def write(folder: Path, body: str) -> None:
-    folder.mkdir(exist_ok=True)
-    (folder / "s.yaml").write_text("version: 1\nschedules:\n" + body)
-
-
-def probe(name: str, key: str, every: str = "1s") -> str:
-    return (
-        f"  - name: {name}\n    task: celeryapp.tasks.probe\n    every: {every}\n"
-        f"    kwargs: {{key: '{key}'}}\n"
-    )
-
-
-def runs(client: redis.Redis, key: str) -> list[tuple[str, float]]:
-    out = []
-    for raw in client.lrange(key, 0, -1):
-        tid, started, _ = raw.decode().split()
-        out.append((tid, float(started)))
-    return out
 
 
 @pytest.fixture

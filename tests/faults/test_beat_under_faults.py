@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,38 +26,9 @@ from tests.faults.servers import (
     throwaway_pg,
     throwaway_rabbit,
 )
+from tests.probes import apply, assert_once, probe, runs
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
-SYNCD = str(Path(sys.executable).with_name("syncd"))
-
-
-def apply(env: dict[str, str], folder: Path, body: str) -> None:
-    folder.mkdir(exist_ok=True)
-    (folder / "s.yaml").write_text("version: 1\nschedules:\n" + body)
-    done = subprocess.run(
-        [SYNCD, "apply", str(folder)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def probe(name: str, key: str, every: str = "1s") -> str:
-    return (
-        f"  - name: {name}\n    task: celeryapp.tasks.probe\n    every: {every}\n"
-        f"    kwargs: {{key: '{key}'}}\n"
-    )
-
-
-def runs(client: redis.Redis, key: str) -> list[tuple[str, float]]:
-    out = []
-    for raw in client.lrange(key, 0, -1):
-        tid, started, _ = raw.decode().split()
-        out.append((tid, float(started)))
-    return out
 
 
 def reachable(client: redis.Redis) -> bool:
@@ -66,12 +36,6 @@ def reachable(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
-
-
-def assert_once(client: redis.Redis, key: str) -> list[str]:
-    ids = [t for t, _ in runs(client, key)]
-    assert len(ids) == len(set(ids)), "a (schedule, due time) ran twice"
-    return ids
 
 
 def leader_of(pair: list[Beat], client: redis.Redis, prefix: str) -> Beat | None:
