@@ -15,6 +15,7 @@ terms. Rules (DESIGN §3):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,8 +52,9 @@ class Row:
     def name(self) -> str:
         return str(self.columns["name"])
 
-    @property
+    @functools.cached_property
     def drifted(self) -> bool:
+        """Edited by hand since syncd wrote it (hashed once per row per plan)."""
         return (
             self.managed and self.row_hash is not None and row_hash(self.columns) != self.row_hash
         )

@@ -144,19 +144,20 @@ def snapshot(conn: Connection) -> list[Row]:
     """Every row of the schedule table, as plan input (empty when there is no table yet)."""
     if not has_schema(conn):
         return []
-    rows = []
-    for record in conn.execute(select(*_SNAPSHOT_COLUMNS)).mappings():
-        rows.append(
-            Row(
-                id=record["id"],
-                columns={name: record[name] for name in SCHEDULE_COLUMNS},
-                managed=bool(record["managed"]),
-                source=record["source"],
-                source_hash=record["source_hash"],
-                row_hash=record["row_hash"],
-            )
+    # One fetch of all rows (iterating the result fetches them one at a time), and the
+    # schedule columns zipped by position: this runs for every row on every plan.
+    records = conn.execute(select(*_SNAPSHOT_COLUMNS)).all()
+    return [
+        Row(
+            id=record[0],
+            columns=dict(zip(SCHEDULE_COLUMNS, record[5:], strict=True)),
+            managed=bool(record[1]),
+            source=record[2],
+            source_hash=record[3],
+            row_hash=record[4],
         )
-    return rows
+        for record in records
+    ]
 
 
 @dataclass(frozen=True)
