@@ -8,11 +8,12 @@ edited by hand). Otherwise its schedules are taken as they stand in the table.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
 import subprocess
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -157,17 +158,37 @@ def plan(url: str, options: Options) -> Plan:
     return result
 
 
-def git_commit() -> str | None:
+def git_commit() -> Callable[[], str | None]:
+    """The commit being applied, from the environment or `git rev-parse HEAD`.
+
+    The subprocess starts at once and is read when the revision is written, so it runs
+    while the files are planned instead of before (a fork of a large process is tens of
+    milliseconds). Call the result in every case: it also reaps the subprocess.
+    """
     env = os.environ.get("SYNCD_GIT_COMMIT") or os.environ.get("GITHUB_SHA")
     if env:
-        return env
+        return lambda: env
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        proc = subprocess.Popen(
+            ["git", "rev-parse", "HEAD"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    except OSError:
+        return lambda: None
+
+    @functools.cache
+    def result() -> str | None:
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        return (out.strip() or None) if proc.returncode == 0 else None
+
+    return result
 
 
 def actor() -> str:
@@ -226,13 +247,17 @@ def apply(
         write_manifest(conn, gathered.files)
         return fresh
 
-    applied = store.apply(
-        url,
-        make,
-        lock_timeout=lock_timeout,
-        now=now or datetime.now(UTC).replace(microsecond=0),  # whole-second anchors
-        git_commit=git_commit(),
-        actor=actor(),
-        render_changes=_changes_json,
-    )
+    commit = git_commit()
+    try:
+        applied = store.apply(
+            url,
+            make,
+            lock_timeout=lock_timeout,
+            now=now or datetime.now(UTC).replace(microsecond=0),  # whole-second anchors
+            git_commit=commit,
+            actor=actor(),
+            render_changes=_changes_json,
+        )
+    finally:
+        commit()
     return applied.plan, applied.revision
