@@ -52,8 +52,12 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
+    """A loaded schedule. A value: never changed after it is built (`replace` makes a new
+    one); not declared frozen only because frozen dataclasses construct at half the
+    speed, and loading 100 000 rows builds 100 000 of them."""
+
     name: str
     task: str
     args: tuple[Any, ...]

@@ -12,6 +12,7 @@ when this module is imported, because SQLAlchemy binds a mapped class to one tab
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +82,16 @@ class ScheduleType(enum.IntEnum):
 
     INTERVAL = 0
     CRONTAB = 1
+
+
+_JSON_DECODER = json.JSONDecoder()
+
+
+def json_column_loads(data: str | bytes | memoryview) -> Any:
+    """The engines' json_deserializer. psycopg hands JSON columns over as bytes, and
+    json.loads(bytes) first sniffs the encoding in Python: a third of the cost of reading
+    args and kwargs of every row (every plan, every beat load). PostgreSQL sends UTF-8."""
+    return _JSON_DECODER.decode(data if isinstance(data, str) else str(data, "utf-8"))
 
 
 class Base(DeclarativeBase):

@@ -43,13 +43,23 @@ from celeryapp.dueplan import (
     retry_due,
 )
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
-from celeryapp.models import Revision, TaskSchedule
+from celeryapp.models import Revision, TaskSchedule, json_column_loads
 from celeryapp.schedules import task_id, to_utc
 from celeryapp.settings import Settings, redact_url, revision_key, sqlalchemy_url
 
 log = logging.getLogger("celeryapp.beat")
 
 table = cast(Table, TaskSchedule.__table__)
+# What entry_from_row reads; descriptions, provenance and hashes stay in the database.
+_ENTRY_COLUMNS = [
+    table.c[name]
+    for name in (
+        "name", "task", "type", "crontab", "interval_every", "interval_period", "args",
+        "kwargs", "queue", "exchange", "routing_key", "timezone", "start_time",
+        "expire_time", "expire_seconds", "one_off", "enabled", "catchup", "catchup_window",
+        "overlap", "created_time", "schedule_changed_time", "last_run_time",
+    )
+]  # fmt: skip
 revisions = cast(Table, Revision.__table__)
 # Reload everything instead of by name when a change names more rows than this.
 _FULL_RELOAD_NAMES = 20_000
@@ -73,7 +83,9 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             settings if isinstance(settings, Settings) else (Settings.from_env())
         )
         self.engine: Engine = create_engine(
-            sqlalchemy_url(self.settings.database_url), pool_pre_ping=True
+            sqlalchemy_url(self.settings.database_url),
+            pool_pre_ping=True,
+            json_deserializer=json_column_loads,
         )
         self.redis: redis.Redis[bytes] | None = None
         if self.settings.redis_url:
@@ -224,10 +236,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         try:
             with self.engine.connect() as conn:
                 revision = self._current_revision(conn)
-                rows = conn.execute(select(table).where(table.c.enabled.is_(True))).mappings()
+                result = conn.execute(select(*_ENTRY_COLUMNS).where(table.c.enabled.is_(True)))
+                keys = list(result.keys())
                 self._forget()
-                for row in rows:
-                    self._install(dict(row), now)
+                # Batches of fetchmany, rows zipped with the column names by position:
+                # iterating the result fetched one row at a time and built a key view each.
+                for batch in result.partitions(5000):
+                    for values in batch:
+                        self._install(dict(zip(keys, values, strict=True)), now)
         except SQLAlchemyError as exc:
             log.error(
                 "cannot load schedules from %s: %s", redact_url(self.settings.database_url), exc
@@ -293,7 +309,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 rows = {
                     r["name"]: dict(r)
                     for r in conn.execute(
-                        select(table).where(table.c.name.in_(sorted(names)))
+                        select(*_ENTRY_COLUMNS).where(table.c.name.in_(sorted(names)))
                     ).mappings()
                 }
         except SQLAlchemyError as exc:

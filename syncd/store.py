@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from celeryapp.models import Revision, TaskSchedule
+from celeryapp.models import Revision, TaskSchedule, json_column_loads
 from celeryapp.settings import redact_url, sqlalchemy_url
 from syncd.errors import LockTimeout, ServiceUnavailable
 from syncd.plan import Plan, Row
@@ -82,17 +82,7 @@ def engine_for(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_deserializer=_json_loads)
-
-
-_JSON_DECODER = json.JSONDecoder()
-
-
-def _json_loads(data: str | bytes | memoryview) -> Any:
-    """psycopg hands JSON columns over as bytes, and json.loads(bytes) first sniffs the
-    encoding in Python: a third of the cost of reading args and kwargs of every row on
-    every plan. PostgreSQL sends UTF-8."""
-    return _JSON_DECODER.decode(data if isinstance(data, str) else str(data, "utf-8"))
+    return create_engine(url, pool_pre_ping=True, json_deserializer=json_column_loads)
 
 
 @contextmanager
