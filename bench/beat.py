@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from databases import REDIS, create_db, drop_db
+from machine import reference_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -282,6 +283,7 @@ def main() -> int:
         raise SystemExit(done.stderr[-4000:])
     lat = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"\nsyncd beat, PostgreSQL + Redis ({time.strftime('%Y-%m-%d')})\n")
+    print(reference_line() + "\n")
     print("| schedules | load s | RSS MB | tick ms p50 / p95 | one-change reload ms |")
     print("|---|---|---|---|---|")
     for r in rows:

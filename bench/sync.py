@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from databases import create_db, drop_db
+from machine import reference_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -268,6 +269,7 @@ def main() -> int:
         f"\n{args.schedules} schedules in {args.files} files, PostgreSQL "
         f"({time.strftime('%Y-%m-%d')})\n"
     )
+    print(reference_line() + "\n")
     print("| step | seconds | × floor | peak RSS MB |\n|---|---|---|---|")
     for step, r in results.items():
         print(f"| {step} | {r['seconds']:.3f} | {r['seconds'] / floor:.2f} | {r['peak_mb']:.0f} |")
