@@ -386,7 +386,9 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     if tag == f"{_CORE}timestamp":
         # We parse RFC 3339 ourselves; PyYAML would drop offsets and accept naive times.
         return node.value
-    return _SCALAR_CONSTRUCTORS[tag](node)
+    construct = _SCALAR_CONSTRUCTORS.get(tag)
+    # Another tag is refused by _construct; positions and messages just show its text.
+    return node.value if construct is None else construct(node)
 
 
 def _construct(node: yaml.Node, depth: int = 0) -> Any:
@@ -427,6 +429,13 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
                     _mark(key_node),
                     "yaml.key",
                     "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
+                )
+            if key_node.tag not in _SCALAR_TAGS:
+                raise _LoadError(
+                    _mark(key_node),
+                    "yaml.tag",
+                    f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML "
+                    "values only",
                 )
             key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
             if key in out:

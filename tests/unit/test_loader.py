@@ -188,3 +188,12 @@ def test_memoized_resolver_agrees_on_generated_scalars(values: list[str]) -> Non
     except yaml.YAMLError:
         return
     assert _tags(loader._Loader, text) == expected
+
+
+def test_tagged_keys_are_refused_with_a_position() -> None:
+    # Found by the fuzz test: a key with a local tag reached the scalar constructors.
+    for text, column in (("!0 :\n", 1), ("a: 1\n? !foo bar\n: 1\n", 3)):
+        doc, diags = parse(src(text))
+        assert doc is None
+        assert diags[0].code == "yaml.tag"
+        assert diags[0].column == column
