@@ -1,8 +1,9 @@
 """How fast this shared machine is right now, printed beside every benchmark table.
 
-The hosts are shared: the same pure-Python loop takes 0.46 s one minute and 0.80 s the
+The hosts are shared: the same pure-Python loop takes 0.20 s one minute and 0.35 s the
 next. Ratios measured side by side in one run hold; absolute figures should be read
-against this reference (the best of three runs of a fixed loop).
+against this reference (the best of three runs of a fixed loop, taken as the table is
+printed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,6 @@ def reference_seconds() -> float:
 
 def reference_line() -> str:
     return (
-        f"machine reference: a 5M-step Python loop takes {reference_seconds():.2f} s "
-        "(0.46 s on a quiet host of this kind)"
+        f"machine reference: a 5M-step Python loop took {reference_seconds():.2f} s "
+        "(0.20 s seen on a quiet host of this kind; lower is faster)"
     )
