@@ -240,6 +240,12 @@ def latency(samples: int) -> dict[str, float]:
     finally:
         stop.set()
         drop_db(name)
+        import redis
+
+        leftover = redis.Redis.from_url(REDIS)
+        keys = list(leftover.scan_iter(match=f"{prefix}*"))
+        if keys:
+            leftover.delete(*keys)
 
 
 def main() -> int:
