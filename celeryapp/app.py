@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
 from celeryapp.settings import Settings
 
@@ -69,6 +70,10 @@ def config(settings: Settings) -> dict[str, Any]:
         "result_extended": True,
         "result_expires": settings.result_expires,
         "database_engine_options": database_engine_options(settings),
+        # One result backend per worker process instead of one per thread (greenlet, under
+        # gevent): together with pool_result_connections it gives the process one bounded
+        # connection pool instead of a connection per task.
+        "result_backend_thread_safe": True,
         "task_track_started": True,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -93,6 +98,23 @@ def make_app(settings: Settings) -> Celery:
     celery.syncd_settings = settings
     return celery
 
+
+def pool_result_connections(sender: Any = None, **_: Any) -> None:
+    """Use the pooled engine of `database_engine_options` in every worker.
+
+    Celery's database backend only pools connections in a forked child (prefork); in a
+    gevent or threads worker it opens a new connection for every result write, so 100
+    tasks at once took 100+ connections and exhausted PostgreSQL's max_connections
+    (seen in CI). Marking its session manager as forked makes it build one engine with
+    pool_size + max_overflow connections, which the tasks share and wait for.
+    """
+    app_ = getattr(sender, "app", None)
+    manager = getattr(getattr(app_, "backend", None), "session_manager", None)
+    if manager is not None:
+        manager.forked = True
+
+
+worker_init.connect(pool_result_connections, weak=False)
 
 app = make_app(Settings.from_env())
 app.autodiscover_tasks(TASK_PACKAGES, related_name=None, force=True)
