@@ -28,8 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from celeryapp.models import ScheduleType
-from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, to_utc
+from celeryapp.schedules import CronTimetable, IntervalTimetable, ScheduleType, Timetable, to_utc
 
 MAX_WINDOW = timedelta(days=1)
 # The schema's rule for task names: the beat sends nothing else, whatever a row says.

@@ -11,7 +11,6 @@ when this module is imported, because SQLAlchemy binds a mapped class to one tab
 
 from __future__ import annotations
 
-import enum
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -75,13 +74,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class ScheduleType(enum.IntEnum):
-    """fba's `type` column values, kept for compatibility."""
-
-    INTERVAL = 0
-    CRONTAB = 1
 
 
 _JSON_DECODER = json.JSONDecoder()

@@ -16,6 +16,7 @@ Rules (DESIGN §4):
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,18 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
+
+
+class ScheduleType(enum.IntEnum):
+    """fba's `type` column values, kept for compatibility.
+
+    Here, not in `models`, because `models` reads the environment and imports SQLAlchemy
+    when imported, and `syncd validate` needs this enum without either.
+    """
+
+    INTERVAL = 0
+    CRONTAB = 1
+
 
 MACROS: dict[str, str] = {
     "@yearly": "0 0 1 1 *",

@@ -566,6 +566,15 @@ def status(ctx: click.Context, fmt: str) -> int:
     return run(ctx, fmt, body)
 
 
+@main.command("schema")
+def schema_command() -> int:
+    """Print the JSON Schema of a schedules file, as shipped with this installed version."""
+    from syncd.schema import schema_bytes
+
+    click.echo(schema_bytes().decode("utf-8"), nl=False)
+    return EXIT_OK
+
+
 __all__ = ["UnknownSchedule", "main"]
 
 # --- commands living in their own modules ------------------------------------------------

@@ -1,7 +1,11 @@
 """JSON Schema validation of a parsed file, with every error placed at its key or value.
 
-`schemas/schedule.schema.json` is the single source: validation, editor support and the
-reference docs (docs/schedules.md) all come from it.
+`syncd/schemas/schedule.schema.json` (package data, read with importlib.resources, printed
+by `syncd schema`) is the single source: validation, editor support and the reference docs
+(docs/schedules.md) all come from it. `schemas/schedule.schema.json` at the top of the
+repository is a copy for editors; tests/unit/test_packaging.py keeps the two identical.
+
+jsonschema is imported only when a file fails the fast check: valid files never pay for it.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
-from typing import Any, cast
+from importlib import resources
+from typing import TYPE_CHECKING, Any, cast
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from syncd.errors import Diagnostic
 from syncd.loader import Document, PathKey
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "schedule.schema.json"
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+SCHEMA_RESOURCE = ("schemas", "schedule.schema.json")  # inside the syncd package
 
 # Fields whose schema type is string: a plain scalar PyYAML resolved to something else
 # (YAML 1.1: `no` -> False, `12:30` -> 750, `010` -> 8) is reported as a trap, not a type error.
@@ -49,7 +55,7 @@ _TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", type(None): "nu
 
 @cache
 def schema_bytes() -> bytes:
-    return SCHEMA_PATH.read_bytes()
+    return resources.files("syncd").joinpath(*SCHEMA_RESOURCE).read_bytes()
 
 
 @cache
@@ -62,6 +68,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema())
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from celeryapp.models import ScheduleType
+from celeryapp.schedules import ScheduleType
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 NAME_RE = re.compile(NAME_PATTERN)

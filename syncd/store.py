@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -47,7 +46,8 @@ from syncd.spec import SCHEDULE_COLUMNS, row_hash, row_values
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "celeryapp" / "migrations"
+# Alembic's package-resource form: the scripts are package data of the installed celeryapp.
+MIGRATIONS = "celeryapp:migrations"
 # Any fixed 64-bit number: the advisory lock every `syncd apply` takes.
 APPLY_LOCK_KEY = 0x5359_4E43_4441_5050 & 0x7FFF_FFFF_FFFF_FFFF
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -105,7 +105,7 @@ def _alembic_config(conn: Connection) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", MIGRATIONS)
     cfg.attributes["connection"] = conn
     return cfg
 
