@@ -4,7 +4,6 @@ comments), github (workflow annotations). Pure functions of their values."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,12 @@ from syncd.errors import Diagnostic
 from syncd.plan import Change, Plan
 
 FORMATS = ("text", "json", "markdown", "github")
-GITHUB_ANNOTATION_CAP = 10  # GitHub shows at most 10 annotations of each kind per step
+GITHUB_ANNOTATION_CAP = 10  # GitHub shows at most 10 annotations of each level per step
+# GitHub refuses a pull-request comment of 65 536 characters or more, and a job summary
+# over 1 MiB; these budgets leave room for the workflow's marker and a second report.
+COMMENT_BUDGET = 60_000
+SUMMARY_BUDGET = 500_000
+PLAN_DETAIL_LIMIT = 50  # past this many changes, a plan is summarised (counts, first changes)
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 
 
@@ -65,18 +69,23 @@ def _escape_prop(text: str) -> str:
 
 
 def diagnostics_github(diagnostics: Sequence[Diagnostic]) -> str:
-    """`::error` workflow commands, at most GITHUB_ANNOTATION_CAP per code."""
-    seen: Counter[str] = Counter()
-    lines = []
+    """`::error` workflow commands: GitHub keeps only GITHUB_ANNOTATION_CAP errors a step,
+    so at most that many, the first of each code before a second of any; one `::warning`
+    counts the rest (the job summary lists them all)."""
+    first: list[Diagnostic] = []
+    rest: list[Diagnostic] = []
+    codes: set[str] = set()
     for d in diagnostics:
-        seen[d.code] += 1
-        if seen[d.code] > GITHUB_ANNOTATION_CAP:
-            continue
-        lines.append(
-            f"::error file={_escape_prop(d.path)},line={d.line},col={d.column},"
-            f"title={_escape_prop(d.code)}::{_escape_data(d.message)}"
-        )
-    hidden = sum(max(0, n - GITHUB_ANNOTATION_CAP) for n in seen.values())
+        (rest if d.code in codes else first).append(d)
+        codes.add(d.code)
+    chosen = set((first + rest)[:GITHUB_ANNOTATION_CAP])
+    lines = [
+        f"::error file={_escape_prop(d.path)},line={d.line},col={d.column},"
+        f"title={_escape_prop(d.code)}::{_escape_data(d.message)}"
+        for d in diagnostics
+        if d in chosen
+    ]
+    hidden = len(diagnostics) - len(lines)
     if hidden:
         lines.append(f"::warning::{hidden} more errors not annotated; see the job summary")
     return "\n".join(lines)
@@ -86,16 +95,29 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def diagnostics_markdown(diagnostics: Sequence[Diagnostic]) -> str:
+def diagnostics_markdown(diagnostics: Sequence[Diagnostic], budget: int = SUMMARY_BUDGET) -> str:
+    """A table of every error, cut (with a count of the rest) before `budget` characters."""
     if not diagnostics:
         return "### syncd: schedules are valid\n"
-    rows = "\n".join(
-        f"| `{d.path}:{d.line}:{d.column}` | `{d.code}` | {_cell(d.message)} |" for d in diagnostics
-    )
-    return (
+    head = (
         f"### syncd: {len(diagnostics)} error(s), nothing was changed\n\n"
-        f"| where | code | message |\n|---|---|---|\n{rows}\n"
+        "| where | code | message |\n|---|---|---|\n"
     )
+    rows: list[str] = []
+    size = len(head) + 200  # room for the closing line
+    for d in diagnostics:
+        row = f"| `{d.path}:{d.line}:{d.column}` | `{d.code}` | {_cell(d.message[:2000])} |"
+        if size + len(row) + 1 > budget:
+            break
+        rows.append(row)
+        size += len(row) + 1
+    tail = ""
+    if len(rows) < len(diagnostics):
+        tail = (
+            f"\n{len(diagnostics) - len(rows)} more errors not shown; "
+            "run `syncd validate` for the full list.\n"
+        )
+    return head + "\n".join(rows) + "\n" + tail
 
 
 def render_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
@@ -171,42 +193,80 @@ def plan_text(plan: Plan, *, applied: bool = False, revision: int | None = None)
     return "\n".join(lines)
 
 
-def plan_markdown(plan: Plan, *, applied: bool = False, revision: int | None = None) -> str:
+def _details(change: Change) -> str:
+    lines = [f"<details><summary>{change.action} <code>{change.name}</code></summary>\n", "```diff"]
+    for name, values in change.fields.items():
+        if values["old"] is not None:
+            lines.append(f"- {name}: {_value(values['old'])}")
+        if values["new"] is not None:
+            lines.append(f"+ {name}: {_value(values['new'])}")
+    lines.append("```\n</details>\n")
+    return "\n".join(lines)
+
+
+def plan_markdown(
+    plan: Plan,
+    *,
+    applied: bool = False,
+    revision: int | None = None,
+    limit: int = PLAN_DETAIL_LIMIT,
+    budget: int = COMMENT_BUDGET,
+) -> str:
+    """A pull-request comment: under `budget` characters whatever the plan's size. Past
+    `limit` changes it gives a count per action and the first `limit` changes; field
+    details follow while they fit."""
     title = "syncd apply" if applied else "syncd plan"
     if plan.empty:
         return f"### {title}: no changes\n\n{plan.unchanged} schedules unchanged.\n"
+    shown = plan.changes[:limit]
     out = [f"### {title}: {_summary_line(plan)}", ""]
+    if len(shown) < len(plan.changes):
+        counts = plan.summary()
+        out.append("| action | schedules |")
+        out.append("|---|---|")
+        out += [f"| {action} | {counts[action]} |" for action in ("create", "update", "delete")]
+        out += ["", f"The first {len(shown)} of {len(plan.changes)} changes:", ""]
     out.append("| | schedule | source | fields |")
     out.append("|---|---|---|---|")
-    for c in plan.changes:
+    for c in shown:
         flags = " (drift)" if c.drift else ""
         out.append(
-            f"| {c.action}{flags} | `{c.name}` | `{c.source or ''}` | "
-            f"{', '.join(f'`{k}`' for k in c.fields)} |"
+            f"| {c.action}{flags} | `{c.name}` | `{_cell(c.source or '')[:300]}` | "
+            f"{_cell(', '.join(f'`{k}`' for k in c.fields))} |"
+        )
+    if len(shown) < len(plan.changes):
+        out.append(
+            f"| | ... {len(plan.changes) - len(shown)} more | | "
+            "(`syncd plan --format json` lists them all) |"
         )
     out.append("")
-    for c in plan.changes:
-        out.append(f"<details><summary>{c.action} <code>{c.name}</code></summary>\n")
-        out.append("```diff")
-        for name, values in c.fields.items():
-            if values["old"] is not None:
-                out.append(f"- {name}: {_value(values['old'])}")
-            if values["new"] is not None:
-                out.append(f"+ {name}: {_value(values['new'])}")
-        out.append("```\n</details>\n")
-    if applied and revision is not None:
-        out.append(f"Recorded as revision {revision}.")
+    closing = f"Recorded as revision {revision}." if applied and revision is not None else ""
+    size = sum(len(line) + 1 for line in out) + len(closing) + 200
+    for c in shown:
+        block = _details(c)
+        if size + len(block) + 1 > budget:
+            out.append("Field details of the remaining changes are left out (size limit).\n")
+            break
+        out.append(block)
+        size += len(block) + 1
+    if closing:
+        out.append(closing)
     return "\n".join(out) + "\n"
 
 
 def plan_github(plan: Plan) -> str:
+    """`::notice` per change, within GitHub's cap of notices a step (the last is the summary,
+    which says how many changes were not annotated)."""
     lines = []
-    for c in plan.changes:
+    room = GITHUB_ANNOTATION_CAP - 1
+    for c in plan.changes[:room]:
         file, _, line = (c.source or "").rpartition(":")
         where = f" file={_escape_prop(file)},line={line}" if file and line.isdigit() else ""
         detail = ", ".join(c.fields) or "no field changes"
         lines.append(f"::notice{where}::{c.action} {c.name}: {_escape_data(detail)}")
-    lines.append(f"::notice::syncd: {_summary_line(plan)}")
+    hidden = len(plan.changes) - room
+    more = f" ({hidden} changes not annotated; see the job summary)" if hidden > 0 else ""
+    lines.append(f"::notice::syncd: {_summary_line(plan)}{more}")
     return "\n".join(lines)
 
 
