@@ -85,10 +85,12 @@ def celery_worker(
     *,
     args: list[str] | None = None,
     hostname: str | None = None,
+    celery: str = CELERY,
 ) -> Iterator[Worker]:
-    """Run `celery -A celeryapp.app worker -P gevent -c 100 [args]` until the block ends."""
+    """Run `celery -A celeryapp.app worker -P gevent -c 100 [args]` until the block ends
+    (`celery`: the program, e.g. one installed from the wheel in another venv)."""
     hostname = hostname or f"w-{env.get('SYNCD_REDIS_PREFIX', 'test')}@%h"
-    cmd = [CELERY, "-A", "celeryapp.app", "worker", "-P", "gevent", "-c", "100"]
+    cmd = [celery, "-A", "celeryapp.app", "worker", "-P", "gevent", "-c", "100"]
     cmd += args if args is not None else ["-n", hostname, "-l", "info", "--without-mingle"]
     log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:

@@ -31,12 +31,14 @@ class Beat:
         self.process.wait(10)
 
 
-def start_beat(env: Mapping[str, str], tmp_path: Path, name: str = "beat") -> Beat:
+def start_beat(
+    env: Mapping[str, str], tmp_path: Path, name: str = "beat", celery: str = CELERY
+) -> Beat:
     log_path = tmp_path / f"{name}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
-                CELERY,
+                celery,
                 "-A",
                 "celeryapp.app",
                 "beat",

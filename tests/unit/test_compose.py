@@ -4,6 +4,7 @@ documented settings, so the file users run stays true to the code."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,58 @@ def compose() -> dict[str, Any]:
     return data
 
 
+THIRD_PARTY = ("postgres", "redis", "rabbitmq")
+SECRETS = ("POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH")
+
+
+def check_program(where: str, command: list[str]) -> None:
+    """A command the image runs: syncd with a real subcommand, celery on our app, or the
+    Flower launcher / a stdlib one-liner."""
+    program = command[0]
+    assert program in ("syncd", "celery", "python"), (where, command)
+    if program == "syncd":
+        assert command[1] in main.commands, (where, command)
+    if program == "celery":
+        assert command[1:3] == ["-A", "celeryapp.app"], (where, command)
+    if program == "python":
+        assert command[1:] == ["-m", "celeryapp.flower"] or command[1] == "-c", (where, command)
+
+
 def test_every_command_exists() -> None:
     services = compose()["services"]
     for name, service in services.items():
-        command = service.get("command")
-        if not command or name in ("postgres", "redis", "rabbitmq"):
+        if name in THIRD_PARTY:
             continue
-        program = command[0]
-        assert program in ("syncd", "celery", "python"), (name, command)
-        if program == "syncd":
-            assert command[1] in main.commands, (name, command)
-        if program == "celery":
-            assert command[1:3] == ["-A", "celeryapp.app"], (name, command)
-        if program == "python":
-            assert command[1:] == ["-m", "celeryapp.flower"]
+        check_program(name, service["command"])
+        test = (service.get("healthcheck") or {}).get("test")
+        if test:
+            argv = shlex.split(test[1]) if test[0] == "CMD-SHELL" else test[1:]
+            check_program(f"{name} healthcheck", argv)
+
+
+def test_it_builds_the_projects_dockerfile() -> None:
+    for name, service in compose()["services"].items():
+        if name not in THIRD_PARTY:
+            assert service["build"] == ".", name
+    assert (REPO / "Dockerfile").is_file()
+
+
+def test_beat_worker_and_flower_have_healthchecks() -> None:
+    services = compose()["services"]
+    for name in ("beat1", "beat2", "worker", "flower", "syncd"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_no_default_passwords_and_no_file_wide_required_variables() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    # `${VAR:?}` would stop `docker compose config` and every service, not only the one
+    # that needs VAR: compose interpolates the whole file first.
+    assert not re.search(r"\$\{[A-Z_]+:?\?", text)
+    for secret in SECRETS:
+        uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
+        assert uses, secret
+        assert all(use in ("", ":-") for use in uses), (secret, uses)  # no default value
+    assert "syncd:syncd" not in text
 
 
 def test_stack_shape_matches_the_design() -> None:
@@ -47,13 +86,13 @@ def test_stack_shape_matches_the_design() -> None:
     assert "rabbitmq" in services["rabbitmq"]["profiles"]
     flower_env = services["flower"]["environment"]
     assert flower_env["FLOWER_URL_PREFIX"] == "flower"
-    assert ":?" in flower_env["FLOWER_BASIC_AUTH"]  # compose refuses to start without it
+    assert flower_env["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"  # the launcher refuses
 
 
 def test_environment_is_documented() -> None:
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (REPO / "docs/settings.md").read_text()))
     for name, service in compose()["services"].items():
-        if name in ("postgres", "redis", "rabbitmq"):
+        if name in THIRD_PARTY:
             continue
         for variable in service.get("environment") or {}:
             assert variable in documented, (name, variable)

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# The image runs every process of the stack (docker-compose.yml, deploy/kubernetes/): the
+# same wheel users install, nothing else from this repository. Schedules are not baked in:
+# mount them (compose) or let CI apply them (the image's `syncd` needs only the files).
+
+# --- build: an sdist, then the wheel from it (what `python -m build` does) -------------
+FROM python:3.11-slim AS build
+WORKDIR /src
+RUN pip install --no-cache-dir "build>=1.2"
+COPY pyproject.toml README.md ./
+COPY syncd ./syncd
+COPY celeryapp ./celeryapp
+RUN python -m build --outdir /dist .
+
+# --- runtime: the installed wheel in a venv, run by a user without privileges ----------
+FROM python:3.11-slim AS runtime
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin syncd
+COPY --from=build /dist/*.whl /tmp/wheels/
+RUN python -m venv /opt/syncd \
+    && /opt/syncd/bin/pip install --no-cache-dir /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels
+ENV PATH=/opt/syncd/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER syncd
+WORKDIR /app
+# Reaches the database (and Redis when set) with this container's settings; exit 3 when
+# it cannot. Compose and Kubernetes give each process its own, closer check.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["syncd", "status"]
+CMD ["syncd", "--help"]

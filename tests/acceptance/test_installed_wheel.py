@@ -1,0 +1,220 @@
+"""The wheel is the product: installed into a fresh venv outside the checkout, its
+programs run from scratch directories that are not the checkout — every CLI command, a
+real beat and gevent worker running a task, Flower, and the pre-commit hook."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.acceptance.beat_process import start_beat
+from tests.acceptance.installed import REPO, Installed
+from tests.acceptance.test_flower import PASSWORD, free_port, get
+from tests.celery_worker import celery_worker, stop, wait_for, worker_env
+from tests.probes import probe, runs
+
+pytestmark = pytest.mark.acceptance
+PROBE_KEY_TIMEOUT = 120.0
+
+
+def run(installed: Installed, cwd: Path, env: Mapping[str, str], *argv: str, code: int = 0) -> str:
+    done = subprocess.run(
+        [installed.program(argv[0]), *argv[1:]],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == code, (argv, done.returncode, done.stdout, done.stderr)
+    return done.stdout
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def scratch_repo(root: Path, body: str) -> Path:
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "ci")
+    (root / "schedules").mkdir()
+    (root / "schedules" / "a.yaml").write_text("version: 1\nschedules:\n" + body)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+def test_the_package_is_the_installed_wheel_not_the_checkout(
+    installed: Installed, tmp_path: Path
+) -> None:
+    out = run(
+        installed,
+        tmp_path,
+        installed.env(),
+        "python",
+        "-c",
+        "import syncd, celeryapp; print(syncd.__file__); print(celeryapp.__file__)",
+    )
+    for line in out.splitlines():
+        assert Path(line).is_relative_to(installed.venv), line
+        assert not Path(line).is_relative_to(REPO), line
+
+
+def test_every_cli_command_from_the_wheel(
+    installed: Installed, pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    repo = scratch_repo(
+        tmp_path / "repo",
+        "  - name: a\n    task: celeryapp.tasks.echo\n    every: 30s\n    args: [1]\n",
+    )
+    env = installed.env(
+        worker_env(pg_url, redis_url, redis_prefix), SYNCD_CELERY_APP="celeryapp.app"
+    )
+    assert (
+        run(installed, repo, env, "syncd", "schema").encode()
+        == (REPO / "syncd" / "schemas" / "schedule.schema.json").read_bytes()
+    )
+    assert "1 schedules valid" in run(installed, repo, env, "syncd", "validate")
+    # task names are checked against the installed app's registry (example tasks ship)
+    (repo / "schedules" / "b.yaml").write_text(
+        "version: 1\nschedules:\n  - name: b\n    task: celeryapp.tasks.ecko\n    every: 1m\n"
+    )
+    invalid = run(installed, repo, env, "syncd", "validate", "--format", "json", code=1)
+    assert "celeryapp.tasks.echo" in invalid  # did you mean
+    (repo / "schedules" / "b.yaml").unlink()
+
+    assert "current schema" in run(installed, repo, env, "syncd", "migrate")
+    plan = json.loads(run(installed, repo, env, "syncd", "plan", "--format", "json"))
+    assert plan["summary"]["create"] == 1
+    assert "revision 1" in run(installed, repo, env, "syncd", "apply")
+    assert redis.Redis.from_url(redis_url).get(f"{redis_prefix}:revision") == b"1"
+    fire = json.loads(
+        run(
+            installed,
+            repo,
+            env,
+            "syncd",
+            "next",
+            "a",
+            "-n",
+            "3",
+            "--after",
+            "2026-03-08T00:00:00Z",
+            "--format",
+            "json",
+        )
+    )
+    assert len(fire["fire_times"]) == 3
+    (repo / "schedules" / "a.yaml").write_text(
+        "version: 1\nschedules:\n  - name: a\n    task: celeryapp.tasks.echo\n    every: 45s\n"
+    )
+    diff = json.loads(
+        run(installed, repo, env, "syncd", "diff", "--base", "main", "--format", "json")
+    )
+    assert [c["action"] for c in diff["changes"]] == ["update"]
+    exported = run(installed, repo, env, "syncd", "export")
+    assert "name: a" in exported
+    assert "every: 30s" in exported
+
+
+def test_beat_and_gevent_worker_from_the_wheel_run_a_task(
+    installed: Installed, pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    env = installed.env(worker_env(pg_url, redis_url, redis_prefix))
+    key = f"{redis_prefix}:probe"
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "s.yaml").write_text("version: 1\nschedules:\n" + probe("tick", key))
+    run(installed, tmp_path, env, "syncd", "apply", str(folder))
+    client = redis.Redis.from_url(redis_url)
+    celery = installed.program("celery")
+    with celery_worker(env, tmp_path, celery=celery) as worker:
+        beat = start_beat(env, tmp_path, celery=celery)
+        try:
+            ran = wait_for(lambda: runs(client, key), PROBE_KEY_TIMEOUT, what="a scheduled run")
+        except AssertionError:
+            raise AssertionError(f"beat:\n{beat.log()}\nworker:\n{worker.log()}") from None
+        finally:
+            stop(beat.process)
+    task_id, _ = ran[0]
+    assert task_id.startswith("tick@") and task_id.endswith("Z"), task_id
+    assert str(installed.venv) in " ".join(worker.process.args)  # type: ignore[arg-type]
+
+
+def test_flower_from_the_wheel_answers_401_without_credentials(
+    installed: Installed, redis_url: str, redis_prefix: str, pg_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    auth = f"tester:{PASSWORD}"
+    env = installed.env(worker_env(pg_url, redis_url, redis_prefix), FLOWER_BASIC_AUTH=auth)
+    log_path = tmp_path / "flower.log"
+    with log_path.open("wb") as log:
+        flower = subprocess.Popen(
+            [
+                installed.program("python"),
+                "-m",
+                "celeryapp.flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answers() -> int:
+            if flower.poll() is not None:
+                raise AssertionError(log_path.read_text(errors="replace"))
+            try:
+                return get(f"http://127.0.0.1:{port}/flower/", auth)[0]
+            except OSError:
+                time.sleep(0.3)
+                return 0
+
+        assert wait_for(answers, 90, what="Flower to answer") == 200
+        assert get(f"http://127.0.0.1:{port}/flower/")[0] == 401
+    finally:
+        stop(flower)
+
+
+def test_pre_commit_try_repo_catches_a_duplicate_across_an_edited_and_an_unedited_file(
+    tmp_path: Path,
+) -> None:
+    """pre-commit installs the project as a package in its own env (from the index), then
+    runs the hook on one changed file; the name it duplicates is in an unchanged file."""
+    repo = scratch_repo(tmp_path / "repo", "  - name: shared\n    task: t.a\n    every: 30s\n")
+    (repo / "schedules" / "b.yaml").write_text(
+        "version: 1\nschedules:\n  - name: shared\n    task: t.b\n    every: 1m\n"
+    )
+    git(repo, "add", "schedules/b.yaml")
+    pre_commit = str(Path(sys.executable).with_name("pre-commit"))
+    done = subprocess.run(
+        [pre_commit, "try-repo", str(REPO), "syncd-validate", "--files", "schedules/b.yaml"],
+        cwd=repo,
+        env={**clean_env(), "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "name.duplicate" in out, out
+    assert "schedules/a.yaml" in out and "schedules/b.yaml" in out, out
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "PYTHON"))}
