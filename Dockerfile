@@ -14,7 +14,8 @@ RUN python -m build --outdir /dist .
 
 # --- runtime: the installed wheel in a venv, run by a user without privileges ----------
 FROM python:3.11-slim AS runtime
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin syncd
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin syncd \
+    && install -d -o syncd -g syncd /app
 COPY --from=build /dist/*.whl /tmp/wheels/
 RUN python -m venv /opt/syncd \
     && /opt/syncd/bin/pip install --no-cache-dir /tmp/wheels/*.whl \
@@ -24,8 +25,9 @@ ENV PATH=/opt/syncd/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 USER syncd
 WORKDIR /app
-# Reaches the database (and Redis when set) with this container's settings; exit 3 when
-# it cannot. Compose and Kubernetes give each process its own, closer check.
+# Unhealthy when the database (or Redis, when set) cannot be reached with this container's
+# settings (`syncd status` exits 3). Its other verdicts (no leader, drift) are about the
+# whole deployment, not this container. Compose and Kubernetes add closer checks.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
-    CMD ["syncd", "status"]
+    CMD syncd status --format json > /dev/null; test $? -ne 3
 CMD ["syncd", "--help"]

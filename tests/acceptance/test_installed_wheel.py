@@ -19,6 +19,7 @@ from tests.acceptance.beat_process import start_beat
 from tests.acceptance.installed import REPO, Installed
 from tests.acceptance.test_flower import PASSWORD, free_port, get
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
+from tests.dockerfile import argv, healthcheck, stages
 from tests.probes import probe, runs
 
 pytestmark = pytest.mark.acceptance
@@ -69,6 +70,31 @@ def test_the_package_is_the_installed_wheel_not_the_checkout(
     for line in out.splitlines():
         assert Path(line).is_relative_to(installed.venv), line
         assert not Path(line).is_relative_to(REPO), line
+
+
+def test_the_images_commands_exist_in_the_wheel_and_run(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The Dockerfile puts the venv's bin first on PATH and calls syncd and celery from it;
+    its HEALTHCHECK and CMD run as they would in the container."""
+    runtime = stages()[-1]
+    (cmd,) = runtime.all("CMD")
+    for name in ("syncd", "celery", "python"):
+        assert (installed.bin / name).is_file(), name
+    env = installed.env(SYNCD_DATABASE_URL=f"sqlite:///{tmp_path / 'syncd.db'}")
+    env.pop("SYNCD_REDIS_URL", None)
+    run(installed, tmp_path, env, "syncd", "migrate")
+    for command in (healthcheck(runtime), argv(cmd)):
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    # the health check fails when the database cannot be reached
+    env["SYNCD_DATABASE_URL"] = "postgresql://syncd:x@127.0.0.1:1/syncd"
+    done = subprocess.run(
+        healthcheck(runtime), cwd=tmp_path, env=env, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
 
 
 def test_every_cli_command_from_the_wheel(
