@@ -11,6 +11,7 @@ jsonschema is imported only when a file fails the fast check: valid files never 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -81,6 +82,26 @@ def _fast() -> Callable[[Any], Any]:
     Our schema uses nothing draft-07 lacks, so it is compiled under that draft's dialect
     (tests/unit/test_schema_fast.py checks both validators agree).
     """
+    fast_schema = fast_dialect()
+    # Generating and compiling the checker costs more than all of validate's imports, on
+    # every run of a one-file pre-commit hook; so the code is generated once, shipped as
+    # syncd/_schema_fast.py (python -m syncd.schemacode), and used while it matches.
+    try:
+        from syncd import _schema_fast as generated
+    except ImportError:  # pragma: no cover - a source tree without the generated module
+        pass
+    else:
+        if schema_digest() == generated.SCHEMA_SHA256:
+            return cast(Callable[[Any], Any], generated.validate)
+    return cast(Callable[[Any], Any], fastjsonschema.compile(fast_schema))
+
+
+def schema_digest() -> str:
+    return hashlib.sha256(schema_bytes()).hexdigest()
+
+
+def fast_dialect() -> dict[str, Any]:
+    """The schema as fastjsonschema checks it (draft-07, without oneOf/not)."""
     full = schema()
     constraints = {k: full["$defs"]["schedule"].get(k) for k in _CHECKED_IN_PYTHON}
     if constraints != _EXCLUSIVE:  # pragma: no cover - guards a schema edit
@@ -89,12 +110,11 @@ def _fast() -> Callable[[Any], Any]:
     # branch: two exceptions per valid schedule, a third of the validation time. Those two
     # constraints are checked in `_exclusive_fields_ok` instead; jsonschema keeps them all.
     schedule = {k: v for k, v in full["$defs"]["schedule"].items() if k not in _CHECKED_IN_PYTHON}
-    fast_schema = {
+    return {
         **full,
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$defs": {**full["$defs"], "schedule": schedule},
     }
-    return cast(Callable[[Any], Any], fastjsonschema.compile(fast_schema))
 
 
 _CHECKED_IN_PYTHON = ("oneOf", "not")

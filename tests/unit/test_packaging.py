@@ -7,7 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from syncd import __version__
+from syncd import __version__, _schema_fast, schema
 from syncd.schema import schema_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,3 +39,10 @@ def test_version_is_written_once() -> None:
     assert "version" not in project
     assert "version" in project["dynamic"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+
+
+def test_the_shipped_schema_checker_is_generated_from_the_current_schema() -> None:
+    assert schema.schema_digest() == _schema_fast.SCHEMA_SHA256, (
+        "the schema changed: run python -m syncd.schemacode > syncd/_schema_fast.py"
+    )
+    assert schema._fast() is _schema_fast.validate  # so validate never compiles it
