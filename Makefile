@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast lint bench demo flower migrate clean
+.PHONY: install test test-fast lint bench demo flower migrate dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,5 +42,11 @@ migrate: install
 demo: install
 	$(BIN)/python -m syncd.demo
 
+# The sdist and the wheel users install (the wheel carries the schema and migrations).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache syncd.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache syncd.db dist build
