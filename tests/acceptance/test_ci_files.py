@@ -3,7 +3,9 @@ package installed from the built wheel (tests/acceptance/installed.py), as CI in
 
 from __future__ import annotations
 
+import json
 import shlex
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -142,3 +144,69 @@ def test_pre_commit_hook_command(installed: Installed, tmp_path: Path) -> None:
     )
     assert fail.returncode == 1
     assert "schedules/bad.yaml:3:" in fail.stderr
+
+
+HARNESS = """
+const calls = [];
+const comments = JSON.parse(process.argv[2]);
+const github = {
+  paginate: async (method, params) => comments,
+  rest: { issues: {
+    listComments: async () => comments,
+    updateComment: async (p) => { calls.push(["update", p.comment_id, p.body]); },
+    createComment: async (p) => { calls.push(["create", p.issue_number, p.body]); },
+  } },
+};
+const context = { repo: { owner: "o", repo: "r" }, issue: { number: 7 } };
+(async () => {
+SCRIPT
+})().then(() => console.log(JSON.stringify(calls)));
+"""
+
+
+@pytest.mark.parametrize(
+    ("comments", "expected"),
+    [
+        ([], ["create", 7]),
+        # another bot's comment with our marker, a person's, our workflow's other comment
+        (
+            [
+                {"id": 1, "user": {"login": "renovate[bot]"}, "body": MARKER + "\nx"},
+                {"id": 2, "user": {"login": "octocat"}, "body": MARKER},
+                {"id": 3, "user": {"login": "github-actions[bot]"}, "body": "other"},
+            ],
+            ["create", 7],
+        ),
+        (
+            [
+                {"id": 1, "user": {"login": "renovate[bot]"}, "body": MARKER},
+                {"id": 42, "user": {"login": "github-actions[bot]"}, "body": MARKER + "\nold"},
+            ],
+            ["update", 42],
+        ),
+    ],
+)
+def test_the_comment_script_edits_its_own_comment_or_creates_one(
+    tmp_path: Path, comments: list[dict[str, Any]], expected: list[Any]
+) -> None:
+    """The workflow's github-script body, run by node against a stand-in for the GitHub
+    API client (the script is JavaScript; .ci/run installs node)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (.ci/run installs it)")
+    steps = workflow("schedules.yml")["jobs"]["plan"]["steps"]
+    (comment,) = [s for s in steps if s.get("uses", "").startswith("actions/github-script")]
+    (tmp_path / "plan.md").write_text(MARKER + "\n### syncd plan: 1 to update\n")
+    (tmp_path / "harness.js").write_text(HARNESS.replace("SCRIPT", comment["with"]["script"]))
+    done = subprocess.run(
+        [node, "harness.js", json.dumps(comments)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (call,) = json.loads(done.stdout)
+    assert call[:2] == expected
+    assert call[2].startswith(MARKER)
