@@ -20,6 +20,7 @@ from syncd.errors import (
     EXIT_SERVICE,
     EXIT_USAGE,
     InvalidSchedules,
+    Refused,
     SyncdError,
     UnknownSchedule,
     UsageError,
@@ -70,6 +71,16 @@ def _step_summary(markdown: str) -> None:
             fh.write(markdown + "\n")
 
 
+def report_refused(exc: Refused, fmt: str) -> None:
+    from syncd.render import render_plan
+
+    emit(render_plan(exc.plan, fmt, refusals=exc.refusals))
+    if fmt == "github":
+        _step_summary(render_plan(exc.plan, "markdown", refusals=exc.refusals))
+    if fmt == "text":
+        click.echo(f"error: {exc.message}", err=True)
+
+
 def report_invalid(exc: InvalidSchedules, fmt: str) -> None:
     from syncd.render import diagnostics_markdown, render_diagnostics
 
@@ -108,6 +119,9 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         return body() or EXIT_OK
     except InvalidSchedules as exc:
         report_invalid(exc, fmt)
+        return exc.exit_code
+    except Refused as exc:
+        report_refused(exc, fmt)
         return exc.exit_code
     except SyncdError as exc:
         if obj.verbose:
@@ -197,7 +211,32 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
     return run(ctx, fmt, body)
 
 
-def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) -> Any:
+def guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-empty and --max-delete (DESIGN §8), shared by plan, apply and watch."""
+    command = click.option(
+        "--max-delete",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Refuse (exit 5) a plan that deletes more than N schedules.",
+    )(command)
+    return click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Allow a plan that deletes every managed schedule (refused with exit 5 "
+        "otherwise: it is what a wrong path looks like).",
+    )(command)
+
+
+def _options(
+    obj: Context,
+    paths: Sequence[str],
+    *,
+    prune: bool,
+    adopt: bool,
+    allow_empty: bool = False,
+    max_delete: int | None = None,
+) -> Any:
+    from syncd.guards import Guards
     from syncd.sync import Options
 
     return Options(
@@ -206,6 +245,7 @@ def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) ->
         default_timezone=obj.timezone,
         prune=prune,
         adopt=adopt,
+        guards=Guards(allow_empty=allow_empty, max_delete=max_delete),
     )
 
 
@@ -246,6 +286,7 @@ def _signal(obj: Context, revision: int | None) -> None:
 @click.option(
     "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
 )
+@guard_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -255,6 +296,8 @@ def plan(
     out_file: str | None,
     no_prune: bool,
     adopt: bool,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Validate, then diff against the database; changes nothing."""
     obj: Context = ctx.obj
@@ -263,7 +306,15 @@ def plan(
         from syncd import sync
         from syncd.render import plan_dict, render_plan
 
-        result = sync.plan(obj.database_url, _options(obj, paths, prune=not no_prune, adopt=adopt))
+        options = _options(
+            obj,
+            paths,
+            prune=not no_prune,
+            adopt=adopt,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
+        )
+        result = sync.plan(obj.database_url, options)
         if out_file:
             saved = plan_dict(result, result.revision)
             saved["paths"] = _paths(paths)
@@ -308,6 +359,7 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
     show_default=True,
     help="Seconds to wait for another apply to finish before exiting 4.",
 )
+@guard_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -317,6 +369,8 @@ def apply(
     no_prune: bool,
     adopt: bool,
     lock_timeout: float,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Validate, diff and apply in one transaction; record a revision; signal the beat.
 
@@ -333,6 +387,8 @@ def apply(
             out_file=None,
             no_prune=no_prune,
             adopt=adopt,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
         )
 
     def body() -> int:
@@ -345,7 +401,14 @@ def apply(
             use_paths = tuple(saved["paths"])
             prune = bool(saved.get("options", {}).get("prune", True))
             adopting = bool(saved.get("options", {}).get("adopt", False))
-        options = _options(obj, use_paths, prune=prune, adopt=adopting)
+        options = _options(
+            obj,
+            use_paths,
+            prune=prune,
+            adopt=adopting,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
+        )
         result, revision = sync.apply(
             obj.database_url, options, lock_timeout=lock_timeout, expected=saved
         )
@@ -479,6 +542,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
     show_default=True,
     help="Milliseconds to wait for more changes before applying.",
 )
+@guard_options
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -489,6 +553,8 @@ def watch(
     lock_timeout: float,
     max_applies: int | None,
     debounce: int,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Apply, then re-apply on every change; an invalid edit leaves the last good state."""
     obj: Context = ctx.obj
@@ -498,7 +564,14 @@ def watch(
 
         run_watch(
             obj.database_url,
-            _options(obj, paths, prune=not no_prune, adopt=adopt),
+            _options(
+                obj,
+                paths,
+                prune=not no_prune,
+                adopt=adopt,
+                allow_empty=allow_empty,
+                max_delete=max_delete,
+            ),
             lock_timeout=lock_timeout,
             fmt=fmt,
             emit=emit,
