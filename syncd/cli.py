@@ -112,6 +112,14 @@ class SyncdGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
+def _traceback(obj: Context) -> None:
+    """With -v, the traceback of the exception being handled (the exit code stays)."""
+    if obj.verbose:
+        import traceback
+
+        click.echo(redact_url(traceback.format_exc()).rstrip(), err=True)
+
+
 def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
     """Run a command body; map every syncd exception to its exit code, in one place."""
     obj: Context = ctx.obj
@@ -124,13 +132,11 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         report_refused(exc, fmt)
         return exc.exit_code
     except SyncdError as exc:
-        if obj.verbose:
-            raise
-        click.echo(f"error: {exc.message}", err=True)
+        _traceback(obj)
+        click.echo(f"error: {redact_url(exc.message)}", err=True)
         return exc.exit_code
-    except Exception as exc:
-        if obj.verbose:
-            raise
+    except Exception as exc:  # noqa: BLE001 - the one place any failure gets its exit code
+        _traceback(obj)
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(exc, SQLAlchemyError):
@@ -166,7 +172,9 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
     help="Celery app (module or module:attr) whose registered task names are "
     "checked; none: names are not checked [SYNCD_CELERY_APP].",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Add the traceback of a failure (the exit code stays)."
+)
 @click.version_option(package_name="syncd")
 @click.pass_context
 def main(
@@ -334,14 +342,9 @@ def plan(
 def _load_saved_plan(path: str) -> dict[str, Any] | None:
     if not path.endswith(".json"):
         return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a saved plan ({exc})") from None
-    if not isinstance(data, dict) or "changes" not in data or "paths" not in data:
-        raise UsageError(f"{path}: not a plan saved by `syncd plan --out`")
-    return data
+    from syncd import savedplan
+
+    return savedplan.read(path)
 
 
 @main.command()
@@ -399,8 +402,8 @@ def apply(
         prune, adopting, use_paths = not no_prune, adopt, paths
         if saved is not None:
             use_paths = tuple(saved["paths"])
-            prune = bool(saved.get("options", {}).get("prune", True))
-            adopting = bool(saved.get("options", {}).get("adopt", False))
+            prune = saved.get("options", {}).get("prune", True)
+            adopting = saved.get("options", {}).get("adopt", False)
         options = _options(
             obj,
             use_paths,

@@ -1,0 +1,77 @@
+"""`-v` adds a traceback and keeps the exit code; saved plans that are not plans are usage
+errors (64) that name the problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.test_cli import GOOD, run
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "a.yaml").write_text(GOOD)
+    return tmp_path
+
+
+def test_verbose_adds_a_traceback_and_keeps_the_exit_code(tree: Path) -> None:
+    url = "postgresql://bob:s3cret@127.0.0.1:1/x"
+    done = run(tree, "-v", "--database-url", url, "apply")
+    assert done.returncode == 3, done.stderr
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "cannot reach the database" in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+    plain = run(tree, "--database-url", url, "apply")
+    assert plain.returncode == 3 and "Traceback" not in plain.stderr
+    bad = run(tree, "-v", "next", "no-such-schedule")
+    assert bad.returncode == 1 and "Traceback" in bad.stderr
+
+
+def _saved(tree: Path) -> dict:  # type: ignore[type-arg]
+    out = tree / "plan.json"
+    assert run(tree, "plan", "--out", str(out)).returncode == 0
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        ({"options": "prune"}, "options"),
+        ({"paths": {"a": 1}}, "paths"),
+        ({"paths": [1]}, "paths"),
+        ({"revision": "1"}, "revision"),
+        ({"revision": True}, "revision"),
+        ({"changes": "none"}, "changes"),
+        ({"changes": [1]}, "changes"),
+        ({"options": {"prune": "no"}}, "options"),
+    ],
+)
+def test_malformed_saved_plan_is_a_usage_error(tree: Path, edit: dict, says: str) -> None:  # type: ignore[type-arg]
+    data = {**_saved(tree), **edit}
+    (tree / "bad.json").write_text(json.dumps(data))
+    done = run(tree, "apply", "bad.json")
+    assert done.returncode == 64, (done.stdout, done.stderr)
+    assert "bad.json" in done.stderr and says in done.stderr
+    assert "Traceback" not in done.stderr and "made against revision" not in done.stderr
+
+
+def test_saved_plan_not_json_deep_or_huge(tree: Path) -> None:
+    cases = {
+        "text.json": "not json at all",
+        "deep.json": "[" * 100_000 + "]" * 100_000,
+        "nan.json": '{"revision": NaN, "changes": [], "paths": []}',
+    }
+    for name, body in cases.items():
+        (tree / name).write_text(body)
+    with (tree / "huge.json").open("w") as fh:
+        fh.write('{"revision": null, "paths": ["schedules"], "changes": [], "pad": "')
+        fh.write("x" * (65 * 1024 * 1024))
+        fh.write('"}')
+    for name in [*cases, "huge.json"]:
+        done = run(tree, "apply", name)
+        assert done.returncode == 64, (name, done.stdout, done.stderr[-2000:])
+        assert name in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
