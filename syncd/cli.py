@@ -12,7 +12,13 @@ from typing import Any, NoReturn
 
 import click
 
-from celeryapp.settings import DEFAULT_DATABASE_URL, DEFAULT_TIMEZONE, redact_url
+from celeryapp.redact import install_log_redaction, redact_url
+from celeryapp.settings import (
+    DEFAULT_DATABASE_URL,
+    Settings,
+    SettingsError,
+    check_database_url,
+)
 from syncd.errors import (
     EXIT_CHANGES_PENDING,
     EXIT_CODES_HELP,
@@ -142,12 +148,15 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         if isinstance(exc, SQLAlchemyError):
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             click.echo(
-                f"error: database error at {redact_url(obj.database_url)}: {reason} "
+                f"error: database error at {redact_url(obj.database_url)}: {redact_url(reason)} "
                 "(run with -v for the traceback)",
                 err=True,
             )
             return EXIT_SERVICE
-        click.echo(f"error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        click.echo(
+            f"error: {type(exc).__name__}: {redact_url(str(exc))} (run with -v for the traceback)",
+            err=True,
+        )
         return EXIT_SERVICE
 
 
@@ -181,14 +190,27 @@ def main(
     ctx: click.Context, database_url: str, redis_url: str | None, app: str | None, verbose: bool
 ) -> None:
     """GitOps for Celery beat: validate, plan and apply YAML schedules."""
+    install_log_redaction()
+    settings = _settings(ctx, database_url)
     ctx.obj = Context(
         database_url=database_url,
         redis_url=redis_url or None,
         app=app or None,
-        redis_prefix=os.environ.get("SYNCD_REDIS_PREFIX") or "syncd",
-        timezone=os.environ.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE,
+        redis_prefix=settings.redis_prefix,
+        timezone=settings.timezone,
         verbose=verbose,
     )
+
+
+def _settings(ctx: click.Context, database_url: str) -> Settings:
+    """Every setting checked once, at start-up: exit 64 naming the variable (or option)."""
+    from_line = ctx.get_parameter_source("database_url") == click.core.ParameterSource.COMMANDLINE
+    try:
+        check_database_url(database_url, "--database-url" if from_line else "SYNCD_DATABASE_URL")
+        return Settings.from_env({**os.environ, "SYNCD_DATABASE_URL": database_url})
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -267,7 +289,7 @@ def _signal(obj: Context, revision: int | None) -> None:
     try:
         publish_revision(obj.redis_url, obj.redis_prefix, revision)
     except (redis.RedisError, OSError, ValueError) as exc:
-        reason = str(exc).replace(obj.redis_url, redact_url(obj.redis_url))
+        reason = redact_url(str(exc))
         click.echo(
             f"warning: revision {revision} is committed, but Redis at "
             f"{redact_url(obj.redis_url)} could not be told ({reason}); the beat will pick "
@@ -629,7 +651,6 @@ def status(ctx: click.Context, fmt: str) -> int:
     obj: Context = ctx.obj
 
     def body() -> int:
-        from celeryapp.settings import Settings
         from syncd.status import gather, render
 
         env = dict(os.environ)

@@ -37,11 +37,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
-from celeryapp.settings import redact_url, sqlalchemy_url
-from syncd.errors import LockTimeout, ServiceUnavailable
+from celeryapp.redact import redact_url
+from celeryapp.settings import sqlalchemy_url
+from syncd.errors import LockTimeout, ServiceUnavailable, UsageError
 from syncd.plan import Plan, Row
 from syncd.spec import SCHEDULE_COLUMNS, row_hash, row_values
 
@@ -89,11 +90,19 @@ def engine_for(url: str) -> Engine:
 def connect(url: str) -> Iterator[Connection]:
     """A connection, with unreachable databases turned into one clear error (exit 3)."""
     try:
-        conn = engine_for(url).connect()
+        engine = engine_for(url)
+    except ArgumentError:
+        raise UsageError(
+            f"the database URL {redact_url(url)!r} is not a SQLAlchemy URL; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB (a libpq key=value DSN is not accepted), "
+            "mysql+pymysql://... or sqlite:///PATH [--database-url, SYNCD_DATABASE_URL]"
+        ) from None
+    try:
+        conn = engine.connect()
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
         raise ServiceUnavailable(
-            f"cannot reach the database at {redact_url(url)}: {reason}"
+            f"cannot reach the database at {redact_url(url)}: {redact_url(reason)}"
         ) from None
     try:
         yield conn

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from celeryapp.redact import redact_url
 from syncd.errors import InvalidSchedules, Refused, SyncdError
 from syncd.sync import Options, apply
 
@@ -67,12 +68,12 @@ def apply_once(
             "summary": exc.plan.summary(),
         }
     except SyncdError as exc:
-        return {**event, "status": "error", "error": exc.message}
+        return {**event, "status": "error", "error": redact_url(exc.message)}
     except SQLAlchemyError as exc:
         # The database went away mid-apply (restart, failover): the transaction rolled back,
         # nothing changed; the next save tries again on a fresh connection.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return {**event, "status": "error", "error": f"database error: {reason}"}
+        return {**event, "status": "error", "error": f"database error: {redact_url(reason)}"}
     signal_fn(revision)
     return {
         **event,
