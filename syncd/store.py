@@ -125,17 +125,26 @@ def schema_version(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(url: str) -> None:
-    """Upgrade the database to the current schema (a cheap no-op when it is current)."""
+def migrate(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    """Upgrade the database to the current schema (a cheap no-op when it is current).
+
+    The upgrade runs under the apply lock (PostgreSQL's advisory lock; SQLite's write lock
+    taken up front with BEGIN IMMEDIATE), and the version is read again once the lock is
+    held: concurrent first applies then wait for one migration instead of racing in it
+    (SQLite "database is locked", PostgreSQL's duplicate key in pg_type).
+    """
     from celeryapp.migrations import HEAD
 
     with connect(url) as conn:
-        if schema_version(conn) == HEAD:
-            return
-        from alembic import command
+        current = schema_version(conn) == HEAD
+        conn.rollback()
+    if current:
+        return
+    from alembic import command
 
-        command.upgrade(_alembic_config(conn), "head")
-        conn.commit()
+    with _write_transaction(url, lock_timeout) as conn:
+        if schema_version(conn) != HEAD:
+            command.upgrade(_alembic_config(conn), "head")
 
 
 def has_schema(conn: Connection) -> bool:
@@ -357,7 +366,7 @@ def apply(
 ) -> Applied:
     """Migrate, then plan again under the lock (the earlier plan may be stale) and write it
     in the same transaction. `make(conn, revision)` builds the plan from the live table."""
-    migrate(url)
+    migrate(url, lock_timeout)
     with _write_transaction(url, lock_timeout) as conn:
         plan = make(conn, current_revision(conn))
         if plan.errors:
