@@ -75,3 +75,12 @@ def test_saved_plan_not_json_deep_or_huge(tree: Path) -> None:
         done = run(tree, "apply", name)
         assert done.returncode == 64, (name, done.stdout, done.stderr[-2000:])
         assert name in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_help_lists_exit_5(tmp_path: Path) -> None:
+    done = run(tmp_path, "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "5 refused by a guard" in text and "64 usage error" in text
+    apply_help = " ".join(run(tmp_path, "apply", "--help").stdout.split())
+    assert "--allow-empty" in apply_help and "--max-delete" in apply_help
