@@ -75,6 +75,18 @@ def check_timezone(name: str, key: str = "SYNCD_TIMEZONE") -> str:
     return name
 
 
+def check_broker_url(url: str | None) -> str | None:
+    """kombu cannot read a Redis password from the query (`?password=`): every celery
+    process would die with a TypeError at its first connection."""
+    if url and url.startswith(("redis", "rediss")) and re.search(r"[?&]password=", url):
+        raise SettingsError(
+            f"CELERY_BROKER_URL (or SYNCD_REDIS_URL, its default) {redact_url(url)} has the "
+            "password in the query, which Celery's broker cannot read; write it as "
+            "redis://:PASSWORD@HOST:PORT/DB"
+        )
+    return url
+
+
 def check_database_url(url: str, key: str = "SYNCD_DATABASE_URL") -> str:
     """A database URL SQLAlchemy reads as meant. It splits user:password@host at the first
     @ while Redis and libpq split at the last, so a password with an unencoded @ would
@@ -153,7 +165,7 @@ class Settings:
             redis_url=redis_url,
             redis_prefix=env.get("SYNCD_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
             table_name=check_table_name(env.get("SYNCD_TABLE_NAME") or DEFAULT_TABLE_NAME),
-            broker_url=env.get("CELERY_BROKER_URL") or redis_url,
+            broker_url=check_broker_url(env.get("CELERY_BROKER_URL") or redis_url),
             result_backend=env.get("CELERY_RESULT_BACKEND") or f"db+{database_url}",
             timezone=check_timezone(env.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE),
             beat_max_interval=_float(env, "SYNCD_BEAT_MAX_INTERVAL", 1.0, low=0.01),

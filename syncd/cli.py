@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -33,6 +34,20 @@ from syncd.errors import (
 )
 
 DEFAULT_PATHS = ("schedules",)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range; NaN is refused (click's range lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+# Finite and at most a day: PostgreSQL's lock_timeout is a 32-bit count of milliseconds.
+LOCK_TIMEOUT = Seconds(min=0, max=86_400)
 FORMAT_OPTION = click.option(
     "--format",
     "fmt",
@@ -141,6 +156,10 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         _traceback(obj)
         click.echo(f"error: {redact_url(exc.message)}", err=True)
         return exc.exit_code
+    except SettingsError as exc:  # a setting a command assembles from its own options
+        _traceback(obj)
+        click.echo(f"error: {redact_url(str(exc))}", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the one place any failure gets its exit code
         _traceback(obj)
         from sqlalchemy.exc import SQLAlchemyError
@@ -379,7 +398,7 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=LOCK_TIMEOUT,
     default=30.0,
     show_default=True,
     help="Seconds to wait for another apply to finish before exiting 4.",
@@ -553,7 +572,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
 @FORMAT_OPTION
 @click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
 @click.option("--adopt", is_flag=True, help="Take over rows made by other means.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True)
+@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @click.option(
     "--max-applies",
     type=click.IntRange(min=1),

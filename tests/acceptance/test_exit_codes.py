@@ -84,3 +84,11 @@ def test_help_lists_exit_5(tmp_path: Path) -> None:
     assert "5 refused by a guard" in text and "64 usage error" in text
     apply_help = " ".join(run(tmp_path, "apply", "--help").stdout.split())
     assert "--allow-empty" in apply_help and "--max-delete" in apply_help
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1"])
+def test_lock_timeout_out_of_range_is_a_usage_error(tree: Path, value: str) -> None:
+    for command in ("apply", "watch"):
+        done = run(tree, command, "--lock-timeout", value)
+        assert done.returncode == 64, (command, done.stdout, done.stderr)
+        assert "--lock-timeout" in done.stderr and "Traceback" not in done.stderr

@@ -40,6 +40,8 @@ def test_bad_numbers_name_the_variable(key: str, raw: str) -> None:
         ("SYNCD_TABLE_NAME", "sched-ules"),
         ("SYNCD_DATABASE_URL", "host=db user=bob password=s3cret dbname=x"),
         ("SYNCD_DATABASE_URL", "postgresql://bob:p@ss@db/x"),
+        ("CELERY_BROKER_URL", "redis://cache:6379/0?password=s3cret"),
+        ("SYNCD_REDIS_URL", "rediss://cache:6380/0?ssl_cert_reqs=none&password=s3cret"),
     ],
 )
 def test_bad_names_and_urls_name_the_variable(key: str, raw: str) -> None:
