@@ -368,8 +368,13 @@ def plan(
             saved = plan_dict(result, result.revision)
             saved["paths"] = _paths(paths)
             saved["options"] = {"prune": not no_prune, "adopt": adopt}
-            with open(out_file, "w", encoding="utf-8") as fh:
-                json.dump(saved, fh, indent=2, ensure_ascii=False)
+            try:
+                with open(out_file, "w", encoding="utf-8") as fh:
+                    json.dump(saved, fh, indent=2, ensure_ascii=False)
+            except OSError as exc:
+                raise UsageError(
+                    f"--out {out_file}: cannot write the plan ({exc.strerror})"
+                ) from None
         emit(render_plan(result, fmt, revision=result.revision))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown", revision=result.revision))

@@ -4,6 +4,7 @@ errors (64) that name the problem."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,8 @@ def test_saved_plan_not_json_deep_or_huge(tree: Path) -> None:
         fh.write('{"revision": null, "paths": ["schedules"], "changes": [], "pad": "')
         fh.write("x" * (65 * 1024 * 1024))
         fh.write('"}')
-    for name in [*cases, "huge.json"]:
+    os.mkfifo(tree / "pipe.json")
+    for name in [*cases, "huge.json", "pipe.json", "missing.json"]:
         done = run(tree, "apply", name)
         assert done.returncode == 64, (name, done.stdout, done.stderr[-2000:])
         assert name in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
@@ -92,3 +94,11 @@ def test_lock_timeout_out_of_range_is_a_usage_error(tree: Path, value: str) -> N
         done = run(tree, command, "--lock-timeout", value)
         assert done.returncode == 64, (command, done.stdout, done.stderr)
         assert "--lock-timeout" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_plan_out_unwritable_is_a_usage_error(tree: Path) -> None:
+    (tree / "adir").mkdir()
+    for target in ("adir", "no/such/dir/plan.json"):
+        done = run(tree, "plan", "--out", target)
+        assert done.returncode == 64, (target, done.stderr)
+        assert "--out" in done.stderr and "Traceback" not in done.stderr
