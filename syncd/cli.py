@@ -92,12 +92,12 @@ def _step_summary(markdown: str) -> None:
             fh.write(markdown + "\n")
 
 
-def report_refused(exc: Refused, fmt: str) -> None:
+def report_refused(exc: Refused, fmt: str, *, applying: bool) -> None:
     from syncd.render import render_plan
 
-    emit(render_plan(exc.plan, fmt, refusals=exc.refusals))
+    emit(render_plan(exc.plan, fmt, applied=applying, refusals=exc.refusals))
     if fmt == "github":
-        _step_summary(render_plan(exc.plan, "markdown", refusals=exc.refusals))
+        _step_summary(render_plan(exc.plan, "markdown", applied=applying, refusals=exc.refusals))
     if fmt == "text":
         click.echo(f"error: {exc.message}", err=True)
 
@@ -150,7 +150,7 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         report_invalid(exc, fmt)
         return exc.exit_code
     except Refused as exc:
-        report_refused(exc, fmt)
+        report_refused(exc, fmt, applying=ctx.info_name == "apply")
         return exc.exit_code
     except SyncdError as exc:
         _traceback(obj)

@@ -41,7 +41,7 @@ def test_apply_of_an_empty_directory_is_refused_and_deletes_nothing(
             assert [r["guard"] for r in data["refused"]] == ["allow-empty"]
             assert data["summary"]["delete"] == 2
         elif fmt == "markdown":
-            assert "refused, nothing was changed" in out.stdout
+            assert "### syncd apply: refused, nothing was changed" in out.stdout
             assert "**Refused** (`allow-empty`)" in out.stdout
         else:
             assert out.stdout.startswith("::error title=syncd refused (allow-empty)::")
