@@ -33,8 +33,10 @@ bench: install
 	$(BIN)/python bench/watch.py
 
 # Flower with basic auth from FLOWER_BASIC_AUTH and --url-prefix=flower; refuses without it.
+# Listens on 127.0.0.1 unless FLOWER_ADDRESS says otherwise (make flower FLOWER_ADDRESS=0.0.0.0).
+FLOWER_ADDRESS ?= 127.0.0.1
 flower: install
-	$(BIN)/python -m celeryapp.flower
+	FLOWER_ADDRESS=$(FLOWER_ADDRESS) $(BIN)/python -m celeryapp.flower
 
 migrate: install
 	$(BIN)/syncd migrate

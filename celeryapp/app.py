@@ -22,7 +22,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init
 
+from celeryapp.redact import install_log_redaction
 from celeryapp.settings import Settings
+
+install_log_redaction()  # before Celery logs anything: no URL password in any log line
 
 TASK_PACKAGES = ["celeryapp.tasks"]
 
@@ -116,5 +119,5 @@ def pool_result_connections(sender: Any = None, **_: Any) -> None:
 
 worker_init.connect(pool_result_connections, weak=False)
 
-app = make_app(Settings.from_env())
+app = make_app(Settings.from_env_or_exit())
 app.autodiscover_tasks(TASK_PACKAGES, related_name=None, force=True)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from celeryapp.settings import Settings
 
-TABLE_NAME = Settings.from_env().table_name
+TABLE_NAME = Settings.from_env_or_exit().table_name
 
 # Named constraints, so Alembic migrations are deterministic on every backend.
 NAMING = {

@@ -44,8 +44,9 @@ from celeryapp.dueplan import (
 )
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
+from celeryapp.redact import redact_url
 from celeryapp.schedules import task_id, to_utc
-from celeryapp.settings import Settings, redact_url, revision_key, sqlalchemy_url
+from celeryapp.settings import Settings, revision_key, sqlalchemy_url
 
 log = logging.getLogger("celeryapp.beat")
 

@@ -5,26 +5,105 @@ Documented in docs/settings.md; the names are the contract with docker-compose.y
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+
+from celeryapp.redact import redact_url
 
 DEFAULT_DATABASE_URL = "sqlite:///syncd.db"
 DEFAULT_TABLE_NAME = "sys_task_scheduler"
 DEFAULT_REDIS_PREFIX = "syncd"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_BROKER_DIR = ".syncd-broker"
+EXIT_USAGE = 64  # the CLI's code for a usage error (syncd.errors), for the celery processes
 
 
-def _int(env: Mapping[str, str], key: str, default: int) -> int:
+class SettingsError(ValueError):
+    """A setting is not valid; the message names the variable and says what it must be."""
+
+
+def _number(env: Mapping[str, str], key: str, default: float, kind: type, low: float) -> Any:
     raw = env.get(key)
-    return default if raw in (None, "") else int(raw)
+    if raw is None or raw.strip() == "":
+        return default
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r:.40} is not {what}") from None
+    if not math.isfinite(value) or value < low:
+        raise SettingsError(f"{key}={raw!r:.40} must be {what} of at least {low:g}")
+    return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key)
-    return default if raw in (None, "") else float(raw)
+def _int(env: Mapping[str, str], key: str, default: int, low: int = 0) -> int:
+    return int(_number(env, key, default, int, low))
+
+
+def _float(env: Mapping[str, str], key: str, default: float, low: float = 0.0) -> float:
+    return float(_number(env, key, default, float, low))
+
+
+# PostgreSQL keeps 63 bytes of an identifier and cuts the rest silently, so a longer name
+# is not the table it looks up. The table's constraints are named `uq_{table}_name`, which
+# must fit as well: 55 characters at most.
+MAX_TABLE_NAME = 63 - len("uq__name")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_table_name(name: str, key: str = "SYNCD_TABLE_NAME") -> str:
+    if not _IDENTIFIER.fullmatch(name) or len(name) > MAX_TABLE_NAME:
+        raise SettingsError(
+            f"{key}={name!r:.80} is not a table name: use letters, digits and _ (not first a "
+            f"digit), at most {MAX_TABLE_NAME} characters"
+        )
+    return name
+
+
+def check_timezone(name: str, key: str = "SYNCD_TIMEZONE") -> str:
+    from celeryapp.timezones import is_timezone
+
+    if not is_timezone(name):
+        raise SettingsError(
+            f"{key}={name!r:.80} is not an IANA time zone (like UTC or Europe/Berlin)"
+        )
+    return name
+
+
+def check_broker_url(url: str | None) -> str | None:
+    """kombu cannot read a Redis password from the query (`?password=`): every celery
+    process would die with a TypeError at its first connection."""
+    if url and url.startswith(("redis", "rediss")) and re.search(r"[?&]password=", url):
+        raise SettingsError(
+            f"CELERY_BROKER_URL (or SYNCD_REDIS_URL, its default) {redact_url(url)} has the "
+            "password in the query, which Celery's broker cannot read; write it as "
+            "redis://:PASSWORD@HOST:PORT/DB"
+        )
+    return url
+
+
+def check_database_url(url: str, key: str = "SYNCD_DATABASE_URL") -> str:
+    """A database URL SQLAlchemy reads as meant. It splits user:password@host at the first
+    @ while Redis and libpq split at the last, so a password with an unencoded @ would
+    connect to a host made of the password's tail (and print it in the error)."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0] if sep else ""
+    if authority.count("@") > 1:
+        raise SettingsError(
+            f"{key} ({redact_url(url)}) has an unencoded @ in its user or password; write it as %40"
+        )
+    if not sep or not scheme:
+        raise SettingsError(
+            f"{key} ({redact_url(url)}) is not a database URL; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB, mysql+pymysql://... or sqlite:///PATH "
+            "(a libpq key=value DSN is not accepted)"
+        )
+    return url
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -33,21 +112,6 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password replaced, for logs, errors and plan output."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -78,23 +142,37 @@ class Settings:
     broker_dir: str = DEFAULT_BROKER_DIR
 
     @classmethod
+    def from_env_or_exit(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """`from_env` for a process starting up (beat, worker, Flower): an invalid setting
+        ends it with the message and exit 64, not a traceback from deep inside Celery."""
+        try:
+            return cls.from_env(env)
+        except SettingsError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            raise SystemExit(EXIT_USAGE) from None
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this environment, each checked: SettingsError names the
+        variable of the first one that is not valid."""
         env = os.environ if env is None else env
-        database_url = sqlalchemy_url(env.get("SYNCD_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        database_url = sqlalchemy_url(
+            check_database_url(env.get("SYNCD_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        )
         redis_url = env.get("SYNCD_REDIS_URL") or None
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             redis_prefix=env.get("SYNCD_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
-            table_name=env.get("SYNCD_TABLE_NAME") or DEFAULT_TABLE_NAME,
-            broker_url=env.get("CELERY_BROKER_URL") or redis_url,
+            table_name=check_table_name(env.get("SYNCD_TABLE_NAME") or DEFAULT_TABLE_NAME),
+            broker_url=check_broker_url(env.get("CELERY_BROKER_URL") or redis_url),
             result_backend=env.get("CELERY_RESULT_BACKEND") or f"db+{database_url}",
-            timezone=env.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE,
-            beat_max_interval=_float(env, "SYNCD_BEAT_MAX_INTERVAL", 1.0),
-            beat_lock_ttl=_float(env, "SYNCD_BEAT_LOCK_TTL", 3.0),
-            beat_poll_interval=_float(env, "SYNCD_BEAT_POLL_INTERVAL", 2.0),
-            ledger_retention_days=_int(env, "SYNCD_LEDGER_RETENTION_DAYS", 7),
-            once_retention=_int(env, "SYNCD_ONCE_RETENTION", 86400),
+            timezone=check_timezone(env.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE),
+            beat_max_interval=_float(env, "SYNCD_BEAT_MAX_INTERVAL", 1.0, low=0.01),
+            beat_lock_ttl=_float(env, "SYNCD_BEAT_LOCK_TTL", 3.0, low=0.1),
+            beat_poll_interval=_float(env, "SYNCD_BEAT_POLL_INTERVAL", 2.0, low=0.01),
+            ledger_retention_days=_int(env, "SYNCD_LEDGER_RETENTION_DAYS", 7, low=1),
+            once_retention=_int(env, "SYNCD_ONCE_RETENTION", 86400, low=1),
             task_max_retries=_int(env, "SYNCD_TASK_MAX_RETRIES", 5),
             task_retry_backoff=_float(env, "SYNCD_TASK_RETRY_BACKOFF", 1.0),
             task_retry_backoff_max=_float(env, "SYNCD_TASK_RETRY_BACKOFF_MAX", 60.0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -12,7 +13,13 @@ from typing import Any, NoReturn
 
 import click
 
-from celeryapp.settings import DEFAULT_DATABASE_URL, DEFAULT_TIMEZONE, redact_url
+from celeryapp.redact import install_log_redaction, redact_url
+from celeryapp.settings import (
+    DEFAULT_DATABASE_URL,
+    Settings,
+    SettingsError,
+    check_database_url,
+)
 from syncd.errors import (
     EXIT_CHANGES_PENDING,
     EXIT_CODES_HELP,
@@ -20,12 +27,27 @@ from syncd.errors import (
     EXIT_SERVICE,
     EXIT_USAGE,
     InvalidSchedules,
+    Refused,
     SyncdError,
     UnknownSchedule,
     UsageError,
 )
 
 DEFAULT_PATHS = ("schedules",)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range; NaN is refused (click's range lets it through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+# Finite and at most a day: PostgreSQL's lock_timeout is a 32-bit count of milliseconds.
+LOCK_TIMEOUT = Seconds(min=0, max=86_400)
 FORMAT_OPTION = click.option(
     "--format",
     "fmt",
@@ -70,6 +92,16 @@ def _step_summary(markdown: str) -> None:
             fh.write(markdown + "\n")
 
 
+def report_refused(exc: Refused, fmt: str, *, applying: bool) -> None:
+    from syncd.render import render_plan
+
+    emit(render_plan(exc.plan, fmt, applied=applying, refusals=exc.refusals))
+    if fmt == "github":
+        _step_summary(render_plan(exc.plan, "markdown", applied=applying, refusals=exc.refusals))
+    if fmt == "text":
+        click.echo(f"error: {exc.message}", err=True)
+
+
 def report_invalid(exc: InvalidSchedules, fmt: str) -> None:
     from syncd.render import diagnostics_markdown, render_diagnostics
 
@@ -101,6 +133,14 @@ class SyncdGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
+def _traceback(obj: Context) -> None:
+    """With -v, the traceback of the exception being handled (the exit code stays)."""
+    if obj.verbose:
+        import traceback
+
+        click.echo(redact_url(traceback.format_exc()).rstrip(), err=True)
+
+
 def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
     """Run a command body; map every syncd exception to its exit code, in one place."""
     obj: Context = ctx.obj
@@ -109,25 +149,33 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
     except InvalidSchedules as exc:
         report_invalid(exc, fmt)
         return exc.exit_code
-    except SyncdError as exc:
-        if obj.verbose:
-            raise
-        click.echo(f"error: {exc.message}", err=True)
+    except Refused as exc:
+        report_refused(exc, fmt, applying=ctx.info_name == "apply")
         return exc.exit_code
-    except Exception as exc:
-        if obj.verbose:
-            raise
+    except SyncdError as exc:
+        _traceback(obj)
+        click.echo(f"error: {redact_url(exc.message)}", err=True)
+        return exc.exit_code
+    except SettingsError as exc:  # a setting a command assembles from its own options
+        _traceback(obj)
+        click.echo(f"error: {redact_url(str(exc))}", err=True)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the one place any failure gets its exit code
+        _traceback(obj)
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(exc, SQLAlchemyError):
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             click.echo(
-                f"error: database error at {redact_url(obj.database_url)}: {reason} "
+                f"error: database error at {redact_url(obj.database_url)}: {redact_url(reason)} "
                 "(run with -v for the traceback)",
                 err=True,
             )
             return EXIT_SERVICE
-        click.echo(f"error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        click.echo(
+            f"error: {type(exc).__name__}: {redact_url(str(exc))} (run with -v for the traceback)",
+            err=True,
+        )
         return EXIT_SERVICE
 
 
@@ -152,21 +200,36 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
     help="Celery app (module or module:attr) whose registered task names are "
     "checked; none: names are not checked [SYNCD_CELERY_APP].",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Add the traceback of a failure (the exit code stays)."
+)
 @click.version_option(package_name="syncd")
 @click.pass_context
 def main(
     ctx: click.Context, database_url: str, redis_url: str | None, app: str | None, verbose: bool
 ) -> None:
     """GitOps for Celery beat: validate, plan and apply YAML schedules."""
+    install_log_redaction()
+    settings = _settings(ctx, database_url)
     ctx.obj = Context(
         database_url=database_url,
         redis_url=redis_url or None,
         app=app or None,
-        redis_prefix=os.environ.get("SYNCD_REDIS_PREFIX") or "syncd",
-        timezone=os.environ.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE,
+        redis_prefix=settings.redis_prefix,
+        timezone=settings.timezone,
         verbose=verbose,
     )
+
+
+def _settings(ctx: click.Context, database_url: str) -> Settings:
+    """Every setting checked once, at start-up: exit 64 naming the variable (or option)."""
+    from_line = ctx.get_parameter_source("database_url") == click.core.ParameterSource.COMMANDLINE
+    try:
+        check_database_url(database_url, "--database-url" if from_line else "SYNCD_DATABASE_URL")
+        return Settings.from_env({**os.environ, "SYNCD_DATABASE_URL": database_url})
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -197,7 +260,32 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
     return run(ctx, fmt, body)
 
 
-def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) -> Any:
+def guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-empty and --max-delete (DESIGN §8), shared by plan, apply and watch."""
+    command = click.option(
+        "--max-delete",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Refuse (exit 5) a plan that deletes more than N schedules.",
+    )(command)
+    return click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Allow a plan that deletes every managed schedule (refused with exit 5 "
+        "otherwise: it is what a wrong path looks like).",
+    )(command)
+
+
+def _options(
+    obj: Context,
+    paths: Sequence[str],
+    *,
+    prune: bool,
+    adopt: bool,
+    allow_empty: bool = False,
+    max_delete: int | None = None,
+) -> Any:
+    from syncd.guards import Guards
     from syncd.sync import Options
 
     return Options(
@@ -206,6 +294,7 @@ def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) ->
         default_timezone=obj.timezone,
         prune=prune,
         adopt=adopt,
+        guards=Guards(allow_empty=allow_empty, max_delete=max_delete),
     )
 
 
@@ -219,7 +308,7 @@ def _signal(obj: Context, revision: int | None) -> None:
     try:
         publish_revision(obj.redis_url, obj.redis_prefix, revision)
     except (redis.RedisError, OSError, ValueError) as exc:
-        reason = str(exc).replace(obj.redis_url, redact_url(obj.redis_url))
+        reason = redact_url(str(exc))
         click.echo(
             f"warning: revision {revision} is committed, but Redis at "
             f"{redact_url(obj.redis_url)} could not be told ({reason}); the beat will pick "
@@ -246,6 +335,7 @@ def _signal(obj: Context, revision: int | None) -> None:
 @click.option(
     "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
 )
+@guard_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -255,6 +345,8 @@ def plan(
     out_file: str | None,
     no_prune: bool,
     adopt: bool,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Validate, then diff against the database; changes nothing."""
     obj: Context = ctx.obj
@@ -263,13 +355,26 @@ def plan(
         from syncd import sync
         from syncd.render import plan_dict, render_plan
 
-        result = sync.plan(obj.database_url, _options(obj, paths, prune=not no_prune, adopt=adopt))
+        options = _options(
+            obj,
+            paths,
+            prune=not no_prune,
+            adopt=adopt,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
+        )
+        result = sync.plan(obj.database_url, options)
         if out_file:
             saved = plan_dict(result, result.revision)
             saved["paths"] = _paths(paths)
             saved["options"] = {"prune": not no_prune, "adopt": adopt}
-            with open(out_file, "w", encoding="utf-8") as fh:
-                json.dump(saved, fh, indent=2, ensure_ascii=False)
+            try:
+                with open(out_file, "w", encoding="utf-8") as fh:
+                    json.dump(saved, fh, indent=2, ensure_ascii=False)
+            except OSError as exc:
+                raise UsageError(
+                    f"--out {out_file}: cannot write the plan ({exc.strerror})"
+                ) from None
         emit(render_plan(result, fmt, revision=result.revision))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown", revision=result.revision))
@@ -283,14 +388,9 @@ def plan(
 def _load_saved_plan(path: str) -> dict[str, Any] | None:
     if not path.endswith(".json"):
         return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a saved plan ({exc})") from None
-    if not isinstance(data, dict) or "changes" not in data or "paths" not in data:
-        raise UsageError(f"{path}: not a plan saved by `syncd plan --out`")
-    return data
+    from syncd import savedplan
+
+    return savedplan.read(path)
 
 
 @main.command()
@@ -303,11 +403,12 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=LOCK_TIMEOUT,
     default=30.0,
     show_default=True,
     help="Seconds to wait for another apply to finish before exiting 4.",
 )
+@guard_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -317,6 +418,8 @@ def apply(
     no_prune: bool,
     adopt: bool,
     lock_timeout: float,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Validate, diff and apply in one transaction; record a revision; signal the beat.
 
@@ -333,6 +436,8 @@ def apply(
             out_file=None,
             no_prune=no_prune,
             adopt=adopt,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
         )
 
     def body() -> int:
@@ -343,9 +448,16 @@ def apply(
         prune, adopting, use_paths = not no_prune, adopt, paths
         if saved is not None:
             use_paths = tuple(saved["paths"])
-            prune = bool(saved.get("options", {}).get("prune", True))
-            adopting = bool(saved.get("options", {}).get("adopt", False))
-        options = _options(obj, use_paths, prune=prune, adopt=adopting)
+            prune = saved.get("options", {}).get("prune", True)
+            adopting = saved.get("options", {}).get("adopt", False)
+        options = _options(
+            obj,
+            use_paths,
+            prune=prune,
+            adopt=adopting,
+            allow_empty=allow_empty,
+            max_delete=max_delete,
+        )
         result, revision = sync.apply(
             obj.database_url, options, lock_timeout=lock_timeout, expected=saved
         )
@@ -465,7 +577,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
 @FORMAT_OPTION
 @click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
 @click.option("--adopt", is_flag=True, help="Take over rows made by other means.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True)
+@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @click.option(
     "--max-applies",
     type=click.IntRange(min=1),
@@ -479,6 +591,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
     show_default=True,
     help="Milliseconds to wait for more changes before applying.",
 )
+@guard_options
 @click.pass_context
 def watch(
     ctx: click.Context,
@@ -489,6 +602,8 @@ def watch(
     lock_timeout: float,
     max_applies: int | None,
     debounce: int,
+    allow_empty: bool,
+    max_delete: int | None,
 ) -> int:
     """Apply, then re-apply on every change; an invalid edit leaves the last good state."""
     obj: Context = ctx.obj
@@ -498,7 +613,14 @@ def watch(
 
         run_watch(
             obj.database_url,
-            _options(obj, paths, prune=not no_prune, adopt=adopt),
+            _options(
+                obj,
+                paths,
+                prune=not no_prune,
+                adopt=adopt,
+                allow_empty=allow_empty,
+                max_delete=max_delete,
+            ),
             lock_timeout=lock_timeout,
             fmt=fmt,
             emit=emit,
@@ -553,7 +675,6 @@ def status(ctx: click.Context, fmt: str) -> int:
     obj: Context = ctx.obj
 
     def body() -> int:
-        from celeryapp.settings import Settings
         from syncd.status import gather, render
 
         env = dict(os.environ)

@@ -6,7 +6,9 @@ docstring is the default message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Exit codes (listed in `syncd --help`).
 EXIT_OK = 0
@@ -14,13 +16,15 @@ EXIT_INVALID = 1
 EXIT_CHANGES_PENDING = 2
 EXIT_SERVICE = 3
 EXIT_CONFLICT = 4
+EXIT_REFUSED = 5
 EXIT_USAGE = 64
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success (plan --detailed-exitcode: no changes); 1 invalid schedules; "
     "2 changes pending (plan --detailed-exitcode only); 3 a service could not be reached or "
     "another runtime failure; 4 conflict (another apply holds the lock, or the database moved "
-    "since the plan); 64 usage error."
+    "since the plan); 5 refused by a guard (the plan deletes every managed schedule without "
+    "--allow-empty, or more than --max-delete); 64 usage error."
 )
 
 
@@ -80,6 +84,18 @@ class StalePlan(SyncdError):
     """The database moved since this plan was made; make a new plan and review it."""
 
     exit_code = EXIT_CONFLICT
+
+
+class Refused(SyncdError):
+    """A guard refused the plan; nothing was changed."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, plan: Any, refusals: Sequence[Any]) -> None:
+        # The plan (syncd.plan.Plan) and why (syncd.guards.Refusal), for every output format.
+        self.plan = plan
+        self.refusals = tuple(refusals)
+        super().__init__("refused: " + "; ".join(r.message for r in self.refusals))
 
 
 class NoWorkers(SyncdError):

@@ -9,11 +9,12 @@ its schedules is a managed row as an apply of that commit would have written it.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections.abc import Sequence
 
 from syncd.errors import Diagnostic, InvalidSchedules, SyncdError
-from syncd.loader import YAML_SUFFIXES, SourceFile, read_sources
+from syncd.loader import SourceFile, is_schedule_file, read_sources
 from syncd.plan import Plan, Row, make_plan
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.validate import check_across, context_hash, validate_file
@@ -38,6 +39,20 @@ def _git_bytes(*args: str) -> bytes:
     return done.stdout
 
 
+def _listed(ref: str, paths: Sequence[str]) -> list[str]:
+    """The files under `paths` at `ref` that `discover` would read from the working tree:
+    the same rule below each given directory; a file named on its own is read whatever its
+    name."""
+    out = []
+    for given in paths:
+        listed = _git("ls-tree", "-r", "-z", "--name-only", ref, "--", given).split("\0")
+        for path in filter(None, listed):
+            named = os.path.normpath(path) == os.path.normpath(given)
+            if named or is_schedule_file(os.path.relpath(path, given)):
+                out.append(path)
+    return out
+
+
 def sources_at(ref: str, paths: Sequence[str]) -> list[SourceFile]:
     """The schedule files under `paths` as they are at `ref` (paths relative to the cwd)."""
     try:
@@ -47,9 +62,8 @@ def sources_at(ref: str, paths: Sequence[str]) -> list[SourceFile]:
             f"unknown git ref {ref!r}; in a CI checkout fetch it first "
             f"(git fetch origin {ref.removeprefix('origin/')}) or use fetch-depth: 0"
         ) from None
-    listed = _git("ls-tree", "-r", "--name-only", ref, "--", *paths).splitlines()
     out = []
-    for path in sorted(p for p in listed if p.endswith(YAML_SUFFIXES)):
+    for path in sorted(set(_listed(ref, paths))):
         data = _git_bytes("show", f"{ref}:./{path}")
         out.append(SourceFile(path, data, hashlib.sha256(data).hexdigest()))
     return out

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from syncd.errors import Diagnostic
+from syncd.guards import Refusal
 from syncd.plan import Change, Plan
 
 FORMATS = ("text", "json", "markdown", "github")
@@ -132,9 +133,11 @@ def render_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
 # --- plans -----------------------------------------------------------------------------
 
 
-def plan_dict(plan: Plan, revision: int | None = None) -> dict[str, Any]:
-    """The json shape of DESIGN §3."""
-    return {
+def plan_dict(
+    plan: Plan, revision: int | None = None, refusals: Sequence[Refusal] = ()
+) -> dict[str, Any]:
+    """The json shape of DESIGN §3; `refused` only when a guard refused the plan."""
+    out: dict[str, Any] = {
         "revision": revision,
         "changes": [
             {
@@ -149,6 +152,15 @@ def plan_dict(plan: Plan, revision: int | None = None) -> dict[str, Any]:
         ],
         "summary": plan.summary(),
     }
+    if refusals:
+        out["refused"] = [{"guard": r.guard, "message": r.message} for r in refusals]
+    return out
+
+
+def _refused_text(refusals: Sequence[Refusal]) -> list[str]:
+    return [f"Refused ({r.guard}): {r.message}." for r in refusals] + (
+        ["Nothing was changed."] if refusals else []
+    )
 
 
 def _summary_line(plan: Plan) -> str:
@@ -181,15 +193,22 @@ def _change_text(change: Change) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan, *, applied: bool = False, revision: int | None = None) -> str:
+def plan_text(
+    plan: Plan,
+    *,
+    applied: bool = False,
+    revision: int | None = None,
+    refusals: Sequence[Refusal] = (),
+) -> str:
     if plan.empty:
         return "No changes: the database matches the schedules."
     lines: list[str] = []
     for change in plan.changes:
         lines += _change_text(change)
-    verb = "Applied" if applied else "Plan"
+    verb = "Applied" if applied and not refusals else "Plan"
     tail = f" (revision {revision})" if applied and revision is not None else ""
     lines.append(f"{verb}: {_summary_line(plan)}{tail}.")
+    lines += _refused_text(refusals)
     return "\n".join(lines)
 
 
@@ -209,17 +228,22 @@ def plan_markdown(
     *,
     applied: bool = False,
     revision: int | None = None,
+    refusals: Sequence[Refusal] = (),
     limit: int = PLAN_DETAIL_LIMIT,
     budget: int = COMMENT_BUDGET,
 ) -> str:
     """A pull-request comment: under `budget` characters whatever the plan's size. Past
     `limit` changes it gives a count per action and the first `limit` changes; field
-    details follow while they fit."""
+    details follow while they fit. A refusal leads, and says nothing was changed."""
     title = "syncd apply" if applied else "syncd plan"
     if plan.empty:
         return f"### {title}: no changes\n\n{plan.unchanged} schedules unchanged.\n"
     shown = plan.changes[:limit]
     out = [f"### {title}: {_summary_line(plan)}", ""]
+    if refusals:
+        out[0] = f"### {title}: refused, nothing was changed"
+        out += [f"> **Refused** (`{r.guard}`): {_cell(r.message)}" for r in refusals]
+        out += ["", _summary_line(plan) + ".", ""]
     if len(shown) < len(plan.changes):
         counts = plan.summary()
         out.append("| action | schedules |")
@@ -254,10 +278,14 @@ def plan_markdown(
     return "\n".join(out) + "\n"
 
 
-def plan_github(plan: Plan) -> str:
-    """`::notice` per change, within GitHub's cap of notices a step (the last is the summary,
-    which says how many changes were not annotated)."""
-    lines = []
+def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
+    """`::error` per refusal, then `::notice` per change, within GitHub's cap of notices a
+    step (the last is the summary, which says how many changes were not annotated)."""
+    lines = [
+        f"::error title=syncd refused ({_escape_prop(r.guard)})::"
+        f"{_escape_data(r.message)}; nothing was changed"
+        for r in refusals
+    ]
     room = GITHUB_ANNOTATION_CAP - 1
     for c in plan.changes[:room]:
         file, _, line = (c.source or "").rpartition(":")
@@ -270,11 +298,18 @@ def plan_github(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_plan(plan: Plan, fmt: str, *, applied: bool = False, revision: int | None = None) -> str:
+def render_plan(
+    plan: Plan,
+    fmt: str,
+    *,
+    applied: bool = False,
+    revision: int | None = None,
+    refusals: Sequence[Refusal] = (),
+) -> str:
     if fmt == "json":
-        return json.dumps(plan_dict(plan, revision), ensure_ascii=False, indent=2)
+        return json.dumps(plan_dict(plan, revision, refusals), ensure_ascii=False, indent=2)
     if fmt == "markdown":
-        return plan_markdown(plan, applied=applied, revision=revision)
+        return plan_markdown(plan, applied=applied, revision=revision, refusals=refusals)
     if fmt == "github":
-        return plan_github(plan)
-    return plan_text(plan, applied=applied, revision=revision)
+        return plan_github(plan, refusals)
+    return plan_text(plan, applied=applied, revision=revision, refusals=refusals)

@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
+from celeryapp.timezones import is_timezone
 from syncd.errors import Diagnostic
 from syncd.loader import Document, PathKey
 from syncd.spec import Schedule, Source, parse_duration
@@ -36,19 +37,6 @@ def available_timezones() -> frozenset[str]:
     """Every IANA key on this machine: for did-you-mean hints only (listing them reads
     every zone file, 30 ms; `is_timezone` answers one key without that)."""
     return frozenset(zoneinfo.available_timezones())
-
-
-@lru_cache(maxsize=1024)
-def is_timezone(key: str) -> bool:
-    """Whether `key` is one of `available_timezones()`: a zone zoneinfo can load, not in
-    the `posix/` and `right/` trees, not `posixrules` (the same exclusions it makes)."""
-    if key == "posixrules" or key.startswith(("posix/", "right/")):
-        return False
-    try:
-        zoneinfo.ZoneInfo(key)
-    except (ValueError, KeyError, OSError):  # malformed key, no such zone, not a TZif file
-        return False
-    return True
 
 
 def parse_time(text: str) -> datetime | None:

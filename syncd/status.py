@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from celeryapp.settings import Settings, heartbeat_key, lock_key, redact_url
+from celeryapp.redact import redact_url
+from celeryapp.settings import Settings, heartbeat_key, lock_key
 from syncd.spec import format_time
 
 
@@ -49,7 +50,7 @@ def _beat(settings: Settings) -> dict[str, Any]:
             leader = client.get(lock_key(settings.redis_prefix))
             beat = client.get(heartbeat_key(settings.redis_prefix))
         except (redis.RedisError, OSError) as exc:
-            return {"error": f"Redis unreachable: {exc}"}
+            return {"error": redact_url(f"Redis unreachable: {exc}")}
         finally:
             client.close()
         return {
@@ -83,7 +84,7 @@ def _workers(settings: Settings, timeout: float) -> list[str] | dict[str, str]:
     try:
         replies = app.control.ping(timeout=timeout) or []
     except Exception as exc:  # noqa: BLE001 - any broker failure means "cannot tell"
-        return {"error": f"broker unreachable: {type(exc).__name__}: {exc}"}
+        return {"error": redact_url(f"broker unreachable: {type(exc).__name__}: {exc}")}
     finally:
         app.close()
     return sorted(name for reply in replies for name in reply)

@@ -36,11 +36,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
-from celeryapp.settings import redact_url, sqlalchemy_url
-from syncd.errors import LockTimeout, ServiceUnavailable
+from celeryapp.redact import redact_url
+from celeryapp.settings import sqlalchemy_url
+from syncd.errors import LockTimeout, ServiceUnavailable, UsageError
 from syncd.plan import Plan, Row
 from syncd.spec import SCHEDULE_COLUMNS, row_hash, row_values
 
@@ -89,11 +90,19 @@ def engine_for(url: str) -> Engine:
 def connect(url: str) -> Iterator[Connection]:
     """A connection, with unreachable databases turned into one clear error (exit 3)."""
     try:
-        conn = engine_for(url).connect()
+        engine = engine_for(url)
+    except ArgumentError:
+        raise UsageError(
+            f"the database URL {redact_url(url)!r} is not a SQLAlchemy URL; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB (a libpq key=value DSN is not accepted), "
+            "mysql+pymysql://... or sqlite:///PATH [--database-url, SYNCD_DATABASE_URL]"
+        ) from None
+    try:
+        conn = engine.connect()
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
         raise ServiceUnavailable(
-            f"cannot reach the database at {redact_url(url)}: {reason}"
+            f"cannot reach the database at {redact_url(url)}: {redact_url(reason)}"
         ) from None
     try:
         yield conn
@@ -116,17 +125,26 @@ def schema_version(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(url: str) -> None:
-    """Upgrade the database to the current schema (a cheap no-op when it is current)."""
+def migrate(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    """Upgrade the database to the current schema (a cheap no-op when it is current).
+
+    The upgrade runs under the apply lock (PostgreSQL's advisory lock; SQLite's write lock
+    taken up front with BEGIN IMMEDIATE), and the version is read again once the lock is
+    held: concurrent first applies then wait for one migration instead of racing in it
+    (SQLite "database is locked", PostgreSQL's duplicate key in pg_type).
+    """
     from celeryapp.migrations import HEAD
 
     with connect(url) as conn:
-        if schema_version(conn) == HEAD:
-            return
-        from alembic import command
+        current = schema_version(conn) == HEAD
+        conn.rollback()
+    if current:
+        return
+    from alembic import command
 
-        command.upgrade(_alembic_config(conn), "head")
-        conn.commit()
+    with _write_transaction(url, lock_timeout) as conn:
+        if schema_version(conn) != HEAD:
+            command.upgrade(_alembic_config(conn), "head")
 
 
 def has_schema(conn: Connection) -> bool:
@@ -348,7 +366,7 @@ def apply(
 ) -> Applied:
     """Migrate, then plan again under the lock (the earlier plan may be stale) and write it
     in the same transaction. `make(conn, revision)` builds the plan from the live table."""
-    migrate(url)
+    migrate(url, lock_timeout)
     with _write_transaction(url, lock_timeout) as conn:
         plan = make(conn, current_revision(conn))
         if plan.errors:

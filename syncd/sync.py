@@ -21,8 +21,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, insert, inspect, select
 
 from celeryapp.models import SourceManifest
-from syncd.errors import Diagnostic, InvalidSchedules, StalePlan
+from syncd.errors import Diagnostic, InvalidSchedules, Refused, StalePlan
 from syncd.gcpause import collector_paused
+from syncd.guards import Guards, check
 from syncd.loader import SourceFile, read_sources
 from syncd.plan import Plan, Row, make_plan
 from syncd.render import plan_dict
@@ -116,6 +117,7 @@ class Options:
     default_timezone: str = "UTC"
     prune: bool = True
     adopt: bool = False
+    guards: Guards = field(default_factory=Guards)
 
 
 def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple[Plan, Gathered]:
@@ -155,6 +157,9 @@ def plan(url: str, options: Options) -> Plan:
     with connect(url) as conn:
         result, _ = plan_from(conn, options, current_revision(conn))
         conn.rollback()
+    refusals = check(result, options.guards)
+    if refusals:
+        raise Refused(result, refusals)
     return result
 
 
@@ -227,7 +232,7 @@ def apply(
     """`syncd apply`: plan under the lock and write it in one transaction.
 
     With `expected` (a saved plan), refuse when the database moved since it was made or
-    when the fresh plan differs from it.
+    when the fresh plan differs from it. The guards judge the fresh plan, under the lock.
     """
     from syncd import store
 
@@ -244,6 +249,10 @@ def apply(
                     "the schedules or the database changed since the plan was made; "
                     "make a new plan and review it"
                 )
+        refusals = check(fresh, options.guards)
+        if refusals:
+            # Raised inside the write transaction: it rolls back, nothing is written.
+            raise Refused(fresh, refusals)
         write_manifest(conn, gathered.files)
         return fresh
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import click
 
-from celeryapp.settings import Settings, redact_url
+from celeryapp.redact import redact_url
+from celeryapp.settings import Settings
 from syncd.errors import (
     EXIT_INVALID,
     EXIT_OK,

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncd.errors import InvalidSchedules, SyncdError
+from celeryapp.redact import redact_url
+from syncd.errors import InvalidSchedules, Refused, SyncdError
 from syncd.sync import Options, apply
 
 
@@ -33,6 +34,12 @@ def _line(event: dict[str, Any], fmt: str) -> str:
         )
     if event["status"] == "error":
         return f"{stamp} error: {event['error']}"
+    if event["status"] == "refused":
+        return (
+            f"{stamp} refused: "
+            + "; ".join(r["message"] for r in event["refused"])
+            + ("; nothing changed")
+        )
     s = event["summary"]
     what = (
         f"revision {event['revision']}: {s['create']} created, {s['update']} updated, "
@@ -52,13 +59,21 @@ def apply_once(
         plan, revision = apply(url, options, lock_timeout=lock_timeout)
     except InvalidSchedules as exc:
         return {**event, "status": "invalid", "errors": [str(d) for d in exc.diagnostics]}
+    except Refused as exc:
+        # A guard refused the plan: the transaction rolled back, the last good state stays.
+        return {
+            **event,
+            "status": "refused",
+            "refused": [{"guard": r.guard, "message": r.message} for r in exc.refusals],
+            "summary": exc.plan.summary(),
+        }
     except SyncdError as exc:
-        return {**event, "status": "error", "error": exc.message}
+        return {**event, "status": "error", "error": redact_url(exc.message)}
     except SQLAlchemyError as exc:
         # The database went away mid-apply (restart, failover): the transaction rolled back,
         # nothing changed; the next save tries again on a fresh connection.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return {**event, "status": "error", "error": f"database error: {reason}"}
+        return {**event, "status": "error", "error": f"database error: {redact_url(reason)}"}
     signal_fn(revision)
     return {
         **event,

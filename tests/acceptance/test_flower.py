@@ -39,6 +39,12 @@ REPO = Path(__file__).resolve().parents[2]
         "guest:guest",
         "ops:short",
         "ok:long-enough-1,admin:123456",
+        "admin:changeme",
+        "admin:12345678",
+        "admin:password1",
+        "ops:qwertyuiop",
+        "ops:ops-ops-ops",
+        "celery:celery123",
     ],
 )
 def test_unsafe_credentials_are_refused(value: str | None) -> None:
@@ -69,6 +75,45 @@ def test_launcher_exits_64_and_says_what_to_set(value: str | None) -> None:
     assert done.returncode == 64
     assert "FLOWER_BASIC_AUTH" in done.stderr
     assert "123456" not in done.stderr  # the password itself is never echoed
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--basic-auth=admin:123456"], {}),
+        (["--basic-auth", "admin:123456"], {}),
+        (["--port=1", "--basic_auth=x:y"], {}),
+        ([], {"FLOWER_UNAUTHENTICATED_API": "true"}),
+    ],
+)
+def test_launcher_refuses_what_would_bypass_the_credentials(
+    argv: list[str], env: dict[str, str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "celeryapp.flower", *argv],
+        env={**os.environ, "FLOWER_BASIC_AUTH": f"ops:{PASSWORD}", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 64, done.stderr
+    assert "123456" not in done.stderr and PASSWORD not in done.stderr
+
+
+def test_make_flower_binds_loopback_unless_told() -> None:
+    def dry(*args: str) -> str:
+        return subprocess.run(
+            ["make", "-n", "-W", "pyproject.toml", *args, "flower"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+
+    assert "FLOWER_ADDRESS=127.0.0.1 " in dry()
+    assert "FLOWER_ADDRESS=0.0.0.0 " in dry("FLOWER_ADDRESS=0.0.0.0")
 
 
 def free_port() -> int:
@@ -122,6 +167,14 @@ def test_flower_with_a_real_worker(
                 name.startswith(worker.hostname.split("@")[0]) for name in json.loads(listed)
             )
             assert get(f"{base}/api/workers")[0] == 401
+            assert get(f"{base}/metrics")[0] == 401
+            assert get(f"{base}/metrics", "tester:wrong-password")[0] == 401
+            status, metrics = get(f"{base}/metrics", auth)
+            assert status == 200 and b"flower_" in metrics
+            assert get(f"{base}/healthcheck")[0] == 200
+            # The credential is in no command line (`ps` shows them to every user).
+            cmdline = Path(f"/proc/{flower.pid}/cmdline").read_bytes()
+            assert PASSWORD.encode() not in cmdline and b"basic" not in cmdline
             assert get(f"{base}/api/workers", "tester:wrong-password")[0] == 401
             assert get(f"{base}/", auth)[0] == 200
             chromium = shutil.which("chromium")

@@ -1,0 +1,56 @@
+"""Guards (DESIGN §8): plans that are refused however valid their files are.
+
+A wrong path in CI (`syncd apply schedules/` run from the wrong directory, an empty
+checkout) looks exactly like "delete everything"; Argo CD refuses an empty desired state
+unless told. The decision is a pure function of the plan and the options; the CLI maps a
+refusal to exit 5 (`EXIT_REFUSED`), and apply makes it under the lock on the fresh plan, so
+a refused apply writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syncd.plan import Plan
+
+
+@dataclass(frozen=True)
+class Guards:
+    allow_empty: bool = False  # allow a plan that deletes every managed schedule
+    max_delete: int | None = None  # refuse more deletes than this
+
+
+@dataclass(frozen=True)
+class Refusal:
+    guard: str  # the option that lifts it: "allow-empty" or "max-delete"
+    message: str
+
+
+def managed_before(plan: Plan) -> int:
+    """Managed rows the plan was made against: deleted, updated in place, or unchanged
+    (an adopted row was not managed; an unmanaged row is never in a plan)."""
+    kept = sum(1 for c in plan.changes if c.action == "update" and not c.adopt)
+    return plan.summary()["delete"] + kept + plan.unchanged
+
+
+def check(plan: Plan, guards: Guards) -> tuple[Refusal, ...]:
+    """Why this plan must not be applied (empty: it may)."""
+    deletes = plan.summary()["delete"]
+    out = []
+    if deletes and deletes == managed_before(plan) and not guards.allow_empty:
+        out.append(
+            Refusal(
+                "allow-empty",
+                f"the plan deletes every managed schedule ({deletes}); check the paths "
+                "given, or pass --allow-empty if that is meant",
+            )
+        )
+    if guards.max_delete is not None and deletes > guards.max_delete:
+        out.append(
+            Refusal(
+                "max-delete",
+                f"the plan deletes {deletes} schedules, more than --max-delete "
+                f"{guards.max_delete}; check the paths given, or raise --max-delete",
+            )
+        )
+    return tuple(out)

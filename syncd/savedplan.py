@@ -1,0 +1,91 @@
+"""A plan saved by `syncd plan --out FILE`, read back for `syncd apply FILE`.
+
+The file may come from anywhere (an artifact of another job, a hand edit), so everything
+about it is checked before it is used: a regular file under a size cap, strict JSON (no
+NaN), and the shape `plan --out` writes. Anything else is a usage error (exit 64) naming
+the file and the problem, never a Python exception or a comparison of mismatched types.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any
+
+from syncd.errors import UsageError
+
+MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 10 000-schedule plan is about 5 MB
+KEYS = frozenset({"revision", "changes", "summary", "paths", "options"})
+OPTION_KEYS = frozenset({"prune", "adopt"})
+ACTIONS = frozenset({"create", "update", "delete"})
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read(path: str) -> dict[str, Any]:
+    """The saved plan at `path`, checked; UsageError says what is wrong with it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"{path}: not a regular file, so not a saved plan")
+            if info.st_size > MAX_PLAN_BYTES:
+                raise UsageError(
+                    f"{path}: {info.st_size} bytes, more than a saved plan may be "
+                    f"({MAX_PLAN_BYTES} bytes)"
+                )
+            raw = fh.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the saved plan ({exc.strerror})") from None
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise UsageError(f"{path}: not a saved plan (JSON nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UsageError(f"{path}: not a saved plan (not JSON: {exc})") from None
+    problem = shape_problem(data)
+    if problem:
+        raise UsageError(f"{path}: not a plan saved by `syncd plan --out`: {problem}")
+    return data  # type: ignore[no-any-return]
+
+
+def shape_problem(data: Any) -> str | None:
+    """What is wrong with the shape of a decoded saved plan (None: nothing). Pure."""
+    if not isinstance(data, dict):
+        return f"the top level is a {type(data).__name__}, not an object"
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        return f"unknown keys {unknown}"
+    for key in ("revision", "changes", "paths"):
+        if key not in data:
+            return f"{key!r} is missing"
+    revision = data["revision"]
+    if revision is not None and (type(revision) is not int or revision < 1):
+        return f"'revision' must be a revision number or null, not {revision!r:.40}"
+    paths = data["paths"]
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        return "'paths' must be a non-empty list of paths"
+    options = data.get("options", {})
+    if not isinstance(options, dict):
+        return "'options' must be an object"
+    for key, value in options.items():
+        if key not in OPTION_KEYS or not isinstance(value, bool):
+            return f"'options' may hold only prune and adopt, as true or false (got {key!r:.40})"
+    changes = data["changes"]
+    if not isinstance(changes, list):
+        return "'changes' must be a list"
+    for i, change in enumerate(changes):
+        if (
+            not isinstance(change, dict)
+            or change.get("action") not in ACTIONS
+            or not isinstance(change.get("name"), str)
+            or not isinstance(change.get("fields", {}), dict)
+        ):
+            return f"'changes'[{i}] is not a change (an object with action, name and fields)"
+    if "summary" in data and not isinstance(data["summary"], dict):
+        return "'summary' must be an object"
+    return None

@@ -1,0 +1,64 @@
+"""Settings are checked once, at start-up, and an error names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from celeryapp.settings import MAX_TABLE_NAME, Settings, SettingsError
+
+NUMERIC = [
+    "SYNCD_BEAT_MAX_INTERVAL",
+    "SYNCD_BEAT_LOCK_TTL",
+    "SYNCD_BEAT_POLL_INTERVAL",
+    "SYNCD_LEDGER_RETENTION_DAYS",
+    "SYNCD_ONCE_RETENTION",
+    "SYNCD_TASK_MAX_RETRIES",
+    "SYNCD_TASK_RETRY_BACKOFF",
+    "SYNCD_TASK_RETRY_BACKOFF_MAX",
+    "SYNCD_RESULT_EXPIRES",
+]
+
+
+@pytest.mark.parametrize("key", NUMERIC)
+@pytest.mark.parametrize("raw", ["abc", "-1", "nan", "inf", "1e999", "0x10", "1_000x"])
+def test_bad_numbers_name_the_variable(key: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        Settings.from_env({key: raw})
+
+
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("SYNCD_TIMEZONE", "Mars/Base"),
+        ("SYNCD_TIMEZONE", "utc "),
+        ("SYNCD_TIMEZONE", "../../etc/passwd"),
+        ("SYNCD_TIMEZONE", "posix/Europe/Berlin"),
+        ("SYNCD_TABLE_NAME", "t" * (MAX_TABLE_NAME + 1)),
+        ("SYNCD_TABLE_NAME", "t" * 64),
+        ("SYNCD_TABLE_NAME", "1table"),
+        ("SYNCD_TABLE_NAME", 'x"; DROP TABLE y; --'),
+        ("SYNCD_TABLE_NAME", "sched-ules"),
+        ("SYNCD_DATABASE_URL", "host=db user=bob password=s3cret dbname=x"),
+        ("SYNCD_DATABASE_URL", "postgresql://bob:p@ss@db/x"),
+        ("CELERY_BROKER_URL", "redis://cache:6379/0?password=s3cret"),
+        ("SYNCD_REDIS_URL", "rediss://cache:6380/0?ssl_cert_reqs=none&password=s3cret"),
+    ],
+)
+def test_bad_names_and_urls_name_the_variable(key: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=key) as caught:
+        Settings.from_env({key: raw})
+    assert "s3cret" not in str(caught.value) and "ss@db" not in str(caught.value)
+
+
+def test_good_values_pass() -> None:
+    settings = Settings.from_env(
+        {
+            "SYNCD_TIMEZONE": "America/New_York",
+            "SYNCD_TABLE_NAME": "t" * MAX_TABLE_NAME,
+            "SYNCD_BEAT_LOCK_TTL": " 2.5 ",
+            "SYNCD_TASK_MAX_RETRIES": "0",
+            "SYNCD_DATABASE_URL": "postgresql://bob:p%40ss@db/x",
+        }
+    )
+    assert settings.beat_lock_ttl == 2.5 and settings.task_max_retries == 0
+    assert settings.timezone == "America/New_York"
