@@ -33,7 +33,7 @@ from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, to_
 
 MAX_WINDOW = timedelta(days=1)
 # The schema's rule for task names: the beat sends nothing else, whatever a row says.
-TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _PERIODS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -45,6 +45,7 @@ class Context:
     redis_prefix: str
     timezone: str
     verbose: bool
+    limits: Any = None  # syncd.loader.SizeLimits (the loader is imported by commands only)
 
     def registry(self) -> frozenset[str] | None:
         if not self.app:
@@ -166,7 +167,26 @@ def main(
         redis_prefix=os.environ.get("SYNCD_REDIS_PREFIX") or "syncd",
         timezone=os.environ.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE,
         verbose=verbose,
+        limits=_size_limits(os.environ),
     )
+
+
+def _size_limits(env: Mapping[str, str]) -> Any:
+    """SYNCD_MAX_DOCUMENT_BYTES and SYNCD_MAX_ARGS_BYTES (positive integers) as SizeLimits."""
+    from syncd.loader import SizeLimits
+
+    values = {}
+    for field, variable in (
+        ("document_bytes", "SYNCD_MAX_DOCUMENT_BYTES"),
+        ("args_bytes", "SYNCD_MAX_ARGS_BYTES"),
+    ):
+        raw = env.get(variable) or ""
+        if not raw:
+            continue
+        if not raw.isdecimal() or int(raw) < 1:
+            raise click.UsageError(f"{variable}={raw!r}: give a positive number of bytes")
+        values[field] = int(raw)
+    return SizeLimits(**values)
 
 
 @main.command()
@@ -182,7 +202,10 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
         from syncd.validate import load
 
         schedules, diagnostics = load(
-            _paths(paths), registry=obj.registry(), default_timezone=obj.timezone
+            _paths(paths),
+            registry=obj.registry(),
+            default_timezone=obj.timezone,
+            limits=obj.limits,
         )
         if diagnostics:
             raise InvalidSchedules(diagnostics)
@@ -204,6 +227,7 @@ def _options(obj: Context, paths: Sequence[str], *, prune: bool, adopt: bool) ->
         paths=_paths(paths),
         registry=obj.registry(),
         default_timezone=obj.timezone,
+        limits=obj.limits,
         prune=prune,
         adopt=adopt,
     )
@@ -426,6 +450,7 @@ def next_command(
             database_url=obj.database_url,
             default_timezone=obj.timezone,
             now=start,
+            limits=obj.limits,
         )
         tz_name, times = fire_times_for(
             schedule, start, count, default_timezone=obj.timezone, anchor=anchor
@@ -449,7 +474,9 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
         from syncd.gitdiff import diff as git_diff
         from syncd.render import render_plan
 
-        result, warnings = git_diff(base, _paths(paths), default_timezone=obj.timezone)
+        result, warnings = git_diff(
+            base, _paths(paths), default_timezone=obj.timezone, limits=obj.limits
+        )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         emit(render_plan(result, fmt))

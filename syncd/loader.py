@@ -57,6 +57,9 @@ class SizeLimits(NamedTuple):
     args_bytes: int = MAX_ARGS_BYTES
 
 
+DEFAULT_SIZE_LIMITS = SizeLimits()
+
+
 @dataclass(frozen=True)
 class SourceFile:
     path: str
@@ -100,7 +103,7 @@ class Document:
             child = None
             if isinstance(node, yaml.MappingNode) and isinstance(step, str):
                 for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and _key_text(k) == step:
+                    if isinstance(k, yaml.ScalarNode) and key_text(k) == step:
                         key_node, child = k, v
                         break
             elif (
@@ -113,6 +116,11 @@ class Document:
                 return depth, None, node
             node = child
         return len(at), key_node, node
+
+    def node(self, at: PathKey) -> yaml.Node | None:
+        """The node written at `at`, if the path exists in the tree."""
+        matched, _, node = self._walk(at)
+        return node if matched == len(at) else None
 
     def mark(self, at: PathKey, *, key: bool = False) -> Mark:
         """The best position for a path: its key (or value), else the nearest ancestor."""
@@ -135,7 +143,7 @@ class Document:
         if not isinstance(root, yaml.MappingNode):
             return out
         for k, v in root.value:
-            name = _key_text(k) if isinstance(k, yaml.ScalarNode) else None
+            name = key_text(k) if isinstance(k, yaml.ScalarNode) else None
             if name == "defaults":
                 out.extend(_scalars_of(v, ("defaults",)))
             elif name == "schedules" and isinstance(v, yaml.SequenceNode):
@@ -160,8 +168,8 @@ class Document:
                 stack.extend((child, (*at, i)) for i, child in enumerate(node.value))
             elif isinstance(node, yaml.MappingNode):
                 for k, v in node.value:
-                    keys.setdefault((*at, _key_text(k)), _mark(k))
-                    stack.append((v, (*at, _key_text(k))))
+                    keys.setdefault((*at, key_text(k)), _mark(k))
+                    stack.append((v, (*at, key_text(k))))
         return keys, values, scalars
 
     @property
@@ -180,7 +188,7 @@ class Document:
         return self._tables[2]
 
 
-def _key_text(node: yaml.Node) -> str:
+def key_text(node: yaml.Node) -> str:
     if node.tag == _STR:
         return str(node.value)
     return str(_scalar(node)) if isinstance(node, yaml.ScalarNode) else "?"
@@ -190,7 +198,7 @@ def _scalars_of(node: yaml.Node, at: PathKey) -> list[tuple[PathKey, ScalarInfo]
     if not isinstance(node, yaml.MappingNode):
         return []
     return [
-        ((*at, _key_text(k)), ScalarInfo(v.tag, True, v.value))
+        ((*at, key_text(k)), ScalarInfo(v.tag, True, v.value))
         for k, v in node.value
         if v.__class__ is yaml.ScalarNode
         and v.tag != _STR
@@ -515,7 +523,7 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
                 )
             key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
             if key in out:
-                first = next(k for k, _ in node.value if _key_text(k) == key)
+                first = next(k for k, _ in node.value if key_text(k) == key)
                 raise _LoadError(
                     _mark(key_node),
                     "yaml.duplicate-key",
@@ -542,18 +550,16 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> 
     if exc.context == "while scanning an alias" or problem.startswith("found undefined alias"):
         # `cron: */5 * * * *` unquoted: `*` starts an alias in YAML.
         return "yaml.unquoted-star", (
-            "a value starting with `*` is read as a YAML alias; quote it, "
-            'like cron: "*/5 * * * *"'
+            'a value starting with `*` is read as a YAML alias; quote it, like cron: "*/5 * * * *"'
         )
     return "yaml.syntax", problem
 
 
 def parse(
-    source: SourceFile, limits: SizeLimits | None = None
+    source: SourceFile, limits: SizeLimits = DEFAULT_SIZE_LIMITS
 ) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one file into a Document, or return the one positioned reason it cannot be."""
     doc = Document(source.path, None)
-    limits = limits or SizeLimits()
     text = ""
     try:
         if len(source.data) > MAX_FILE_BYTES:

@@ -1,0 +1,253 @@
+"""Values that validate fit their columns on every database and survive the beat's arithmetic.
+
+The schema checks shapes; these rules check magnitudes and characters against
+`celeryapp.limits` (the numbers the table is declared with), so no file that validates
+fails at apply ("integer out of range", "invalid byte sequence") or in `syncd next`
+(OverflowError). They also hold args and kwargs to the rule the rest of the file follows:
+a plain YAML 1.1 value that another YAML reader (YAML 1.2: editors, most tools) would read
+differently is an error that says to quote it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from celeryapp import limits
+from syncd.errors import Diagnostic
+from syncd.loader import Document, PathKey, SizeLimits, args_too_large, key_text
+from syncd.spec import format_duration, parse_duration
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Fields that name things (queues, zones, tasks): no control or bidi characters at all.
+IDENTIFIER_FIELDS = ("name", "task", "cron", "queue", "exchange", "routing_key", "timezone")
+TEXT_FIELDS = (*IDENTIFIER_FIELDS, "description")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INT_12 = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
+_FLOAT_12 = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
+_BOOL_12 = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+_NON_FINITE = frozenset({".inf", "+.inf", "-.inf", ".nan"})
+_CORE = "tag:yaml.org,2002:"
+
+Where = Callable[[str], PathKey]
+
+
+def _diag(doc: Document, at: PathKey, code: str, message: str) -> Diagnostic:
+    mark = doc.mark(at)
+    return Diagnostic(doc.path, mark.line, mark.column, code, message)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _bad_character(text: str, *, identifier: bool) -> str | None:
+    """The first character a column or a reader cannot take, as U+XXXX, if any."""
+    for char in text:
+        if char == "\x00":
+            return "U+0000"
+        if identifier and (unicodedata.category(char) == "Cc" or char in _BIDI):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def check_text(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
+    out = []
+    for field in TEXT_FIELDS:
+        value = merged.get(field)
+        if not isinstance(value, str):
+            continue
+        bad = _bad_character(value, identifier=field in IDENTIFIER_FIELDS)
+        if bad is None:
+            continue
+        code = "value.nul" if bad == "U+0000" else "value.control-character"
+        why = (
+            "no database column stores it"
+            if bad == "U+0000"
+            else f"{field} takes no control or bidi characters (they hide in review and logs)"
+        )
+        out.append(
+            _diag(
+                doc,
+                where(field),
+                code,
+                f"{field}: {_shown(value)} contains the character {bad}; {why}; remove it",
+            )
+        )
+    return out
+
+
+def check_magnitudes(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
+    """Durations within the Integer column, instants within what every database and the
+    time arithmetic hold. The instants that pass are safe to compare."""
+    out = []
+    for field in ("every", "catchup_window"):
+        seconds = parse_duration(merged[field]) if isinstance(merged.get(field), str) else None
+        if seconds is not None and seconds > limits.INT_MAX:
+            out.append(
+                _diag(
+                    doc,
+                    where(field),
+                    "duration.too-long",
+                    f"{field}: {_shown(merged[field])} is longer than "
+                    f"{format_duration(limits.INT_MAX)} ({limits.INT_MAX} seconds, about 68 "
+                    "years), the longest the schedule table stores",
+                )
+            )
+    for field in ("start_time", "expires"):
+        value = _instant(merged.get(field))
+        if value is None:
+            continue
+        try:
+            inside = limits.EARLIEST_TIME <= value.astimezone(UTC) < limits.LATEST_TIME
+        except OverflowError:  # 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+            inside = False
+        if not inside:
+            out.append(
+                _diag(
+                    doc,
+                    where(field),
+                    "time.out-of-range",
+                    f"{field}: {_shown(merged[field])} is outside the supported range "
+                    f"{limits.EARLIEST_TIME:%Y-%m-%d} to {limits.LATEST_TIME:%Y-%m-%d} (UTC)",
+                )
+            )
+    return out
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def check_arguments(
+    doc: Document, merged: Mapping[str, Any], where: Where, size: SizeLimits
+) -> list[Diagnostic]:
+    """args and kwargs: JSON every database stores as written, within the size bound."""
+    out: list[Diagnostic] = []
+    for field in ("args", "kwargs"):
+        if merged.get(field) is None:
+            continue
+        at = where(field)
+        node = doc.node(at)
+        if node is not None:
+            out += _yaml11_traps(doc, node, at)
+        out += _json_values(doc, merged[field], at)
+        if out:
+            continue
+        nbytes = len(json.dumps(merged[field], ensure_ascii=False).encode())
+        if nbytes > size.args_bytes:
+            out.append(_diag(doc, at, "args.too-large", args_too_large(at, nbytes, size)))
+    return out
+
+
+def _json_values(doc: Document, value: Any, at: PathKey) -> list[Diagnostic]:
+    stack: list[tuple[Any, PathKey]] = [(value, at)]
+    while stack:
+        item, here = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return [
+                _diag(
+                    doc,
+                    here,
+                    "value.not-finite",
+                    f"{item} is not a JSON number; PostgreSQL refuses it and SQLite would "
+                    "store it differently (quote it if it is text)",
+                )
+            ]
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not INT64_MIN <= item <= INT64_MAX:
+                return [
+                    _diag(
+                        doc,
+                        here,
+                        "value.out-of-range",
+                        f"{item} does not fit in 64 bits; MySQL would store it rounded "
+                        "(quote it if it is text)",
+                    )
+                ]
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return [_diag(doc, here, "value.nul", f"{_shown(item)} contains U+0000; remove it")]
+        elif isinstance(item, list):
+            stack.extend((child, (*here, i)) for i, child in enumerate(item))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return [
+                        _diag(doc, (*here, key), "value.nul", f"key {_shown(key)} contains U+0000")
+                    ]
+                stack.append((child, (*here, key)))
+    return []
+
+
+def _yaml11_traps(doc: Document, root: yaml.Node, at: PathKey) -> list[Diagnostic]:
+    """Plain scalars inside args/kwargs that YAML 1.1 reads otherwise than YAML 1.2."""
+    out: list[Diagnostic] = []
+    stack: list[tuple[yaml.Node, PathKey]] = [(root, at)]
+    while stack:
+        node, here = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*here, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                text = key_text(k)
+                if isinstance(k, yaml.ScalarNode) and not k.style and text != k.value:
+                    out.append(
+                        _diag(
+                            doc,
+                            (*here, text),
+                            "yaml.implicit-type",
+                            f"key `{k.value}` was read as {_kind(k.tag)} (YAML 1.1) and "
+                            f'would be stored as "{text}"; quote it: "{k.value}":',
+                        )
+                    )
+                stack.append((v, (*here, text)))
+        elif (
+            isinstance(node, yaml.ScalarNode)
+            and not node.style
+            and reads_differently(node.tag, node.value)
+        ):
+            out.append(
+                _diag(
+                    doc,
+                    here,
+                    "yaml.implicit-type",
+                    f"`{node.value}` was read as {_kind(node.tag)} (YAML 1.1); only plain "
+                    "decimal numbers and true/false mean the same to every YAML reader: "
+                    f'quote it ("{node.value}") or write '
+                    + ("true or false" if node.tag.endswith("bool") else "it in decimal"),
+                )
+            )
+    return sorted(out)
+
+
+def reads_differently(tag: str, raw: str) -> bool:
+    """Whether a plain scalar YAML 1.1 resolved to `tag` means something else in YAML 1.2
+    (`yes`, `010`, `0x1F`, `1:30`, `1_000`): only plain decimal and true/false agree."""
+    kind = tag.removeprefix(_CORE)
+    if kind == "bool":
+        return raw not in _BOOL_12
+    if kind == "int":
+        return not _INT_12.match(raw)
+    if kind == "float":
+        return raw.lower() not in _NON_FINITE and not _FLOAT_12.match(raw)
+    return False
+
+
+def _kind(tag: str) -> str:
+    return {"bool": "a boolean", "int": "an integer", "float": "a number", "null": "null"}.get(
+        tag.removeprefix(_CORE), "a value"
+    )
