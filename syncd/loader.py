@@ -406,7 +406,7 @@ def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
 
 def args_too_large(at: PathKey, nbytes: int, limits: SizeLimits) -> str:
     return (
-        f"{at[-1]} is {nbytes} bytes as JSON (aliases expanded); the limit is "
+        f"{at[-1]} is {nbytes} bytes as JSON, aliases expanded; the limit is "
         f"{limits.args_bytes} bytes (SYNCD_MAX_ARGS_BYTES): the beat sends it with every run"
     )
 

@@ -35,8 +35,12 @@ _CRON_RANGES = {
     "month": "1-12 or jan-dec",
     "day-of-week": "0-7 or sun-sat (0 and 7 are Sunday)",
 }
-# Zones that name no place: what they mean depends on the machine reading them.
-_HOST_ZONES = frozenset({"localtime", "Factory"})
+# Zone files that name no place: refused though zoneinfo loads them.
+_HOST_ZONES = {
+    "localtime": "is whatever zone the machine reading it is set to (it differs between "
+    "where syncd validates and where the beat runs)",
+    "Factory": "is tzdata's placeholder for an unset zone",
+}
 # Where the beat starts looking when deciding "can this cron ever fire".
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -180,9 +184,7 @@ def check_schedule(
                 doc,
                 where("timezone"),
                 "timezone.host-dependent",
-                f"timezone {tz!r} means whatever zone the machine reading it is set to, "
-                "which differs between where syncd validates and where the beat runs; "
-                "name the zone, like Europe/Berlin",
+                f"timezone {tz!r} {_HOST_ZONES[tz]}; name the zone, like Europe/Berlin",
             )
         )
     elif tz is not None and not is_timezone(tz):
