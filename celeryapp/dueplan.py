@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celeryapp import limits
 from celeryapp.models import ScheduleType
 from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, to_utc
 
@@ -118,7 +119,7 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
         task = row.get("task")
-        if not isinstance(task, str) or len(task) > 256 or not TASK_NAME.match(task):
+        if not isinstance(task, str) or len(task) > limits.TASK_LENGTH or not TASK_NAME.match(task):
             raise BadRow(f"task name {task!r} is not a dotted Python name")
         options = {k: row[k] for k in ("queue", "exchange", "routing_key") if row.get(k)}
         baseline = max((t for t in (last, changed) if t is not None), default=None)

@@ -34,13 +34,17 @@ _INT_12 = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 _FLOAT_12 = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
 _BOOL_12 = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
 _NON_FINITE = frozenset({".inf", "+.inf", "-.inf", ".nan"})
+# Plain text that YAML 1.1 leaves a string and YAML 1.2's core schema reads as a number.
+_NUMBER_12 = re.compile(
+    r"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)\Z"
+)
 _CORE = "tag:yaml.org,2002:"
 
 Where = Callable[[str], PathKey]
 
 
-def _diag(doc: Document, at: PathKey, code: str, message: str) -> Diagnostic:
-    mark = doc.mark(at)
+def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
+    mark = doc.mark(at, key=key)
     return Diagnostic(doc.path, mark.line, mark.column, code, message)
 
 
@@ -212,6 +216,7 @@ def _yaml11_traps(doc: Document, root: yaml.Node, at: PathKey) -> list[Diagnosti
                             "yaml.implicit-type",
                             f"key `{k.value}` was read as {_kind(k.tag)} (YAML 1.1) and "
                             f'would be stored as "{text}"; quote it: "{k.value}":',
+                            key=True,
                         )
                     )
                 stack.append((v, (*here, text)))
@@ -238,6 +243,8 @@ def reads_differently(tag: str, raw: str) -> bool:
     """Whether a plain scalar YAML 1.1 resolved to `tag` means something else in YAML 1.2
     (`yes`, `010`, `0x1F`, `1:30`, `1_000`): only plain decimal and true/false agree."""
     kind = tag.removeprefix(_CORE)
+    if kind == "str":
+        return bool(_NUMBER_12.match(raw))  # `1e3`, `0o17`: text here, numbers to editors
     if kind == "bool":
         return raw not in _BOOL_12
     if kind == "int":
