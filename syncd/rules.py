@@ -21,7 +21,7 @@ from syncd.errors import Diagnostic
 from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: column bounds, characters, YAML 1.1 in args (issue 10)
 
 _CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _CRON_NAMES = frozenset(
