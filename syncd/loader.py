@@ -91,10 +91,18 @@ class Document:
     10 000-schedule apply asks for one position per schedule.
     """
 
-    def __init__(self, path: str, value: Any, root: yaml.Node | None = None) -> None:
+    def __init__(
+        self, path: str, value: Any, root: yaml.Node | None = None, text: str = ""
+    ) -> None:
         self.path = path
         self.value = value
         self.root = root
+        self.text = text
+
+    def tagged(self, node: yaml.Node) -> bool:
+        """Whether the node was written with an explicit tag (`!!str 1e3`): its text starts
+        with `!` (the composed node no longer says whether its tag was resolved)."""
+        return self.text[node.start_mark.index : node.start_mark.index + 1] == "!"
 
     def _walk(self, at: PathKey) -> tuple[int, yaml.Node | None, yaml.Node | None]:
         """Follow `at` down the tree: (how many steps matched, key node, value node)."""
@@ -118,9 +126,28 @@ class Document:
         return len(at), key_node, node
 
     def node(self, at: PathKey) -> yaml.Node | None:
-        """The node written at `at`, if the path exists in the tree."""
+        """The node written at `at`, if the path exists in the tree.
+
+        Asked for every schedule's args and kwargs, so the walk starts at the schedule's
+        own node (found once for all of them) rather than at the root.
+        """
+        if len(at) == 3 and at[0] == "schedules" and isinstance(at[1], int):
+            items = self._schedule_nodes
+            if 0 <= at[1] < len(items) and isinstance(items[at[1]], yaml.MappingNode):
+                field = at[2]
+                for k, v in items[at[1]].value:
+                    if k.__class__ is yaml.ScalarNode and (
+                        k.value == field if k.tag == _STR else key_text(k) == field
+                    ):
+                        return cast("yaml.Node", v)
+                return None
         matched, _, node = self._walk(at)
         return node if matched == len(at) else None
+
+    @functools.cached_property
+    def _schedule_nodes(self) -> list[yaml.Node]:
+        _, _, node = self._walk(("schedules",))
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
     def mark(self, at: PathKey, *, key: bool = False) -> Mark:
         """The best position for a path: its key (or value), else the nearest ancestor."""
@@ -580,7 +607,7 @@ def parse(
             # (size-capped) file, its JSON at most a few times the text, and _construct
             # bounds its depth itself. args/kwargs of such a file are measured by the rules.
             _check_graph(root, limits)
-        doc.root = root
+        doc.root, doc.text = root, text
         doc.value = _construct(root)
     except _LoadError as exc:
         return None, [

@@ -102,6 +102,7 @@ def test_ecma_regex_ends_at_the_end_only() -> None:
         "    every: 1h\n    args: [9223372036854775807, -9223372036854775808, 1.5, -0.0, true, "
         'null, "NO", "010", 1e3x]\n',
         '    every: 1h\n    kwargs: {"on": 1, "010": true, to: ops, nested: {a: [1, 2]}}\n',
+        "    every: 1h\n    args: [!!str 1e3, !!str 010, !!str yes]\n",
         "    every: 1h\n    description: " + "x" * 4000 + "\n",
         '    every: 1h\n    description: "tab\\tand\\nnewline \\u202e bidi"\n',
         "    every: 1h\n    expire_seconds: 2147483647\n    enabled: TRUE\n",
