@@ -21,6 +21,8 @@ import itertools
 import json
 import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +42,11 @@ from syncd.sync import Options, apply, plan
 from syncd.validate import load, validate_file
 
 pytestmark = pytest.mark.slow
+SYNCD = str(Path(sys.executable).with_name("syncd"))
 
 DOCUMENTS = int(os.environ.get("SYNCD_FUZZ_DOCUMENTS", "20000"))  # fewer for a quick local run
 APPLIED = 300  # valid documents applied to each database, in batches
+REJECTED = 200  # rejected documents also run through the installed CLI
 BATCH = 25
 NOW = datetime(2026, 3, 8, 6, 59, 30, tzinfo=UTC)  # minutes before a US DST change
 
@@ -276,11 +280,33 @@ def _apply_batches(url: str, batches: list[list[str]], folder: Path) -> Counter[
     return seen
 
 
+def _check_cli(rejected: list[str], folder: Path) -> None:
+    """The installed CLI on a sample of rejected files: exit 1 (never 3) in every output
+    format, every file named with a position in the json report."""
+    folder.mkdir()
+    for i, text in enumerate(rejected):
+        (folder / f"{i}.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
+    for fmt in ("json", "text", "github", "markdown"):
+        done = subprocess.run(
+            [SYNCD, "validate", "--format", fmt, str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 1, (fmt, done.returncode, done.stderr[-2000:])
+        if fmt == "json":
+            report = json.loads(done.stdout)
+            named = {Path(e["path"]).name for e in report["errors"] if e["line"] >= 1}
+            assert named == {f"{i}.yaml" for i in range(len(rejected))}
+
+
 def test_grammar_fuzz_validates_and_valid_files_apply(
     pg_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     outcomes: Counter[str] = Counter()
     valid: list[str] = []
+    rejected: list[str] = []
     counter = iter(range(10**9))
     sampler = random.Random(10)
 
@@ -294,6 +320,10 @@ def test_grammar_fuzz_validates_and_valid_files_apply(
             assert diagnostic.code and diagnostic.message, diagnostic
         if result.diagnostics:
             outcomes[result.diagnostics[0].code] += 1
+            if len(rejected) < REJECTED:
+                rejected.append(text)
+            elif (slot := sampler.randrange(sum(outcomes.values()))) < REJECTED:
+                rejected[slot] = text
             return
         outcomes["valid"] += 1
         # A uniform sample of all valid files (reservoir): not just hypothesis' first, simplest.
@@ -306,19 +336,21 @@ def test_grammar_fuzz_validates_and_valid_files_apply(
     total = sum(outcomes.values())
     assert total >= DOCUMENTS * 0.9, total  # hypothesis may stop early on a tiny space
     assert outcomes["valid"] >= 100, outcomes  # enough valid files to apply
+    _check_cli(rejected, tmp_path / "rejected")
     batches = _batches(valid)
     applied = {}
     for url, name in ((pg_url, "postgresql"), (sqlite_url, "sqlite")):
         folder = tmp_path / name
         folder.mkdir()
         applied[name] = _apply_batches(url, batches, folder)
-    rejected = total - outcomes["valid"]
+    rejected_count = total - outcomes["valid"]
     codes = ", ".join(f"{code} {n}" for code, n in sorted(outcomes.items()) if code != "valid")
     print(
         f"RELIABILITY | grammar fuzzing: structurally valid files with hostile values "
         f"(bounds, zones, tags, anchors, controls) | {total} | no exception; "
-        f"{outcomes['valid']} valid, {rejected} rejected with a positioned error "
-        f"(first error: {codes})"
+        f"{outcomes['valid']} valid, {rejected_count} rejected with a positioned error "
+        f"(first error: {codes}); {len(rejected)} of the rejected also through `syncd validate` "
+        "in every format: exit 1"
     )
     for name, seen in applied.items():
         print(
