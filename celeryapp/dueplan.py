@@ -28,11 +28,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celeryapp import limits
 from celeryapp.schedules import CronTimetable, IntervalTimetable, ScheduleType, Timetable, to_utc
 
 MAX_WINDOW = timedelta(days=1)
 # The schema's rule for task names: the beat sends nothing else, whatever a row says.
-TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _PERIODS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
@@ -117,7 +118,7 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
         task = row.get("task")
-        if not isinstance(task, str) or len(task) > 256 or not TASK_NAME.match(task):
+        if not isinstance(task, str) or len(task) > limits.TASK_LENGTH or not TASK_NAME.match(task):
             raise BadRow(f"task name {task!r} is not a dotted Python name")
         options = {k: row[k] for k in ("queue", "exchange", "routing_key") if row.get(k)}
         baseline = max((t for t in (last, changed) if t is not None), default=None)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from celeryapp import limits
 from celeryapp.settings import Settings
 
 TABLE_NAME = Settings.from_env_or_exit().table_name
@@ -100,14 +101,14 @@ class TaskSchedule(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    name: Mapped[str] = mapped_column(String(64))
-    task: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(limits.NAME_LENGTH))
+    task: Mapped[str] = mapped_column(String(limits.TASK_LENGTH))
     # Real JSON arrays/objects, never a JSON string inside a JSON column (fba W9).
     args: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    queue: Mapped[str | None] = mapped_column(String(256))
-    exchange: Mapped[str | None] = mapped_column(String(256))
-    routing_key: Mapped[str | None] = mapped_column(String(256))
+    queue: Mapped[str | None] = mapped_column(String(limits.QUEUE_LENGTH))
+    exchange: Mapped[str | None] = mapped_column(String(limits.QUEUE_LENGTH))
+    routing_key: Mapped[str | None] = mapped_column(String(limits.QUEUE_LENGTH))
     start_time: Mapped[datetime | None]
     expire_time: Mapped[datetime | None]
     expire_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -115,7 +116,7 @@ class TaskSchedule(Base):
     # Intervals are stored in whole seconds: interval_period is always 'seconds'.
     interval_every: Mapped[int | None] = mapped_column(Integer)
     interval_period: Mapped[str | None] = mapped_column(String(256))
-    crontab: Mapped[str | None] = mapped_column(String(64))
+    crontab: Mapped[str | None] = mapped_column(String(limits.CRON_LENGTH))
     one_off: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     total_run_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -126,7 +127,7 @@ class TaskSchedule(Base):
     updated_time: Mapped[datetime | None] = mapped_column(onupdate=utcnow)
 
     # --- syncd ---
-    timezone: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(limits.TIMEZONE_LENGTH))
     catchup: Mapped[str] = mapped_column(String(16), default="latest")
     catchup_window: Mapped[int | None] = mapped_column(Integer)  # seconds
     overlap: Mapped[str] = mapped_column(String(16), default="allow")
@@ -174,7 +175,7 @@ class DispatchLedger(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    schedule_name: Mapped[str] = mapped_column(String(64))
+    schedule_name: Mapped[str] = mapped_column(String(limits.NAME_LENGTH))
     due_time: Mapped[datetime]
     task_id: Mapped[str] = mapped_column(String(128))
     claimed_time: Mapped[datetime] = mapped_column(default=utcnow)

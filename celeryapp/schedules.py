@@ -112,7 +112,7 @@ class CronTimetable:
         for _ in range(_MAX_SKIPS):
             try:
                 candidate = next(it)
-            except StopIteration:
+            except (StopIteration, OverflowError):  # past year 9999: never again
                 return None
             if candidate.astimezone(UTC) > floor:
                 return candidate
@@ -171,10 +171,13 @@ class IntervalTimetable:
 
     def next_after(self, after: datetime) -> datetime | None:
         k = self._k_floor(after)
-        candidate = self._at(k)
-        while candidate.astimezone(UTC) <= to_utc(after):
-            k += 1
+        try:
             candidate = self._at(k)
+            while candidate.astimezone(UTC) <= to_utc(after):
+                k += 1
+                candidate = self._at(k)
+        except OverflowError:  # the next due time is past year 9999: never again
+            return None
         return candidate
 
     def latest_at_or_before(self, at: datetime) -> datetime | None:

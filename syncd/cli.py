@@ -6,7 +6,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -67,6 +67,7 @@ class Context:
     redis_prefix: str
     timezone: str
     verbose: bool
+    limits: Any = None  # syncd.loader.SizeLimits (the loader is imported by commands only)
 
     def registry(self) -> frozenset[str] | None:
         if not self.app:
@@ -218,6 +219,7 @@ def main(
         redis_prefix=settings.redis_prefix,
         timezone=settings.timezone,
         verbose=verbose,
+        limits=_size_limits(os.environ),
     )
 
 
@@ -230,6 +232,24 @@ def _settings(ctx: click.Context, database_url: str) -> Settings:
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_USAGE)
+
+
+def _size_limits(env: Mapping[str, str]) -> Any:
+    """SYNCD_MAX_DOCUMENT_BYTES and SYNCD_MAX_ARGS_BYTES (positive integers) as SizeLimits."""
+    from syncd.loader import SizeLimits
+
+    values = {}
+    for field, variable in (
+        ("document_bytes", "SYNCD_MAX_DOCUMENT_BYTES"),
+        ("args_bytes", "SYNCD_MAX_ARGS_BYTES"),
+    ):
+        raw = env.get(variable) or ""
+        if not raw:
+            continue
+        if not raw.isdecimal() or int(raw) < 1:
+            raise click.UsageError(f"{variable}={raw!r}: give a positive number of bytes")
+        values[field] = int(raw)
+    return SizeLimits(**values)
 
 
 @main.command()
@@ -245,7 +265,10 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
         from syncd.validate import load
 
         schedules, diagnostics = load(
-            _paths(paths), registry=obj.registry(), default_timezone=obj.timezone
+            _paths(paths),
+            registry=obj.registry(),
+            default_timezone=obj.timezone,
+            limits=obj.limits,
         )
         if diagnostics:
             raise InvalidSchedules(diagnostics)
@@ -292,6 +315,7 @@ def _options(
         paths=_paths(paths),
         registry=obj.registry(),
         default_timezone=obj.timezone,
+        limits=obj.limits,
         prune=prune,
         adopt=adopt,
         guards=Guards(allow_empty=allow_empty, max_delete=max_delete),
@@ -538,6 +562,7 @@ def next_command(
             database_url=obj.database_url,
             default_timezone=obj.timezone,
             now=start,
+            limits=obj.limits,
         )
         tz_name, times = fire_times_for(
             schedule, start, count, default_timezone=obj.timezone, anchor=anchor
@@ -561,7 +586,9 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
         from syncd.gitdiff import diff as git_diff
         from syncd.render import render_plan
 
-        result, warnings = git_diff(base, _paths(paths), default_timezone=obj.timezone)
+        result, warnings = git_diff(
+            base, _paths(paths), default_timezone=obj.timezone, limits=obj.limits
+        )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         emit(render_plan(result, fmt))

@@ -14,7 +14,13 @@ import subprocess
 from collections.abc import Sequence
 
 from syncd.errors import Diagnostic, InvalidSchedules, SyncdError
-from syncd.loader import SourceFile, is_schedule_file, read_sources
+from syncd.loader import (
+    DEFAULT_SIZE_LIMITS,
+    SizeLimits,
+    SourceFile,
+    is_schedule_file,
+    read_sources,
+)
 from syncd.plan import Plan, Row, make_plan
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.validate import check_across, context_hash, validate_file
@@ -70,23 +76,30 @@ def sources_at(ref: str, paths: Sequence[str]) -> list[SourceFile]:
 
 
 def _validate(
-    sources: Sequence[SourceFile], default_timezone: str
+    sources: Sequence[SourceFile], default_timezone: str, limits: SizeLimits
 ) -> tuple[list[Schedule], list[Diagnostic]]:
-    context = context_hash(None, default_timezone)
+    context = context_hash(None, default_timezone, limits)
     results = [
-        validate_file(s, context=context, default_timezone=default_timezone) for s in sources
+        validate_file(s, context=context, default_timezone=default_timezone, limits=limits)
+        for s in sources
     ]
     diagnostics = [d for r in results for d in r.diagnostics] + check_across(results)
     return [s for r in results for s in r.schedules], diagnostics
 
 
-def diff(base: str, paths: Sequence[str], *, default_timezone: str) -> tuple[Plan, list[str]]:
+def diff(
+    base: str,
+    paths: Sequence[str],
+    *,
+    default_timezone: str,
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS,
+) -> tuple[Plan, list[str]]:
     """The plan base -> working tree, and warnings about an invalid base."""
     head_sources, read_errors = read_sources(paths)
-    head, head_errors = _validate(head_sources, default_timezone)
+    head, head_errors = _validate(head_sources, default_timezone, limits)
     if read_errors or head_errors:
         raise InvalidSchedules(read_errors + head_errors)
-    before, base_errors = _validate(sources_at(base, paths), default_timezone)
+    before, base_errors = _validate(sources_at(base, paths), default_timezone, limits)
     warnings = [f"base {base}: {d}" for d in base_errors]
     rows = []
     for i, schedule in enumerate(before):

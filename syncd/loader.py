@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, cast
 
 import yaml
 
+from celeryapp.limits import MAX_ARGS_BYTES, MAX_DOCUMENT_BYTES
 from syncd.errors import Diagnostic
 
 if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environment check
@@ -48,6 +49,16 @@ _STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{t}" for t in ("str", "seq", "map", "merge"
 
 # A path into a document: ("schedules", 3, "cron").
 PathKey = tuple[str | int, ...]
+
+
+class SizeLimits(NamedTuple):
+    """Bytes of JSON after alias expansion: the whole document, and one args or kwargs."""
+
+    document_bytes: int = MAX_DOCUMENT_BYTES
+    args_bytes: int = MAX_ARGS_BYTES
+
+
+DEFAULT_SIZE_LIMITS = SizeLimits()
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,18 @@ class Document:
     10 000-schedule apply asks for one position per schedule.
     """
 
-    def __init__(self, path: str, value: Any, root: yaml.Node | None = None) -> None:
+    def __init__(
+        self, path: str, value: Any, root: yaml.Node | None = None, text: str = ""
+    ) -> None:
         self.path = path
         self.value = value
         self.root = root
+        self.text = text
+
+    def tagged(self, node: yaml.Node) -> bool:
+        """Whether the node was written with an explicit tag (`!!str 1e3`): its text starts
+        with `!` (the composed node no longer says whether its tag was resolved)."""
+        return self.text[node.start_mark.index : node.start_mark.index + 1] == "!"
 
     def _walk(self, at: PathKey) -> tuple[int, yaml.Node | None, yaml.Node | None]:
         """Follow `at` down the tree: (how many steps matched, key node, value node)."""
@@ -93,7 +112,7 @@ class Document:
             child = None
             if isinstance(node, yaml.MappingNode) and isinstance(step, str):
                 for k, v in node.value:
-                    if isinstance(k, yaml.ScalarNode) and _key_text(k) == step:
+                    if isinstance(k, yaml.ScalarNode) and key_text(k) == step:
                         key_node, child = k, v
                         break
             elif (
@@ -106,6 +125,30 @@ class Document:
                 return depth, None, node
             node = child
         return len(at), key_node, node
+
+    def node(self, at: PathKey) -> yaml.Node | None:
+        """The node written at `at`, if the path exists in the tree.
+
+        Asked for every schedule's args and kwargs, so the walk starts at the schedule's
+        own node (found once for all of them) rather than at the root.
+        """
+        if len(at) == 3 and at[0] == "schedules" and isinstance(at[1], int):
+            items = self._schedule_nodes
+            if 0 <= at[1] < len(items) and isinstance(items[at[1]], yaml.MappingNode):
+                field = at[2]
+                for k, v in items[at[1]].value:
+                    if k.__class__ is yaml.ScalarNode and (
+                        k.value == field if k.tag == _STR else key_text(k) == field
+                    ):
+                        return cast("yaml.Node", v)
+                return None
+        matched, _, node = self._walk(at)
+        return node if matched == len(at) else None
+
+    @functools.cached_property
+    def _schedule_nodes(self) -> list[yaml.Node]:
+        _, _, node = self._walk(("schedules",))
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
     def mark(self, at: PathKey, *, key: bool = False) -> Mark:
         """The best position for a path: its key (or value), else the nearest ancestor."""
@@ -128,7 +171,7 @@ class Document:
         if not isinstance(root, yaml.MappingNode):
             return out
         for k, v in root.value:
-            name = _key_text(k) if isinstance(k, yaml.ScalarNode) else None
+            name = key_text(k) if isinstance(k, yaml.ScalarNode) else None
             if name == "defaults":
                 out.extend(_scalars_of(v, ("defaults",)))
             elif name == "schedules" and isinstance(v, yaml.SequenceNode):
@@ -153,8 +196,8 @@ class Document:
                 stack.extend((child, (*at, i)) for i, child in enumerate(node.value))
             elif isinstance(node, yaml.MappingNode):
                 for k, v in node.value:
-                    keys.setdefault((*at, _key_text(k)), _mark(k))
-                    stack.append((v, (*at, _key_text(k))))
+                    keys.setdefault((*at, key_text(k)), _mark(k))
+                    stack.append((v, (*at, key_text(k))))
         return keys, values, scalars
 
     @property
@@ -173,7 +216,7 @@ class Document:
         return self._tables[2]
 
 
-def _key_text(node: yaml.Node) -> str:
+def key_text(node: yaml.Node) -> str:
     if node.tag == _STR:
         return str(node.value)
     return str(_scalar(node)) if isinstance(node, yaml.ScalarNode) else "?"
@@ -183,7 +226,7 @@ def _scalars_of(node: yaml.Node, at: PathKey) -> list[tuple[PathKey, ScalarInfo]
     if not isinstance(node, yaml.MappingNode):
         return []
     return [
-        ((*at, _key_text(k)), ScalarInfo(v.tag, True, v.value))
+        ((*at, key_text(k)), ScalarInfo(v.tag, True, v.value))
         for k, v in node.value
         if v.__class__ is yaml.ScalarNode
         and v.tag != _STR
@@ -366,12 +409,16 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _check_graph(root: yaml.Node) -> None:
-    """Count nodes after alias expansion, depth and cycles, without expanding anything."""
-    sizes: dict[int, int] = {}
+def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
+    """Count nodes and bytes after alias expansion, depth and cycles, expanding nothing.
+
+    Bytes are those of the value written as JSON (what the database stores and the beat
+    publishes), near enough: a scalar's UTF-8 text plus two, one more per item.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
     on_path: set[int] = set()
 
-    def size(node: yaml.Node, depth: int) -> int:
+    def size(node: yaml.Node, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in sizes:
             return sizes[key]
@@ -382,16 +429,21 @@ def _check_graph(root: yaml.Node) -> None:
         if key in on_path:
             raise _LoadError(_mark(node), "yaml.recursive", "an alias refers to its own anchor")
         on_path.add(key)
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
+        total, nbytes = 1, 2
+        if isinstance(node, yaml.ScalarNode):
+            nbytes = len(node.value.encode("utf-8", "surrogatepass")) + 2
+        elif isinstance(node, yaml.SequenceNode):
             for child in node.value:
-                total += size(child, depth + 1)
-                if total > MAX_NODES:
+                n, b = size(child, depth + 1)
+                total, nbytes = total + n, nbytes + b + 1
+                if total > MAX_NODES or nbytes > limits.document_bytes:
                     break
         elif isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                total += size(k, depth + 1) + size(v, depth + 1)
-                if total > MAX_NODES:
+                kn, kb = size(k, depth + 1)
+                vn, vb = size(v, depth + 1)
+                total, nbytes = total + kn + vn, nbytes + kb + vb + 2
+                if total > MAX_NODES or nbytes > limits.document_bytes:
                     break
         on_path.discard(key)
         if total > MAX_NODES:
@@ -401,10 +453,50 @@ def _check_graph(root: yaml.Node) -> None:
                 f"the document expands to more than {MAX_NODES} nodes "
                 "(aliases are counted as copies); this looks like an alias bomb",
             )
-        sizes[key] = total
-        return total
+        if nbytes > limits.document_bytes:
+            raise _LoadError(
+                _mark(node),
+                "yaml.too-large",
+                f"the document expands to more than {limits.document_bytes} bytes "
+                "(aliases are counted as copies; SYNCD_MAX_DOCUMENT_BYTES)",
+            )
+        sizes[key] = total, nbytes
+        return total, nbytes
 
     size(root, 0)
+    for at, node in _argument_nodes(root):
+        nbytes = sizes[id(node)][1]
+        if nbytes > limits.args_bytes:
+            raise _LoadError(_mark(node), "args.too-large", args_too_large(at, nbytes, limits))
+
+
+def args_too_large(at: PathKey, nbytes: int, limits: SizeLimits) -> str:
+    return (
+        f"{at[-1]} is {nbytes} bytes as JSON, aliases expanded; the limit is "
+        f"{limits.args_bytes} bytes (SYNCD_MAX_ARGS_BYTES): the beat sends it with every run"
+    )
+
+
+def _argument_nodes(root: yaml.Node) -> list[tuple[PathKey, yaml.Node]]:
+    """The args and kwargs nodes of `defaults` and of every schedule."""
+    out: list[tuple[PathKey, yaml.Node]] = []
+
+    def fields(node: yaml.Node, at: PathKey) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value in ("args", "kwargs"):
+                    out.append(((*at, k.value), v))
+
+    if isinstance(root, yaml.MappingNode):
+        for k, v in root.value:
+            if not isinstance(k, yaml.ScalarNode):
+                continue
+            if k.value == "defaults":
+                fields(v, ("defaults",))
+            elif k.value == "schedules" and isinstance(v, yaml.SequenceNode):
+                for index, item in enumerate(v.value):
+                    fields(item, ("schedules", index))
+    return out
 
 
 _constructor = yaml.constructor.SafeConstructor()
@@ -427,7 +519,26 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return node.value
     construct = _SCALAR_CONSTRUCTORS.get(tag)
     # Another tag is refused by _construct; positions and messages just show its text.
-    return node.value if construct is None else construct(node)
+    if construct is None:
+        return node.value
+    try:
+        return construct(node)
+    except (ValueError, KeyError, OverflowError):
+        # `!!int abc`, `!!bool maybe`, or an integer past Python's 4300-digit conversion
+        # limit: PyYAML raises a bare Python error for each.
+        raise _LoadError(_mark(node), "yaml.bad-value", _bad_scalar(node)) from None
+
+
+def _bad_scalar(node: yaml.ScalarNode) -> str:
+    kind = node.tag.rsplit(":", 1)[-1]
+    text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    if kind == "int" and len(node.value) > 40:
+        return (
+            f"the number {text} has {len(node.value)} characters; numbers in a schedules "
+            "file fit in 64 bits (quote it if it is text)"
+        )
+    word = {"int": "an integer", "float": "a number", "bool": "a boolean"}.get(kind, kind)
+    return f"{text!r} tagged !!{kind} is not {word}; remove the tag or fix the value"
 
 
 def _construct(node: yaml.Node, depth: int = 0) -> Any:
@@ -478,7 +589,7 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
                 )
             key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
             if key in out:
-                first = next(k for k, _ in node.value if _key_text(k) == key)
+                first = next(k for k, _ in node.value if key_text(k) == key)
                 raise _LoadError(
                     _mark(key_node),
                     "yaml.duplicate-key",
@@ -492,9 +603,30 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
     raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
 
 
-def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> tuple[str, str]:
+    """libyaml's complaint, reworded where it misleads: a tab, a value starting with `*`."""
+    problem = exc.problem or "invalid YAML"
+    if "single document" in str(exc):
+        return "yaml.multiple-documents", (
+            "a schedules file holds one YAML document; remove the extra `---`"
+        )
+    at = text[index] if index is not None and 0 <= index < len(text) else ""
+    if at == "\t" and "cannot start any token" in problem:
+        return "yaml.tab", "a tab character is used for indentation here; YAML indents with spaces"
+    if exc.context == "while scanning an alias" or problem.startswith("found undefined alias"):
+        # `cron: */5 * * * *` unquoted: `*` starts an alias in YAML.
+        return "yaml.unquoted-star", (
+            'a value starting with `*` is read as a YAML alias; quote it, like cron: "*/5 * * * *"'
+        )
+    return "yaml.syntax", problem
+
+
+def parse(
+    source: SourceFile, limits: SizeLimits = DEFAULT_SIZE_LIMITS
+) -> tuple[Document | None, list[Diagnostic]]:
     """Parse one file into a Document, or return the one positioned reason it cannot be."""
     doc = Document(source.path, None)
+    text = ""
     try:
         if len(source.data) > MAX_FILE_BYTES:
             raise _LoadError(
@@ -509,11 +641,12 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
         if root is None:
             doc.value = None
             return doc, []
-        if "&" in text:
+        if "&" in text or len(text) * 8 > limits.document_bytes:
             # Without anchors there are no aliases: the graph is a tree no larger than the
-            # (size-capped) file, and _construct bounds its depth itself.
-            _check_graph(root)
-        doc.root = root
+            # (size-capped) file, its JSON at most a few times the text, and _construct
+            # bounds its depth itself. args/kwargs of such a file are measured by the rules.
+            _check_graph(root, limits)
+        doc.root, doc.text = root, text
         doc.value = _construct(root)
     except _LoadError as exc:
         return None, [
@@ -522,10 +655,7 @@ def parse(source: SourceFile) -> tuple[Document | None, list[Diagnostic]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        code = "yaml.multiple-documents" if "single document" in str(exc) else "yaml.syntax"
-        if code == "yaml.multiple-documents":
-            problem = "a schedules file holds one YAML document; remove the extra `---`"
+        code, problem = _syntax_problem(exc, text, mark.index if mark else None)
         return None, [Diagnostic(source.path, line, column, code, problem)]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(source.path, 1, 1, "yaml.syntax", str(exc))]

@@ -6,6 +6,7 @@ import difflib
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, fire_times
@@ -48,6 +49,7 @@ def find_schedule(
     database_url: str,
     default_timezone: str,
     now: datetime,
+    limits: Any = None,
 ) -> tuple[Schedule, datetime]:
     """The schedule and its interval anchor (YAML: `now`, as if applied now; table: when its
     timing last changed)."""
@@ -65,9 +67,12 @@ def find_schedule(
                 raise _unknown(name, names)
             anchor = record["schedule_changed_time"] or record["created_time"] or now
             return schedule_from_row(dict(record)), anchor
+    from syncd.loader import DEFAULT_SIZE_LIMITS
     from syncd.validate import load
 
-    schedules, diagnostics = load(paths, default_timezone=default_timezone)
+    schedules, diagnostics = load(
+        paths, default_timezone=default_timezone, limits=limits or DEFAULT_SIZE_LIMITS
+    )
     if diagnostics:
         raise InvalidSchedules(diagnostics)
     for schedule in schedules:

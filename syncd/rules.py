@@ -17,17 +17,31 @@ from typing import Any
 
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import is_timezone
+from syncd import bounds
 from syncd.errors import Diagnostic
-from syncd.loader import Document, PathKey
+from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: column bounds, characters, YAML 1.1 in args (issue 10)
 
 _CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _CRON_NAMES = frozenset(
     "jan feb mar apr may jun jul aug sep oct nov dec sun mon tue wed thu fri sat".split()
 )
 _WORD_RE = re.compile(r"[A-Za-z]+")
+_CRON_RANGES = {
+    "minute": "0-59",
+    "hour": "0-23",
+    "day-of-month": "1-31",
+    "month": "1-12 or jan-dec",
+    "day-of-week": "0-7 or sun-sat (0 and 7 are Sunday)",
+}
+# Zone files that name no place: refused though zoneinfo loads them.
+_HOST_ZONES = {
+    "localtime": "is whatever zone the machine reading it is set to (it differs between "
+    "where syncd validates and where the beat runs)",
+    "Factory": "is tzdata's placeholder for an unset zone",
+}
 # Where the beat starts looking when deciding "can this cron ever fire".
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -94,7 +108,10 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
                     f"cron {expr!r} can never fire (no month has that day)",
                 )
             ]
-        return [_diag(doc, at, "cron.syntax", f"{exc}; see docs/schedules.md for the syntax")]
+        field = str(exc).rsplit("Bad ", 1)[-1] if "Bad " in str(exc) else ""
+        allowed = _CRON_RANGES.get(field)
+        hint = f" ({field} takes {allowed})" if allowed else ""
+        return [_diag(doc, at, "cron.syntax", f"{exc}{hint}; see docs/schedules.md for the syntax")]
     if not _fires(text, zone.key):
         return [
             _diag(doc, at, "cron.never-fires", f"cron {expr!r} can never fire (no date matches it)")
@@ -131,6 +148,7 @@ def check_schedule(
     *,
     default_timezone: str,
     registry: Collection[str] | None,
+    size: SizeLimits = DEFAULT_SIZE_LIMITS,
 ) -> list[Diagnostic]:
     """All per-schedule semantic rules; `origin` maps each field to where it was written
     (the schedule itself or the file's defaults)."""
@@ -139,9 +157,30 @@ def check_schedule(
     def where(field: str) -> PathKey:
         return origin.get(field, at)
 
+    # Characters, magnitudes and args first: what passes them is safe to compare and parse.
+    bounded = (
+        bounds.check_text(doc, merged, where)
+        + bounds.check_magnitudes(doc, merged, where)
+        + bounds.check_arguments(doc, merged, where, size)
+    )
+    if bounded:
+        return bounded
     tz = merged.get("timezone")
-    if tz is not None and not is_timezone(tz):
-        hint = difflib.get_close_matches(tz, sorted(available_timezones()), n=1, cutoff=0.6)
+    if tz in _HOST_ZONES:
+        out.append(
+            _diag(
+                doc,
+                where("timezone"),
+                "timezone.host-dependent",
+                f"timezone {tz!r} {_HOST_ZONES[tz]}; name the zone, like Europe/Berlin",
+            )
+        )
+    elif tz is not None and not is_timezone(tz):
+        zones = sorted(available_timezones())
+        # `utc`, `europe/berlin`: difflib compares case-sensitively, so try case first.
+        hint = [z for z in zones if z.lower() == tz.lower()] or difflib.get_close_matches(
+            tz, zones, n=1, cutoff=0.6
+        )
         fix = f"; did you mean {hint[0]!r}?" if hint else " (use an IANA name like Europe/Berlin)"
         out.append(
             _diag(

@@ -25,8 +25,18 @@ from typing import Any
 
 from celeryapp.schedules import ScheduleType
 
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern (ECMA-262) as a Python regex. `$` ends the text in ECMA-262;
+    in Python it also matches before a final newline, so `name: "nightly\\n"` would pass."""
+    return re.compile(_UNESCAPED_DOLLAR.sub(r"\\Z", pattern))
+
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
-NAME_RE = re.compile(NAME_PATTERN)
+NAME_RE = ecma_regex(NAME_PATTERN)
 
 # The YAML fields of a schedule, in the order they are rendered and diffed.
 FIELD_ORDER: tuple[str, ...] = (
@@ -72,7 +82,7 @@ FIELD_DEFAULTS: dict[str, Any] = {
 _DURATION_RE = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
-_DURATION_FULL_RE = re.compile(DURATION_PATTERN)
+_DURATION_FULL_RE = ecma_regex(DURATION_PATTERN)
 
 
 @functools.lru_cache(maxsize=4096)  # a tree repeats a handful of durations many times

@@ -24,7 +24,7 @@ from celeryapp.models import SourceManifest
 from syncd.errors import Diagnostic, InvalidSchedules, Refused, StalePlan
 from syncd.gcpause import collector_paused
 from syncd.guards import Guards, check
-from syncd.loader import SourceFile, read_sources
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, SourceFile, read_sources
 from syncd.plan import Plan, Row, make_plan
 from syncd.render import plan_dict
 from syncd.spec import Schedule
@@ -73,9 +73,10 @@ def gather(
     registry: Collection[str] | None,
     default_timezone: str,
     read_diagnostics: Sequence[Diagnostic] = (),
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS,
 ) -> Gathered:
     """Validate what changed; carry over what did not (pure: no I/O)."""
-    context = context_hash(registry, default_timezone)
+    context = context_hash(registry, default_timezone, limits)
     clean = {r.name: r for r in rows if r.managed and not r.drifted}
     out = Gathered(diagnostics=list(read_diagnostics))
     results = []
@@ -98,7 +99,11 @@ def gather(
             out.skipped += 1
             continue
         result = validate_file(
-            source, registry=registry, context=context, default_timezone=default_timezone
+            source,
+            registry=registry,
+            context=context,
+            default_timezone=default_timezone,
+            limits=limits,
         )
         out.parsed += 1
         results.append(result)
@@ -115,6 +120,7 @@ class Options:
     paths: Sequence[str]
     registry: Collection[str] | None = None
     default_timezone: str = "UTC"
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS
     prune: bool = True
     adopt: bool = False
     guards: Guards = field(default_factory=Guards)
@@ -132,6 +138,7 @@ def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple
         read_manifest(conn),
         registry=options.registry,
         default_timezone=options.default_timezone,
+        limits=options.limits,
         read_diagnostics=read_diags,
     )
     if gathered.diagnostics:

@@ -16,7 +16,15 @@ from typing import Any
 from syncd import __version__
 from syncd.errors import Diagnostic, SyncdError
 from syncd.gcpause import collector_paused
-from syncd.loader import Document, PathKey, SourceFile, parse, read_sources
+from syncd.loader import (
+    DEFAULT_SIZE_LIMITS,
+    Document,
+    PathKey,
+    SizeLimits,
+    SourceFile,
+    parse,
+    read_sources,
+)
 from syncd.rules import RULES_VERSION, build, check_schedule
 from syncd.schema import schema_bytes, validate_document
 from syncd.spec import Schedule, Source
@@ -33,11 +41,16 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def context_hash(registry: Collection[str] | None, default_timezone: str = DEFAULT_TIMEZONE) -> str:
+def context_hash(
+    registry: Collection[str] | None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS,
+) -> str:
     """Everything validation depends on besides the file itself."""
     h = hashlib.sha256()
     h.update(schema_bytes())
     h.update(f"\0rules={RULES_VERSION}\0syncd={__version__}\0tz={default_timezone}\0".encode())
+    h.update(f"limits={limits.document_bytes},{limits.args_bytes}\0".encode())
     if registry is None:
         h.update(b"registry=none")
     else:
@@ -67,11 +80,13 @@ def validate_file(
     registry: Collection[str] | None = None,
     context: str | None = None,
     default_timezone: str = DEFAULT_TIMEZONE,
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS,
 ) -> FileResult:
     """Parse, schema-check and rule-check one file. Never raises for user input."""
-    context = context if context is not None else context_hash(registry, default_timezone)
+    if context is None:
+        context = context_hash(registry, default_timezone, limits)
     result = FileResult(source.path, source.digest, source_hash(source.digest, context))
-    doc, diagnostics = parse(source)
+    doc, diagnostics = parse(source, limits)
     if doc is None:
         result.diagnostics = diagnostics
         return result
@@ -122,7 +137,13 @@ def validate_file(
                 continue
             seen[name] = (*at, "name")
         rule_diags = check_schedule(
-            doc, at, merged, origin, default_timezone=default_timezone, registry=registry
+            doc,
+            at,
+            merged,
+            origin,
+            default_timezone=default_timezone,
+            registry=registry,
+            size=limits,
         )
         if rule_diags:
             result.diagnostics.extend(rule_diags)
@@ -190,12 +211,19 @@ def load(
     *,
     registry: Collection[str] | None = None,
     default_timezone: str = DEFAULT_TIMEZONE,
+    limits: SizeLimits = DEFAULT_SIZE_LIMITS,
 ) -> tuple[list[Schedule], list[Diagnostic]]:
     """Read, validate and cross-check files; schedules are returned only when all is valid."""
     sources, diagnostics = read_sources(paths)
-    context = context_hash(registry, default_timezone)
+    context = context_hash(registry, default_timezone, limits)
     results = [
-        validate_file(s, registry=registry, context=context, default_timezone=default_timezone)
+        validate_file(
+            s,
+            registry=registry,
+            context=context,
+            default_timezone=default_timezone,
+            limits=limits,
+        )
         for s in sources
     ]
     for result in results:

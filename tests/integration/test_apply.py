@@ -217,6 +217,9 @@ def test_rows_made_by_other_means(db_url: str, tree: Path) -> None:
 def test_invalid_corpus_changes_nothing(db_url: str, tree: Path) -> None:
     run("--database-url", db_url, "apply", cwd=tree)
     before = dump(db_url)
+    # SQLite: the file itself, byte for byte (PostgreSQL: every row and revision, below).
+    sqlite_file = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite") else None
+    before_bytes = sqlite_file.read_bytes() if sqlite_file else b""
     for path, code, line, column in INVALID_CASES:
         target = tree / "schedules" / "bad.yaml"
         target.write_bytes(path.read_bytes())
@@ -226,6 +229,8 @@ def test_invalid_corpus_changes_nothing(db_url: str, tree: Path) -> None:
             out.stderr,
         )
         target.unlink()
+        if sqlite_file:
+            assert sqlite_file.read_bytes() == before_bytes, path
     assert dump(db_url) == before
     print(
         f"RELIABILITY | invalid corpus file applied ({db_url.split(':', maxsplit=1)[0]}) | "

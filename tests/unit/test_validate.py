@@ -160,6 +160,15 @@ texts = st.text(
     min_size=1,
     max_size=20,
 )
+# Fields that name things take no bidi controls (value.control-character).
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+identifier_texts = st.text(
+    st.characters(
+        codec="utf-8", exclude_categories=("Cc", "Cs", "Co", "Cn"), exclude_characters=BIDI
+    ),
+    min_size=1,
+    max_size=20,
+)
 json_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | texts
 crons = st.sampled_from(
     [
@@ -196,9 +205,9 @@ def schedule_dicts(draw: st.DrawFn) -> dict[str, object]:
         "kwargs": st.dictionaries(
             st.from_regex(r"[a-z]{1,6}", fullmatch=True), json_scalars, max_size=3
         ),
-        "queue": texts,
-        "exchange": texts,
-        "routing_key": texts,
+        "queue": identifier_texts,
+        "exchange": identifier_texts,
+        "routing_key": identifier_texts,
         "timezone": zones,
         "one_off": st.booleans(),
         "enabled": st.booleans(),
