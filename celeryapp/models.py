@@ -180,6 +180,19 @@ class DispatchLedger(Base):
     task_id: Mapped[str] = mapped_column(String(128))
     claimed_time: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
+    # Set once the message is on the broker. A claim without it is a run a beat may have
+    # lost (crashed between claim and publish): the next leader republishes it.
+    published_time: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Execution(Base):
+    """Beat task ids a worker has started, when there is no Redis: the once-only key."""
+
+    __tablename__ = "syncd_execution"
+    __table_args__ = (Index("ix_syncd_execution_started_time", "started_time"),)
+
+    task_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_time: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BeatLease(Base):

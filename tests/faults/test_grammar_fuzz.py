@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from celeryapp import limits
 from celeryapp.dueplan import entry_from_row, first_due, following, message_expiry
+from syncd.guards import Guards
 from syncd.loader import SourceFile
 from syncd.nextrun import fire_times_for
 from syncd.spec import schedule_from_row
@@ -256,7 +257,8 @@ def _apply_batches(url: str, batches: list[list[str]], folder: Path) -> Counter[
             old.unlink()
         for i, text in enumerate(batch):
             (folder / f"{i}.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
-        options = Options(paths=[str(folder)])
+        # Each batch replaces the last one whole: deleting every schedule is the point here.
+        options = Options(paths=[str(folder)], guards=Guards(allow_empty=True))
         applied, _ = apply(url, options, lock_timeout=10, now=NOW)
         seen["applied"] += len(batch)
         seen["changes"] += len(applied.changes)
