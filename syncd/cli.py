@@ -32,6 +32,13 @@ from syncd.errors import (
     UnknownSchedule,
     UsageError,
 )
+from syncd.terminal import (
+    COMPACT_OPTION,
+    NO_COLOR_OPTION,
+    color_enabled,
+    complete_schedule_name,
+    text_options,
+)
 
 DEFAULT_PATHS = ("schedules",)
 
@@ -96,7 +103,7 @@ def _step_summary(markdown: str) -> None:
 def report_refused(exc: Refused, fmt: str, *, applying: bool) -> None:
     from syncd.render import render_plan
 
-    emit(render_plan(exc.plan, fmt, applied=applying, refusals=exc.refusals))
+    emit(render_plan(exc.plan, fmt, applied=applying, refusals=exc.refusals, **text_options(fmt)))
     if fmt == "github":
         _step_summary(render_plan(exc.plan, "markdown", applied=applying, refusals=exc.refusals))
     if fmt == "text":
@@ -106,7 +113,7 @@ def report_refused(exc: Refused, fmt: str, *, applying: bool) -> None:
 def report_invalid(exc: InvalidSchedules, fmt: str) -> None:
     from syncd.render import diagnostics_markdown, render_diagnostics
 
-    out = render_diagnostics(exc.diagnostics, fmt)
+    out = render_diagnostics(exc.diagnostics, fmt, color=fmt == "text" and color_enabled(err=True))
     if fmt == "github":
         _step_summary(diagnostics_markdown(exc.diagnostics))
     # Positioned errors go to stdout in machine formats (a program parses them), else stderr.
@@ -204,6 +211,7 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Add the traceback of a failure (the exit code stays)."
 )
+@NO_COLOR_OPTION
 @click.version_option(package_name="syncd")
 @click.pass_context
 def main(
@@ -261,7 +269,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
     obj: Context = ctx.obj
 
     def body() -> int:
-        from syncd.render import render_diagnostics
+        from syncd.render import plural, render_diagnostics, valid_github
         from syncd.validate import load
 
         schedules, diagnostics = load(
@@ -276,8 +284,10 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
             emit(render_diagnostics([], "json"))
         elif fmt == "markdown":
             emit(render_diagnostics([], "markdown"))
-        elif fmt == "text":
-            emit(f"{len(schedules)} schedules valid.")
+        elif fmt == "github":
+            emit(valid_github(len(schedules)))
+        else:
+            emit(f"{plural(len(schedules), 'schedule')} valid.")
         return EXIT_OK
 
     return run(ctx, fmt, body)
@@ -359,6 +369,7 @@ def _signal(obj: Context, revision: int | None) -> None:
 @click.option(
     "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
 )
+@COMPACT_OPTION
 @guard_options
 @click.pass_context
 def plan(
@@ -399,7 +410,8 @@ def plan(
                 raise UsageError(
                     f"--out {out_file}: cannot write the plan ({exc.strerror})"
                 ) from None
-        emit(render_plan(result, fmt, revision=result.revision))
+        _note_no_database(obj, fmt)
+        emit(render_plan(result, fmt, revision=result.revision, **text_options(fmt)))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown", revision=result.revision))
         if detailed_exitcode and not result.empty:
@@ -407,6 +419,17 @@ def plan(
         return EXIT_OK
 
     return run(ctx, fmt, body)
+
+
+def _note_no_database(obj: Context, fmt: str) -> None:
+    from syncd.store import database_exists
+
+    if fmt == "text" and not database_exists(obj.database_url):
+        click.echo(
+            f"note: no database at {redact_url(obj.database_url)} yet; planned against an "
+            "empty table (nothing was created)",
+            err=True,
+        )
 
 
 def _load_saved_plan(path: str) -> dict[str, Any] | None:
@@ -432,6 +455,7 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
     show_default=True,
     help="Seconds to wait for another apply to finish before exiting 4.",
 )
+@COMPACT_OPTION
 @guard_options
 @click.pass_context
 def apply(
@@ -467,6 +491,7 @@ def apply(
     def body() -> int:
         from syncd import sync
         from syncd.render import render_plan
+        from syncd.terminal import progress
 
         saved = _load_saved_plan(paths[0]) if len(paths) == 1 else None
         prune, adopting, use_paths = not no_prune, adopt, paths
@@ -482,11 +507,16 @@ def apply(
             allow_empty=allow_empty,
             max_delete=max_delete,
         )
-        result, revision = sync.apply(
-            obj.database_url, options, lock_timeout=lock_timeout, expected=saved
-        )
+        with progress(fmt) as shown:
+            result, revision = sync.apply(
+                obj.database_url,
+                options,
+                lock_timeout=lock_timeout,
+                expected=saved,
+                progress=shown,
+            )
         _signal(obj, revision)
-        emit(render_plan(result, fmt, applied=True, revision=revision))
+        emit(render_plan(result, fmt, applied=True, revision=revision, **text_options(fmt)))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown", applied=True, revision=revision))
         return EXIT_OK
@@ -525,7 +555,7 @@ def _parse_after(value: str | None) -> datetime:
 
 
 @main.command("next")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedule_name)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "-n",
@@ -577,6 +607,7 @@ def next_command(
 @click.option("--base", required=True, help="Git ref to compare against (e.g. origin/main).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@COMPACT_OPTION
 @click.pass_context
 def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int:
     """The plan between the schedules at a git ref and the working tree; no database."""
@@ -591,7 +622,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
         )
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
-        emit(render_plan(result, fmt))
+        emit(render_plan(result, fmt, **text_options(fmt)))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown"))
         return EXIT_OK
@@ -636,8 +667,15 @@ def watch(
     obj: Context = ctx.obj
 
     def body() -> int:
+        from syncd.watch import FORMATS as WATCH_FORMATS
         from syncd.watch import watch as run_watch
 
+        if fmt not in WATCH_FORMATS:
+            raise UsageError(
+                f"watch --format {fmt}: watch prints one line per apply, for people (text) "
+                "or programs (json); markdown and github are for one-shot reports "
+                "(`syncd plan` or `syncd apply`)"
+            )
         run_watch(
             obj.database_url,
             _options(
@@ -670,25 +708,43 @@ def watch(
 @FORMAT_OPTION
 @click.pass_context
 def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
-    """Write the database's schedules as YAML that re-applies with no changes."""
+    """Write the database's schedules as YAML that re-applies with no changes.
+
+    --format json prints the same file as JSON (also valid YAML); markdown fences the YAML;
+    github is refused (exit 64): an export has no lines in files to annotate.
+    """
     obj: Context = ctx.obj
 
     def body() -> int:
         from pathlib import Path
 
-        from syncd.export import document
-        from syncd.export import export as export_rows
-        from syncd.store import connect, snapshot
+        from syncd import export as exporting
+        from syncd.store import connect, require_database, snapshot
 
+        if fmt not in exporting.FORMATS:
+            raise UsageError(
+                f"export --format {fmt}: an export annotates no file lines; use text (YAML), "
+                "json or markdown"
+            )
+        require_database(obj.database_url)
         with connect(obj.database_url) as conn:
             rows = snapshot(conn)
-        if out_dir:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            for name, text_ in export_rows(rows).items():
-                (Path(out_dir) / name).write_text(text_, encoding="utf-8")
-                click.echo(f"wrote {Path(out_dir) / name}", err=True)
+        if not out_dir:
+            click.echo(exporting.render(rows, fmt), nl=False)
             return EXIT_OK
-        click.echo(document(rows), nl=False)
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text_ in exporting.export(rows, exporting.modeline(folder)).items():
+            (folder / name).write_text(text_, encoding="utf-8")
+            written.append(str(folder / name))
+        if fmt == "json":
+            emit(json.dumps({"written": written}, indent=2))
+        elif fmt == "markdown":
+            emit("\n".join(f"- wrote `{path}`" for path in written))
+        else:
+            for path in written:
+                click.echo(f"wrote {path}", err=True)
         return EXIT_OK
 
     return run(ctx, fmt, body)

@@ -74,6 +74,12 @@ class ServiceUnavailable(SyncdError):
     exit_code = EXIT_SERVICE
 
 
+class NoDatabase(ServiceUnavailable):
+    """There is no database at that URL; run `syncd apply` or `syncd migrate` first."""
+
+    exit_code = EXIT_SERVICE
+
+
 class LockTimeout(SyncdError):
     """Another apply holds the lock; try again when it has finished, or raise --lock-timeout."""
 

@@ -56,8 +56,9 @@ def find_schedule(
     if from_db:
         from sqlalchemy import select
 
-        from syncd.store import connect, has_schema, table
+        from syncd.store import connect, has_schema, require_database, table
 
+        require_database(database_url)
         with connect(database_url) as conn:
             if not has_schema(conn):
                 raise _unknown(name, [])
@@ -88,6 +89,9 @@ def render_next(name: str, tz_name: str, times: Sequence[datetime], fmt: str) ->
     if fmt == "markdown":
         rows = "\n".join(f"| {s} |" for s in stamps)
         return f"### Next runs of `{name}` ({tz_name})\n\n| fire time |\n|---|\n{rows}\n"
+    if fmt == "github":
+        listed = ", ".join(stamps) or "none (disabled, expired or never)"
+        return f"::notice title=syncd next {name} ({tz_name})::{listed}"
     if not stamps:
         return f"{name} ({tz_name}): no upcoming fire times (disabled, expired or never)"
     return "\n".join([f"{name} ({tz_name}):", *(f"  {s}" for s in stamps)])

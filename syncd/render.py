@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import click
+
 from syncd.errors import Diagnostic
 from syncd.guards import Refusal
 from syncd.plan import Change, Plan
@@ -18,7 +20,26 @@ GITHUB_ANNOTATION_CAP = 10  # GitHub shows at most 10 annotations of each level 
 COMMENT_BUDGET = 60_000
 SUMMARY_BUDGET = 500_000
 PLAN_DETAIL_LIMIT = 50  # past this many changes, a plan is summarised (counts, first changes)
+# Text plans: past this many changes the plan is compact unless --no-compact; a compact plan
+# shows this many changes of each action (3 actions x (1 + 8 + 1) lines + 3: one screen).
+COMPACT_THRESHOLD = 100
+COMPACT_FIRST = 8
+COMPACT_DOC = "docs/cli.md#compact-plans"
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+# terraform's colours: create green, update yellow, delete red (text format, on a TTY only).
+_COLOUR = {"create": "green", "update": "yellow", "delete": "red"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 schedule`, `2 schedules`."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def paint(text: str, colour: str | None, *, bold: bool = False, color: bool = True) -> str:
+    """click's own styling, or the text as it is when colour is off."""
+    if not color or (colour is None and not bold):
+        return text
+    return click.style(text, fg=colour, bold=bold)
 
 
 def _value(value: Any) -> str:
@@ -30,13 +51,16 @@ def _value(value: Any) -> str:
 # --- diagnostics -----------------------------------------------------------------------
 
 
-def diagnostics_text(diagnostics: Sequence[Diagnostic]) -> str:
-    lines = [str(d) for d in diagnostics]
+def diagnostics_text(diagnostics: Sequence[Diagnostic], *, color: bool = False) -> str:
+    lines = [
+        f"{paint(f'{d.path}:{d.line}:{d.column}:', None, bold=True, color=color)} "
+        f"{paint(f'{d.severity}[{d.code}]:', 'red', bold=True, color=color)} {d.message}"
+        for d in diagnostics
+    ]
     if diagnostics:
         files = len({d.path for d in diagnostics})
-        n = len(diagnostics)
         lines.append(
-            f"{n} error{'s' * (n != 1)} in {files} file{'s' * (files != 1)}; nothing was changed"
+            f"{plural(len(diagnostics), 'error')} in {plural(files, 'file')}; nothing was changed"
         )
     return "\n".join(lines)
 
@@ -88,8 +112,15 @@ def diagnostics_github(diagnostics: Sequence[Diagnostic]) -> str:
     ]
     hidden = len(diagnostics) - len(lines)
     if hidden:
-        lines.append(f"::warning::{hidden} more errors not annotated; see the job summary")
+        lines.append(
+            f"::warning::{plural(hidden, 'more error')} not annotated; see the job summary"
+        )
     return "\n".join(lines)
+
+
+def valid_github(count: int) -> str:
+    """`validate --format github` with no errors: one notice, so the step says something."""
+    return f"::notice title=syncd validate::{plural(count, 'schedule')} valid"
 
 
 def _cell(text: str) -> str:
@@ -101,7 +132,7 @@ def diagnostics_markdown(diagnostics: Sequence[Diagnostic], budget: int = SUMMAR
     if not diagnostics:
         return "### syncd: schedules are valid\n"
     head = (
-        f"### syncd: {len(diagnostics)} error(s), nothing was changed\n\n"
+        f"### syncd: {plural(len(diagnostics), 'error')}, nothing was changed\n\n"
         "| where | code | message |\n|---|---|---|\n"
     )
     rows: list[str] = []
@@ -115,15 +146,16 @@ def diagnostics_markdown(diagnostics: Sequence[Diagnostic], budget: int = SUMMAR
     tail = ""
     if len(rows) < len(diagnostics):
         tail = (
-            f"\n{len(diagnostics) - len(rows)} more errors not shown; "
+            f"\n{plural(len(diagnostics) - len(rows), 'more error')} not shown; "
             "run `syncd validate` for the full list.\n"
         )
     return head + "\n".join(rows) + "\n" + tail
 
 
-def render_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
+def render_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str, *, color: bool = False) -> str:
+    if fmt == "text":
+        return diagnostics_text(diagnostics, color=color)
     return {
-        "text": diagnostics_text,
         "json": diagnostics_json,
         "github": diagnostics_github,
         "markdown": diagnostics_markdown,
@@ -171,25 +203,66 @@ def _summary_line(plan: Plan) -> str:
     )
 
 
-def _change_text(change: Change) -> list[str]:
+def _change_head(change: Change, color: bool) -> str:
+    colour = _COLOUR[change.action]
+    head = paint(f"{_SYMBOL[change.action]} {change.name}", colour, bold=True, color=color)
+    if change.source:
+        head += f"  ({change.source})"
+    return head
+
+
+def _change_text(change: Change, color: bool = False) -> list[str]:
     notes = []
     if change.drift:
         notes.append("edited in the database by hand; reverting")
     if change.adopt:
         notes.append("adopting a row made by other means")
-    head = f"{_SYMBOL[change.action]} {change.name}"
-    if change.source:
-        head += f"  ({change.source})"
+    head = _change_head(change, color)
     if notes:
         head += f"  [{'; '.join(notes)}]"
     lines = [head]
+    mark = paint(_SYMBOL[change.action], _COLOUR[change.action], color=color)
     for name, values in change.fields.items():
         if change.action == "create":
-            lines.append(f"    {name}: {_value(values['new'])}")
+            lines.append(f"  {mark} {name}: {_value(values['new'])}")
         elif change.action == "delete":
-            lines.append(f"    {name}: {_value(values['old'])}")
+            lines.append(f"  {mark} {name}: {_value(values['old'])}")
         else:
-            lines.append(f"    {name}: {_value(values['old'])} -> {_value(values['new'])}")
+            old = paint(_value(values["old"]), "red", color=color)
+            new = paint(_value(values["new"]), "green", color=color)
+            lines.append(f"  {mark} {name}: {old} -> {new}")
+    return lines
+
+
+def _compact_text(plan: Plan, *, automatic: bool, color: bool) -> list[str]:
+    """Counts per action, the first COMPACT_FIRST changes of each, and where the rest are."""
+    n = len(plan.changes)
+    why = f"{plural(n, 'change')}, more than {COMPACT_THRESHOLD}: " if automatic else ""
+    lines = [
+        paint(
+            f"{why}compact plan; `--no-compact` shows every change, `--format json` lists "
+            f"them for programs ({COMPACT_DOC})",
+            None,
+            bold=True,
+            color=color,
+        )
+    ]
+    by_action: dict[str, list[Change]] = {"create": [], "update": [], "delete": []}
+    for change in plan.changes:
+        by_action[change.action].append(change)
+    verbs = {"create": "to create", "update": "to update", "delete": "to delete"}
+    for action, changes in by_action.items():
+        if not changes:
+            continue
+        colour = _COLOUR[action]
+        lines.append(
+            paint(f"{_SYMBOL[action]} {len(changes)} {verbs[action]}:", colour, color=color)
+        )
+        for change in changes[:COMPACT_FIRST]:
+            fields = f"  [{', '.join(change.fields)}]" if action == "update" else ""
+            lines.append("  " + _change_head(change, color) + fields)
+        if len(changes) > COMPACT_FIRST:
+            lines.append(f"  ... and {len(changes) - COMPACT_FIRST} more")
     return lines
 
 
@@ -199,16 +272,22 @@ def plan_text(
     applied: bool = False,
     revision: int | None = None,
     refusals: Sequence[Refusal] = (),
+    color: bool = False,
+    compact: bool | None = None,
 ) -> str:
+    """`compact`: True always, False never, None past COMPACT_THRESHOLD changes."""
     if plan.empty:
         return "No changes: the database matches the schedules."
     lines: list[str] = []
-    for change in plan.changes:
-        lines += _change_text(change)
+    if compact or (compact is None and len(plan.changes) > COMPACT_THRESHOLD):
+        lines += _compact_text(plan, automatic=compact is None, color=color)
+    else:
+        for change in plan.changes:
+            lines += _change_text(change, color)
     verb = "Applied" if applied and not refusals else "Plan"
     tail = f" (revision {revision})" if applied and revision is not None else ""
-    lines.append(f"{verb}: {_summary_line(plan)}{tail}.")
-    lines += _refused_text(refusals)
+    lines.append(paint(f"{verb}: {_summary_line(plan)}{tail}.", None, bold=True, color=color))
+    lines += [paint(line, "red", bold=True, color=color) for line in _refused_text(refusals)]
     return "\n".join(lines)
 
 
@@ -237,7 +316,7 @@ def plan_markdown(
     details follow while they fit. A refusal leads, and says nothing was changed."""
     title = "syncd apply" if applied else "syncd plan"
     if plan.empty:
-        return f"### {title}: no changes\n\n{plan.unchanged} schedules unchanged.\n"
+        return f"### {title}: no changes\n\n{plural(plan.unchanged, 'schedule')} unchanged.\n"
     shown = plan.changes[:limit]
     out = [f"### {title}: {_summary_line(plan)}", ""]
     if refusals:
@@ -261,7 +340,7 @@ def plan_markdown(
     if len(shown) < len(plan.changes):
         out.append(
             f"| | ... {len(plan.changes) - len(shown)} more | | "
-            "(`syncd plan --format json` lists them all) |"
+            f"(`syncd plan --format json` lists them all; {COMPACT_DOC}) |"
         )
     out.append("")
     closing = f"Recorded as revision {revision}." if applied and revision is not None else ""
@@ -293,7 +372,7 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
         detail = ", ".join(c.fields) or "no field changes"
         lines.append(f"::notice{where}::{c.action} {c.name}: {_escape_data(detail)}")
     hidden = len(plan.changes) - room
-    more = f" ({hidden} changes not annotated; see the job summary)" if hidden > 0 else ""
+    more = f" ({plural(hidden, 'change')} not annotated; see the job summary)" if hidden > 0 else ""
     lines.append(f"::notice::syncd: {_summary_line(plan)}{more}")
     return "\n".join(lines)
 
@@ -305,11 +384,17 @@ def render_plan(
     applied: bool = False,
     revision: int | None = None,
     refusals: Sequence[Refusal] = (),
+    color: bool = False,
+    compact: bool | None = None,
 ) -> str:
+    """`color` and `compact` concern the text format only: the others are read by programs
+    or rendered by GitHub, and are never coloured."""
     if fmt == "json":
         return json.dumps(plan_dict(plan, revision, refusals), ensure_ascii=False, indent=2)
     if fmt == "markdown":
         return plan_markdown(plan, applied=applied, revision=revision, refusals=refusals)
     if fmt == "github":
         return plan_github(plan, refusals)
-    return plan_text(plan, applied=applied, revision=revision, refusals=refusals)
+    return plan_text(
+        plan, applied=applied, revision=revision, refusals=refusals, color=color, compact=compact
+    )

@@ -14,6 +14,7 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
     from syncd import store
 
     out: dict[str, Any] = {"database": redact_url(settings.database_url)}
+    store.require_database(settings.database_url)
     with store.connect(settings.database_url) as conn:
         last = store.latest_revision_row(conn)
         rows = store.snapshot(conn)
@@ -78,6 +79,12 @@ def _beat(settings: Settings) -> dict[str, Any]:
 
 
 def _workers(settings: Settings, timeout: float) -> list[str] | dict[str, str]:
+    import os
+
+    if not settings.broker_url and not os.path.isdir(settings.broker_dir):
+        # The embedded filesystem broker: no folder, no worker ever used it. Importing
+        # celeryapp.app makes its app, which creates the folder: status creates nothing.
+        return []
     from celeryapp.app import make_app
 
     app = make_app(settings)
@@ -97,7 +104,7 @@ def render(status: dict[str, Any], fmt: str) -> str:
     beat = status["beat"]
     lines = [
         f"database:  {status['database']}",
-        f"revision:  {status['revision']}"
+        f"revision:  {status['revision'] if status['revision'] is not None else 'none'}"
         + (
             f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'})"
             if last
@@ -122,5 +129,18 @@ def render(status: dict[str, Any], fmt: str) -> str:
         )
     )
     if fmt == "markdown":
-        return "\n".join(f"- {line}" for line in lines)
+        return "### syncd status\n\n" + "\n".join(f"- {line}" for line in lines)
+    if fmt == "github":
+        # Drift is what a workflow should see flagged; the rest is one notice.
+        notices = [
+            f"::warning title=syncd drift::{name} was edited in the database by hand"
+            for name in status["drift"]
+        ]
+        return "\n".join(
+            [
+                *notices,
+                "::notice title=syncd status::"
+                + "; ".join(" ".join(line.split()) for line in lines),
+            ]
+        )
     return "\n".join(lines)

@@ -41,7 +41,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
 from celeryapp.redact import redact_url
 from celeryapp.settings import sqlalchemy_url
-from syncd.errors import LockTimeout, ServiceUnavailable, UsageError
+from syncd.errors import LockTimeout, NoDatabase, ServiceUnavailable, UsageError
 from syncd.plan import Plan, Row
 from syncd.spec import SCHEDULE_COLUMNS, row_hash, row_values
 
@@ -108,6 +108,43 @@ def connect(url: str) -> Iterator[Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:"):  # a SQLite URI filename (uri=true)
+        database = database[len("file:") :].partition("?")[0]
+    return database
+
+
+def database_exists(url: str) -> bool:
+    """False only when the URL names a SQLite file that is not there: connecting would
+    create it, so read-only commands ask first. A server database is asked by connecting."""
+    import os
+
+    path = sqlite_file(url)
+    return path is None or os.path.exists(path)
+
+
+def require_database(url: str) -> None:
+    """NoDatabase (exit 3) instead of creating an empty SQLite file by reading it."""
+    if not database_exists(url):
+        raise NoDatabase(
+            f"no database at {redact_url(url)}: the file {sqlite_file(url)} does not exist, "
+            "so nothing has been applied here yet; run `syncd apply` (or `syncd migrate`) "
+            "first, or point --database-url / SYNCD_DATABASE_URL at the database to read"
+        )
 
 
 def _alembic_config(conn: Connection) -> Any:

@@ -126,16 +126,19 @@ class Options:
     guards: Guards = field(default_factory=Guards)
 
 
-def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple[Plan, Gathered]:
-    """Read files and rows and diff them. Raises InvalidSchedules on any error."""
+def plan_from(
+    conn: Connection | None, options: Options, revision: int | None
+) -> tuple[Plan, Gathered]:
+    """Read files and rows and diff them (no connection: against an empty table). Raises
+    InvalidSchedules on any error."""
     from syncd.store import snapshot
 
     sources, read_diags = read_sources(options.paths)
-    rows = snapshot(conn)
+    rows = snapshot(conn) if conn is not None else []
     gathered = gather(
         sources,
         rows,
-        read_manifest(conn),
+        read_manifest(conn) if conn is not None else {},
         registry=options.registry,
         default_timezone=options.default_timezone,
         limits=options.limits,
@@ -158,12 +161,16 @@ def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple
 
 @collector_paused
 def plan(url: str, options: Options) -> Plan:
-    """`syncd plan`: changes nothing (a database without tables plans against nothing)."""
-    from syncd.store import connect, current_revision
+    """`syncd plan`: changes nothing (a database without tables plans against nothing; a
+    SQLite file that does not exist is not created: the plan is made against nothing)."""
+    from syncd.store import connect, current_revision, database_exists
 
-    with connect(url) as conn:
-        result, _ = plan_from(conn, options, current_revision(conn))
-        conn.rollback()
+    if not database_exists(url):
+        result, _ = plan_from(None, options, None)
+    else:
+        with connect(url) as conn:
+            result, _ = plan_from(conn, options, current_revision(conn))
+            conn.rollback()
     refusals = check(result, options.guards)
     if refusals:
         raise Refused(result, refusals)
@@ -235,6 +242,7 @@ def apply(
     lock_timeout: float,
     now: datetime | None = None,
     expected: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Plan, int | None]:
     """`syncd apply`: plan under the lock and write it in one transaction.
 
@@ -243,7 +251,10 @@ def apply(
     """
     from syncd import store
 
+    say = progress or (lambda _phase: None)
+
     def make(conn: Connection, revision: int | None) -> Plan:
+        say("reading and validating the schedule files")
         fresh, gathered = plan_from(conn, options, revision)
         if expected is not None:
             if expected.get("revision") != revision:
@@ -261,8 +272,10 @@ def apply(
             # Raised inside the write transaction: it rolls back, nothing is written.
             raise Refused(fresh, refusals)
         write_manifest(conn, gathered.files)
+        say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
         return fresh
 
+    say("migrating the database and taking the apply lock")
     commit = git_commit()
     try:
         applied = store.apply(

@@ -37,6 +37,7 @@ from syncd.errors import (
     SyncdError,
     UnknownSchedule,
 )
+from syncd.terminal import complete_schedule_name
 
 DEFAULT_PING_TIMEOUT = 1.0
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -261,8 +262,32 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def render_report(report: Mapping[str, Any], fmt: str) -> str:
+    """What `trigger` prints once the task is sent (and, with --wait, finished)."""
+    if fmt == "json":
+        return json.dumps(report)
+    done = "state" in report
+    result = json.dumps(report.get("result"))
+    if fmt == "markdown":
+        lines = [
+            f"### syncd trigger `{report['schedule']}`",
+            "",
+            f"- task `{report['task']}`, id `{report['task_id']}`",
+        ]
+        if done:
+            lines.append(f"- {report['state']}: `{result}`")
+        return "\n".join(lines)
+    if fmt == "github":
+        what = f"{report['task']} sent as {report['task_id']}"
+        if done:
+            what += f"; {report['state']} {result}"
+        level = "notice" if not done or report["state"] == "SUCCESS" else "error"
+        return f"::{level} title=syncd trigger {report['schedule']}::{what}"
+    return f"{report['state']} {result}" if done else str(report["task_id"])
+
+
 @click.command("trigger")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_schedule_name)
 @click.option("--wait", is_flag=True, help="Wait for the task to finish and print its result.")
 @click.option(
     "--timeout",
@@ -281,7 +306,7 @@ def _jsonable(value: Any) -> Any:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown", "github"]),
     default="text",
     show_default=True,
 )
@@ -355,18 +380,15 @@ def trigger(
             "warnings": warnings,
         }
         if output_format == "text":
-            click.echo(task_id)
+            click.echo(task_id)  # at once: a person sees the id while --wait waits
             sys.stdout.flush()
         if not wait:
-            if output_format == "json":
-                click.echo(json.dumps(report))
+            if output_format != "text":
+                click.echo(render_report(report, output_format))
             return EXIT_OK
         state, result = wait_for(app, task_id, timeout)
         report.update(state=state, result=_jsonable(result))
-        if output_format == "json":
-            click.echo(json.dumps(report))
-        else:
-            click.echo(f"{state} {json.dumps(_jsonable(result))}")
+        click.echo(render_report(report, output_format))
         if state != "SUCCESS":
             detail = f": {result}" if isinstance(result, BaseException) else ""
             raise TaskFailed(f"task {task_id} ended in state {state}{detail}")

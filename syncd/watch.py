@@ -23,6 +23,8 @@ from celeryapp.redact import redact_url
 from syncd.errors import InvalidSchedules, Refused, SyncdError
 from syncd.sync import Options, apply
 
+FORMATS = ("text", "json")  # one line per apply; markdown and github are refused (exit 64)
+
 
 def _line(event: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
