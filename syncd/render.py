@@ -39,7 +39,7 @@ def paint(text: str, colour: str | None, *, bold: bool = False, color: bool = Tr
     """click's own styling, or the text as it is when colour is off."""
     if not color or (colour is None and not bold):
         return text
-    return click.style(text, fg=colour, bold=bold)
+    return click.style(text, fg=colour, bold=bold or None)
 
 
 def _value(value: Any) -> str:
