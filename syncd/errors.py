@@ -28,6 +28,11 @@ EXIT_CODES_HELP = (
 )
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 schedule`, `2 schedules`: every count in a message goes through here."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One positioned problem in a schedules file. Lines and columns are 1-based."""

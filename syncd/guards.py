@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from syncd.errors import plural
 from syncd.plan import Plan
 
 
@@ -49,7 +50,7 @@ def check(plan: Plan, guards: Guards) -> tuple[Refusal, ...]:
         out.append(
             Refusal(
                 "max-delete",
-                f"the plan deletes {deletes} schedules, more than --max-delete "
+                f"the plan deletes {plural(deletes, 'schedule')}, more than --max-delete "
                 f"{guards.max_delete}; check the paths given, or raise --max-delete",
             )
         )

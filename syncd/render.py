@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from syncd.errors import Diagnostic
+from syncd.errors import Diagnostic, plural
 from syncd.guards import Refusal
 from syncd.plan import Change, Plan
 
@@ -28,11 +28,6 @@ COMPACT_DOC = "docs/cli.md#compact-plans"
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 # terraform's colours: create green, update yellow, delete red (text format, on a TTY only).
 _COLOUR = {"create": "green", "update": "yellow", "delete": "red"}
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 schedule`, `2 schedules`."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def paint(text: str, colour: str | None, *, bold: bool = False, color: bool = True) -> str:

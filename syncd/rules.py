@@ -111,7 +111,9 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
         field = str(exc).rsplit("Bad ", 1)[-1] if "Bad " in str(exc) else ""
         allowed = _CRON_RANGES.get(field)
         hint = f" ({field} takes {allowed})" if allowed else ""
-        return [_diag(doc, at, "cron.syntax", f"{exc}{hint}; see docs/schedules.md for the syntax")]
+        return [
+            _diag(doc, at, "cron.syntax", f"{exc}{hint}; see docs/schedules.md#cron for the syntax")
+        ]
     if not _fires(text, zone.key):
         return [
             _diag(doc, at, "cron.never-fires", f"cron {expr!r} can never fire (no date matches it)")

@@ -110,7 +110,10 @@ def _fast() -> Callable[[Any], Any]:
     else:
         if schema_digest() == generated.SCHEMA_SHA256:
             return cast(Callable[[Any], Any], generated.validate)
-    return cast(Callable[[Any], Any], fastjsonschema.compile(fast_schema))
+    # use_default=False: fastjsonschema would otherwise write each `default` into the
+    # document, over the file's `defaults:` mapping (the schema's defaults are for editors;
+    # the loader applies its own, and tests/unit/test_editor_schema.py keeps them equal).
+    return cast(Callable[[Any], Any], fastjsonschema.compile(fast_schema, use_default=False))
 
 
 def schema_digest() -> str:
@@ -332,7 +335,7 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
             "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
             "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
             "task": "write a dotted Python name, like reports.send_daily",
-        }.get(str(field), "see docs/schedules.md")
+        }.get(str(field), f"see docs/schedules.md#{field}")
         code = "schema.naive-time" if field in ("start_time", "expires") else "schema.pattern"
         if code == "schema.naive-time" and isinstance(instance, str) and _NAIVE.match(instance):
             return [

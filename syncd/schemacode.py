@@ -16,7 +16,7 @@ from syncd.schema import fast_dialect, schema_digest
 
 
 def render() -> str:
-    code = fastjsonschema.compile_to_code(fast_dialect())
+    code = fastjsonschema.compile_to_code(fast_dialect(), use_default=False)
     match = re.search(r"^def (\w+)\(", code, re.MULTILINE)
     if match is None:  # pragma: no cover - fastjsonschema changed its output
         raise RuntimeError("fastjsonschema generated no function")

@@ -35,7 +35,9 @@ def ecma_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(_UNESCAPED_DOLLAR.sub(r"\\Z", pattern))
 
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
+# Patterns end with (?!\n)$: the same verdict under ECMA-262 (editors) and Python's re
+# (jsonschema, check-jsonschema), where a bare $ also matches before a final newline.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}(?!\n)$"
 NAME_RE = ecma_regex(NAME_PATTERN)
 
 # The YAML fields of a schedule, in the order they are rendered and diffed.
@@ -81,7 +83,7 @@ FIELD_DEFAULTS: dict[str, Any] = {
 
 _DURATION_RE = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?(?!\n)$"
 _DURATION_FULL_RE = ecma_regex(DURATION_PATTERN)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp.redact import redact_url
-from syncd.errors import InvalidSchedules, Refused, SyncdError
+from syncd.errors import InvalidSchedules, Refused, SyncdError, plural
 from syncd.sync import Options, apply
 
 FORMATS = ("text", "json")  # one line per apply; markdown and github are refused (exit 64)
@@ -31,8 +31,8 @@ def _line(event: dict[str, Any], fmt: str) -> str:
         return json.dumps(event, ensure_ascii=False)
     stamp = event["time"]
     if event["status"] == "invalid":
-        return f"{stamp} invalid: {len(event['errors'])} error(s); nothing changed\n" + "\n".join(
-            event["errors"]
+        return f"{stamp} invalid: {plural(len(event['errors']), 'error')}; nothing changed\n" + (
+            "\n".join(event["errors"])
         )
     if event["status"] == "error":
         return f"{stamp} error: {event['error']}"

@@ -52,7 +52,7 @@ def test_string_columns_are_declared_with_the_limits_and_the_schema_matches() ->
     assert PROPS["cron"]["maxLength"] == limits.CRON_LENGTH
     # The name's length is in its pattern: one leading character, then at most 63.
     assert PROPS["name"]["pattern"] == NAME_PATTERN
-    assert NAME_PATTERN.endswith(f"{{0,{limits.NAME_LENGTH - 1}}}$")
+    assert NAME_PATTERN.endswith(f"{{0,{limits.NAME_LENGTH - 1}}}(?!\\n)$")
     assert PROPS["description"]["maxLength"] == limits.DESCRIPTION_LENGTH
     assert limits.DESCRIPTION_LENGTH * 4 <= limits.MYSQL_TEXT_BYTES  # utf8mb4, MySQL TEXT
 
