@@ -269,7 +269,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
     obj: Context = ctx.obj
 
     def body() -> int:
-        from syncd.render import plural, render_diagnostics, valid_github
+        from syncd.errors import plural
+        from syncd.render import render_diagnostics, valid_github
         from syncd.validate import load
 
         schedules, diagnostics = load(
