@@ -772,11 +772,23 @@ def status(ctx: click.Context, fmt: str) -> int:
 
 
 @main.command("schema")
-def schema_command() -> int:
+@click.option("--id", "show_id", is_flag=True, help="Print only the schema's $id.")
+@click.option(
+    "--path",
+    "show_path",
+    is_flag=True,
+    help="Print the installed schema file's path (for editor settings; docs/editors.md).",
+)
+def schema_command(show_id: bool, show_path: bool) -> int:
     """Print the JSON Schema of a schedules file, as shipped with this installed version."""
-    from syncd.schema import schema_bytes
+    from syncd.schema import schema, schema_bytes, schema_path
 
-    click.echo(schema_bytes().decode("utf-8"), nl=False)
+    if show_id:
+        click.echo(schema()["$id"])
+    elif show_path:
+        click.echo(schema_path())
+    else:
+        click.echo(schema_bytes().decode("utf-8"), nl=False)
     return EXIT_OK
 
 

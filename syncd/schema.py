@@ -63,6 +63,11 @@ def schema_bytes() -> bytes:
     return resources.files("syncd").joinpath(*SCHEMA_RESOURCE).read_bytes()
 
 
+def schema_path() -> str:
+    """Where the installed schema file is (a wheel installs package data as plain files)."""
+    return str(resources.files("syncd").joinpath(*SCHEMA_RESOURCE))
+
+
 @cache
 def schema() -> dict[str, Any]:
     # The file ships with syncd; tests/unit/test_schemadoc.py checks it against the
