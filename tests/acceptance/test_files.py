@@ -46,7 +46,7 @@ def test_diff_base_skips_hidden_files_as_apply_does(tmp_path: Path) -> None:
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-q", "-m", "base")
     validated = run(tmp_path, "validate")
-    assert validated.returncode == 0 and "1 schedules valid" in validated.stdout
+    assert validated.returncode == 0 and "1 schedule valid." in validated.stdout
     done = run(tmp_path, "diff", "--base", "HEAD", "--format", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["changes"] == []

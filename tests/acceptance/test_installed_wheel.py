@@ -111,7 +111,7 @@ def test_every_cli_command_from_the_wheel(
         run(installed, repo, env, "syncd", "schema").encode()
         == (REPO / "syncd" / "schemas" / "schedule.schema.json").read_bytes()
     )
-    assert "1 schedules valid" in run(installed, repo, env, "syncd", "validate")
+    assert "1 schedule valid." in run(installed, repo, env, "syncd", "validate")
     # task names are checked against the installed app's registry (example tasks ship)
     (repo / "schedules" / "b.yaml").write_text(
         "version: 1\nschedules:\n  - name: b\n    task: celeryapp.tasks.ecko\n    every: 1m\n"
