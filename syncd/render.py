@@ -232,11 +232,10 @@ def _change_text(change: Change, color: bool = False) -> list[str]:
 def _compact_text(plan: Plan, *, automatic: bool, color: bool) -> list[str]:
     """Counts per action, the first COMPACT_FIRST changes of each, and where the rest are."""
     n = len(plan.changes)
-    why = f"{plural(n, 'change')}, more than {COMPACT_THRESHOLD}: " if automatic else ""
+    why = f"{plural(n, 'change')} (over {COMPACT_THRESHOLD}): " if automatic else ""
     lines = [
         paint(
-            f"{why}compact plan; `--no-compact` shows every change, `--format json` lists "
-            f"them for programs ({COMPACT_DOC})",
+            f"{why}compact plan; see all with --no-compact or --format json ({COMPACT_DOC})",
             None,
             bold=True,
             color=color,

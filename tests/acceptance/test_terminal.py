@@ -169,7 +169,7 @@ def test_a_10000_schedule_plan_fits_one_screen_and_one_comment(tmp_path: Path) -
     assert automatic.returncode == 0, automatic.stderr
     lines = automatic.stdout.splitlines()
     assert len(lines) <= 40, len(lines)
-    assert lines[0].startswith("10000 changes, more than 100: compact plan;"), lines[0]
+    assert lines[0].startswith("10000 changes (over 100): compact plan;"), lines[0]
     assert "--no-compact" in lines[0] and "--format json" in lines[0]
     assert "+ 10000 to create:" in lines
     assert "  ... and 9992 more" in lines

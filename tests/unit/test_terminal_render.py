@@ -61,7 +61,7 @@ def test_compact_past_the_threshold_fits_one_screen() -> None:
     assert "compact plan" not in render_plan(_plan(COMPACT_THRESHOLD), "text")
     big = render_plan(_plan(10_000, 2_000, 3_000), "text").splitlines()
     assert len(big) <= 40
-    assert big[0].startswith("15000 changes, more than 100: compact plan;")
+    assert big[0].startswith("15000 changes (over 100): compact plan;")
     assert "+ 10000 to create:" in big and "~ 2000 to update:" in big and "- 3000 to delete:" in big
     assert "  ... and 9992 more" in big and "  ... and 2992 more" in big
     assert "  ~ u00000  (s.yaml:1)  [cron]" in big
