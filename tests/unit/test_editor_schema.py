@@ -108,8 +108,18 @@ Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _float12)
 Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _bool12)
 
 
+def _readme_examples() -> dict[str, str]:
+    """The schedules files shown in README.md (fenced yaml blocks with `schedules:`)."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+    return {f"readme-{i}.yaml": b for i, b in enumerate(blocks) if "\nschedules:" in b}
+
+
+def test_the_readme_shows_a_schedules_file() -> None:
+    assert _readme_examples()
+
+
 def _files(tmp: Path) -> list[Path]:
-    for name, text in GOOD_EXTRA.items():
+    for name, text in {**GOOD_EXTRA, **_readme_examples()}.items():
         (tmp / name).write_text(text)
     return [
         *sorted((REPO / "schedules").glob("*.yaml")),
