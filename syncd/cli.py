@@ -263,6 +263,7 @@ def _size_limits(env: Mapping[str, str]) -> Any:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
     """Load and validate schedule files; no database needed."""
@@ -355,6 +356,7 @@ def _signal(obj: Context, revision: int | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -444,6 +446,7 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.option("--dry-run", is_flag=True, help="Plan only (same as `syncd plan`).")
 @click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
 @click.option(
@@ -569,6 +572,7 @@ def _parse_after(value: str | None) -> datetime:
 @click.option("--after", help="RFC 3339 instant to start after (default: now).")
 @click.option("--from-db", is_flag=True, help="Read the schedule from the table, not the YAML.")
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.pass_context
 def next_command(
     ctx: click.Context,
@@ -608,6 +612,7 @@ def next_command(
 @click.option("--base", required=True, help="Git ref to compare against (e.g. origin/main).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @COMPACT_OPTION
 @click.pass_context
 def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int:
@@ -634,6 +639,7 @@ def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.option("--no-prune", is_flag=True, help="Keep managed rows that are not in the files.")
 @click.option("--adopt", is_flag=True, help="Take over rows made by other means.")
 @click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
@@ -707,6 +713,7 @@ def watch(
     help="Write one file per source file into DIR instead of one document to stdout.",
 )
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.pass_context
 def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
     """Write the database's schedules as YAML that re-applies with no changes.
@@ -753,6 +760,7 @@ def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
 
 @main.command()
 @FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> int:
     """Revision, last apply, drift, beat leader, workers online."""

@@ -37,7 +37,7 @@ from syncd.errors import (
     SyncdError,
     UnknownSchedule,
 )
-from syncd.terminal import complete_schedule_name
+from syncd.terminal import NO_COLOR_OPTION, complete_schedule_name
 
 DEFAULT_PING_TIMEOUT = 1.0
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -310,6 +310,7 @@ def render_report(report: Mapping[str, Any], fmt: str) -> str:
     default="text",
     show_default=True,
 )
+@NO_COLOR_OPTION
 @click.pass_context
 def trigger_command(
     ctx: click.Context,

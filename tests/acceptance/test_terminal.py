@@ -123,6 +123,7 @@ def test_plan_is_coloured_on_a_terminal_like_terraform(edited: Path) -> None:
     [
         ("NO_COLOR=1", {"NO_COLOR": "1"}, ("plan",)),
         ("--no-color", {}, ("--no-color", "plan")),
+        ("plan --no-color", {}, ("plan", "--no-color")),
         ("json", {}, ("plan", "--format", "json")),
         ("markdown", {}, ("plan", "--format", "markdown")),
         ("github", {}, ("plan", "--format", "github")),
