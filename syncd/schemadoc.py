@@ -41,8 +41,8 @@ def _example(spec: dict[str, Any]) -> str:
 def _row(key: str, required: str, spec: dict[str, Any]) -> str:
     """One table row; the anchor is what messages link to (docs/schedules.md#cron)."""
     text = spec.get("markdownDescription") or spec["description"]
-    if "default" in spec:
-        text += f" (`default`: `{json.dumps(spec['default'])}`)"
+    if "default" in spec and "Default: " not in text:
+        text += f" Default: `{json.dumps(spec['default'])}`."
     return f'| <a id="{key}"></a>`{key}` | {required} | {_type(spec)} | {text} | {_example(spec)} |'
 
 

@@ -212,6 +212,9 @@ def test_schema_defaults_are_the_defaults_the_loader_applies(tmp_path: Path) -> 
             continue
         assert loaded.get(name) == spec.get("default"), name
         assert FIELD_DEFAULTS.get(name) == spec.get("default"), name
+        if "default" in spec:  # and the prose says the same
+            written = json.dumps(spec["default"]).strip('"')
+            assert f"Default: {written}." in spec["description"], name
 
 
 @pytest.mark.parametrize("field", ["enabled", "one_off", "catchup", "overlap"])
