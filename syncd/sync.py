@@ -8,6 +8,7 @@ edited by hand). Otherwise its schedules are taken as they stand in the table.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import getpass
 import os
@@ -124,13 +125,34 @@ class Options:
     prune: bool = True
     adopt: bool = False
     guards: Guards = field(default_factory=Guards)
+    # Read `paths` below this directory, naming files by `paths` alone (serve reads a
+    # commit's tree from a temporary directory; rows and diagnostics keep repo paths).
+    root: str | None = None
+
+
+def _read(options: Options) -> tuple[list[SourceFile], list[Diagnostic]]:
+    if options.root is None:
+        return read_sources(options.paths)
+    root = options.root.rstrip(os.sep) + os.sep
+    sources, diagnostics = read_sources([os.path.join(root, p) for p in options.paths])
+
+    def strip(path: str) -> str:
+        return path[len(root) :] if path.startswith(root) else path
+
+    return (
+        [SourceFile(strip(s.path), s.data, s.digest) for s in sources],
+        [
+            dataclasses.replace(d, path=strip(d.path), message=d.message.replace(root, ""))
+            for d in diagnostics
+        ],
+    )
 
 
 def plan_from(conn: Connection, options: Options, revision: int | None) -> tuple[Plan, Gathered]:
     """Read files and rows and diff them. Raises InvalidSchedules on any error."""
     from syncd.store import snapshot
 
-    sources, read_diags = read_sources(options.paths)
+    sources, read_diags = _read(options)
     rows = snapshot(conn)
     gathered = gather(
         sources,
@@ -164,7 +186,7 @@ def plan(url: str, options: Options) -> Plan:
     with connect(url) as conn:
         result, _ = plan_from(conn, options, current_revision(conn))
         conn.rollback()
-    refusals = check(result, options.guards)
+    refusals = check(result, options.guards, datetime.now(UTC))
     if refusals:
         raise Refused(result, refusals)
     return result
@@ -227,6 +249,15 @@ def _changes_json(plan_value: Plan) -> list[dict[str, Any]]:
     return changes
 
 
+@dataclass(frozen=True)
+class CommitInfo:
+    """The git commit an apply comes from, as the revision records it."""
+
+    sha: str
+    author: str | None = None
+    subject: str | None = None
+
+
 @collector_paused
 def apply(
     url: str,
@@ -235,13 +266,19 @@ def apply(
     lock_timeout: float,
     now: datetime | None = None,
     expected: dict[str, Any] | None = None,
+    commit_info: CommitInfo | None = None,
+    inside: Callable[[Connection, Plan, int | None], None] | None = None,
 ) -> tuple[Plan, int | None]:
     """`syncd apply`: plan under the lock and write it in one transaction.
 
     With `expected` (a saved plan), refuse when the database moved since it was made or
     when the fresh plan differs from it. The guards judge the fresh plan, under the lock.
+    `commit_info` names the commit (serve knows it; otherwise git or the environment is
+    asked); `inside(conn, plan, revision)` writes more in the same transaction.
     """
     from syncd import store
+
+    at = now or datetime.now(UTC).replace(microsecond=0)  # whole-second anchors
 
     def make(conn: Connection, revision: int | None) -> Plan:
         fresh, gathered = plan_from(conn, options, revision)
@@ -256,23 +293,26 @@ def apply(
                     "the schedules or the database changed since the plan was made; "
                     "make a new plan and review it"
                 )
-        refusals = check(fresh, options.guards)
+        refusals = check(fresh, options.guards, at)
         if refusals:
             # Raised inside the write transaction: it rolls back, nothing is written.
             raise Refused(fresh, refusals)
         write_manifest(conn, gathered.files)
         return fresh
 
-    commit = git_commit()
+    commit = git_commit() if commit_info is None else (lambda: commit_info.sha)
     try:
         applied = store.apply(
             url,
             make,
             lock_timeout=lock_timeout,
-            now=now or datetime.now(UTC).replace(microsecond=0),  # whole-second anchors
+            now=at,
             git_commit=commit,
             actor=actor(),
             render_changes=_changes_json,
+            git_author=commit_info.author if commit_info else None,
+            git_subject=commit_info.subject if commit_info else None,
+            inside=inside,
         )
     finally:
         commit()
