@@ -9,7 +9,7 @@ Pure: the instant is a parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from celeryapp.schedules import CronError, CronTimetable
@@ -51,14 +51,19 @@ class DenyWindow:
         # the latest start while the windows chain, so the end reported is the real one.
         if start is None:
             return None
-        end = start + timedelta(seconds=self.seconds)
+        # Durations are elapsed time: add them in UTC (aware arithmetic in a zone is wall
+        # time, 30 minutes after 01:30 EDT on the fall-back day would be 02:00 EST).
+        start = start.astimezone(UTC)
+        length = timedelta(seconds=self.seconds)
+        end = start + length
         if now >= end:
             return None
         for _ in range(1000):
             following = timetable.next_after(start)
             if following is None or following > end:
                 break
-            start, end = following, max(end, following + timedelta(seconds=self.seconds))
+            start = following.astimezone(UTC)
+            end = max(end, start + length)
         return end
 
 
