@@ -177,7 +177,9 @@ class Controller:
             if not held:
                 if reason == "webhook":
                     self._write({"requested_time": self.clock()})
-                log.info("another replica is syncing %s; skipped", self.source.display_url)
+                    log.info("another replica is syncing; it will sync again for this hook")
+                else:
+                    log.debug("another replica is syncing %s; skipped", self.source.display_url)
                 return Outcome("busy")
             outcome = Outcome("none")
             for _ in range(10):

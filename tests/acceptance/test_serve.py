@@ -279,3 +279,116 @@ def test_credentials_in_the_url_are_never_shown(env: dict[str, str], tmp_path: P
     ).stdout
     assert "hunter2" not in status and "secrettoken42" not in status
     assert "127.0.0.1" in status
+
+
+def test_remote_unreachable_then_recovers(
+    env: dict[str, str], tmp_path: Path, remote: Remote
+) -> None:
+    url = env["SYNCD_DATABASE_URL"]
+    good = remote.commit({"schedules/a.yaml": schedules("alpha")}, "Add alpha")
+    with serving(env, tmp_path, remote.url, ["--interval", "1s"]) as serve:
+        wait_for(lambda: serve.status()["state"] == "synced", 60, what="the first sync")
+        remote.stop()
+        down = wait_for(
+            lambda: (s := serve.status())["state"] == "failed" and s, 30, what="failed status"
+        )
+        assert down["remote"]["error"] and "127.0.0.1" in down["remote"]["error"]
+        assert down["live"]["commit"] == good
+        code, ready = serve.get("/readyz")
+        assert code == 503 and "cannot fetch the remote" in ready["reason"]
+        assert serve.get("/healthz")[0] == 200  # alive: restarting it would not help
+        assert names(url) == ["alpha"]
+        newer = remote.commit({"schedules/b.yaml": schedules("beta")}, "Add beta", push=False)
+        remote.start()
+        remote.push()
+        wait_for(
+            lambda: serve.status()["live"]["commit"] == newer, 30, what="recovery and the sync"
+        )
+        status = serve.status()
+        assert status["state"] == "synced" and status["remote"]["error"] is None
+        assert serve.get("/readyz")[0] == 200
+        assert "fetch works again" in serve.log()
+    assert names(url) == ["alpha", "beta"]
+
+
+def _apply_lock_held(url: str) -> bool:
+    from syncd.store import APPLY_LOCK_KEY
+
+    high, low = APPLY_LOCK_KEY >> 32, APPLY_LOCK_KEY & 0xFFFF_FFFF
+    rows = query(
+        url,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        f"AND classid = {high} AND objid = {low}",
+    )
+    return bool(rows[0][0])
+
+
+def test_kill9_during_an_apply_leaves_old_or_new_and_restart_converges(
+    env: dict[str, str], tmp_path: Path, remote: Remote
+) -> None:
+    url = env["SYNCD_DATABASE_URL"]
+    old = [f"old-{i:02d}" for i in range(10)]
+    new = old + [f"new-{i:05d}" for i in range(6000)]  # deleting all of `old` is refused
+    remote.commit({"schedules/a.yaml": schedules(*old)}, "Ten schedules")
+    done = once(env, tmp_path, remote.url, "--max-delete", "100000")
+    assert done.returncode == 0, done.stderr
+    head = remote.commit({"schedules/a.yaml": schedules(*new)}, "Six thousand schedules")
+    with serving(env, tmp_path, remote.url, ["--interval", "1h"]) as serve:
+        # Kill it while it holds the apply lock: inside the apply's transaction.
+        wait_for(lambda: _apply_lock_held(url), 60, interval=0.01, what="the apply to start")
+        serve.kill9()
+    after = names(url)
+    assert after in (sorted(old), sorted(new)), f"a mix: {len(after)} rows"
+    with serving(env, tmp_path, remote.url, ["--interval", "1h"]) as serve:
+        wait_for(lambda: serve.status()["state"] == "synced", 90, what="the restart to converge")
+        assert serve.status()["live"]["commit"] == head
+    assert names(url) == sorted(new)
+
+
+def test_replicas_apply_each_commit_once_and_self_heal_reverts_drift(
+    env: dict[str, str], tmp_path: Path, remote: Remote
+) -> None:
+    url = env["SYNCD_DATABASE_URL"]
+    remote.commit({"schedules/a.yaml": schedules("alpha", "beta")}, "Two schedules")
+    args = ["--interval", "1s", "--self-heal"]
+    with (
+        serving(env, tmp_path, remote.url, args, name="one") as one,
+        serving(env, tmp_path, remote.url, args, name="two") as two,
+    ):
+        for i in range(3):
+            head = remote.commit({"schedules/b.yaml": schedules(f"extra-{i}")}, f"Extra {i}")
+            for replica in (one, two):
+                body, headers = push_hook()
+                replica.post("/hooks/github", body, headers)
+            wait_for(
+                lambda: all(r.status()["live"]["commit"] == head for r in (one, two)),  # noqa: B023
+                30,
+                what="both replicas to report the head live",
+            )
+        a, b = one.status(), two.status()
+        for key in ("state", "live", "remote", "last_attempt", "drift"):
+            assert a[key] == b[key], key
+        per_commit = query(
+            url, "SELECT git_commit, count(*) FROM syncd_revision GROUP BY git_commit"
+        )
+        assert all(n == 1 for _, n in per_commit), per_commit
+        assert len(per_commit) == 4
+        # Drift: a managed row edited by hand is reverted within an interval.
+        query_engine = create_engine(url)
+        with query_engine.begin() as conn:
+            conn.execute(
+                text("UPDATE sys_task_scheduler SET interval_every = 7 WHERE name = 'alpha'")
+            )
+        query_engine.dispose()
+        wait_for(
+            lambda: (
+                query(url, "SELECT interval_every FROM sys_task_scheduler WHERE name='alpha'")[0][0]
+                == 3600
+            ),
+            30,
+            what="self-heal to revert the drift",
+        )
+        wait_for(lambda: one.status()["drift"] == [], 10, what="drift gone from status")
+        heals = one.status()["counters"].get("heals", 0)
+        assert heals == 1, one.status()["counters"]
+        assert "self-heal: reverting drift in alpha" in one.log() + two.log()
