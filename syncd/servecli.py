@@ -61,7 +61,12 @@ def _logging() -> None:
 
 
 @click.command("serve")
-@click.option("--repo", envvar="SYNCD_REPO", required=True, help="Git URL to track [SYNCD_REPO].")
+@click.option(
+    "--repo",
+    envvar="SYNCD_REPO",
+    default=None,
+    help="Git URL to track: https://, ssh://, git:// or file:// (required) [SYNCD_REPO].",
+)
 @click.option(
     "--branch", envvar="SYNCD_BRANCH", default="main", show_default=True, help="[SYNCD_BRANCH]"
 )
@@ -109,7 +114,7 @@ def _logging() -> None:
 @click.pass_context
 def serve_command(
     ctx: click.Context,
-    repo: str,
+    repo: str | None,
     branch: str,
     path: str,
     interval: str,
@@ -136,6 +141,8 @@ def serve_command(
         from syncd.serve import Controller, ServeConfig
         from syncd.serve import state_dir as make_state_dir
 
+        if not repo:
+            raise UsageError("give the git repository to track: --repo URL or SYNCD_REPO")
         _logging()
         seconds = _interval(interval)
         inner = _check_path(path)
