@@ -54,9 +54,12 @@ def decide(known: Known, *, self_heal: bool) -> Decision:
         return Decision("none", reason="the remote has not been fetched")
     if known.head != known.live:
         if known.attempt_commit == known.head and known.attempt_result in FINAL_RESULTS:
+            if known.drift and self_heal and known.live is not None:
+                # The head is broken, but the live commit's rows still get healed.
+                return Decision("heal", known.live, "drift: " + ", ".join(known.drift))
             return Decision("none", known.head, f"{known.head[:12]} is {known.attempt_result}")
         return Decision("apply", known.head, "the remote head is not live")
-    if known.drift and self_heal:
+    if known.drift and self_heal and known.live is not None:
         return Decision("heal", known.live, "drift: " + ", ".join(known.drift))
     return Decision("none", known.head, "synced")
 

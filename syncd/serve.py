@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from celeryapp.redact import redact_url
 from syncd import controller as decisions
 from syncd.errors import (
+    EXIT_CONFLICT,
     EXIT_INVALID,
     EXIT_OK,
     EXIT_REFUSED,
@@ -90,6 +91,8 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
+        if self.action == "busy":
+            return EXIT_CONFLICT  # another replica is syncing this source
         if self.action == "fetch-error" or self.result == decisions.ERROR:
             return EXIT_SERVICE
         if self.result == decisions.INVALID:

@@ -72,6 +72,12 @@ def test_drift_is_reverted_only_with_self_heal() -> None:
     assert c.decide(known, self_heal=True) == c.Decision("heal", A, "drift: x, y")
 
 
+def test_drift_is_healed_from_the_live_commit_while_the_head_is_invalid() -> None:
+    known = c.Known(head=B, live=A, attempt_commit=B, attempt_result=c.INVALID, drift=("x",))
+    assert c.decide(known, self_heal=True) == c.Decision("heal", A, "drift: x")
+    assert c.decide(known, self_heal=False).action == "none"
+
+
 def test_nothing_to_do_before_a_fetch() -> None:
     assert c.decide(c.Known(head=None, live=A), self_heal=True).action == "none"
 
@@ -97,7 +103,7 @@ def test_decisions_are_consistent_with_the_state(
     if decision.action == "apply":
         assert decision.commit == head != live  # only ever the head, never an old commit
     if decision.action == "heal":
-        assert heal and drift and decision.commit == live == head
+        assert heal and drift and decision.commit == live is not None  # only the live one
     if head is not None and head != live and not (attempt == head and result == c.INVALID):
         assert decision.action == "apply"
 
