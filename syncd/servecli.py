@@ -37,7 +37,7 @@ def _read_secret(variable: str) -> bytes | None:
 def _interval(value: str) -> float:
     text = value.strip()
     seconds = float(text) if text.replace(".", "", 1).isdecimal() else parse_duration(text)
-    if seconds is None or not 0.1 <= seconds <= 86_400:
+    if seconds is None or not 1 <= seconds <= 86_400:
         raise UsageError(
             f"--interval {value!r}: write a duration between 1s and 1d, like 30s or 5m"
         )
