@@ -317,8 +317,10 @@ def _apply_lock_held(url: str) -> bool:
     high, low = APPLY_LOCK_KEY >> 32, APPLY_LOCK_KEY & 0xFFFF_FFFF
     rows = query(
         url,
+        # pg_locks is the whole server's: other tests apply in other databases.
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        f"AND classid = {high} AND objid = {low}",
+        f"AND classid = {high} AND objid = {low} "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     return bool(rows[0][0])
 
@@ -339,9 +341,16 @@ def test_kill9_during_an_apply_leaves_old_or_new_and_restart_converges(
         serve.kill9()
     after = names(url)
     assert after in (sorted(old), sorted(new)), f"a mix: {len(after)} rows"
+    # It died mid-apply: the attempt it recorded before the transaction is still open.
+    assert query(url, "SELECT attempt_commit, attempt_result FROM syncd_controller") == [
+        (head, "applying")
+    ]
     with serving(env, tmp_path, remote.url, ["--interval", "1h"]) as serve:
-        wait_for(lambda: serve.status()["state"] == "synced", 90, what="the restart to converge")
-        assert serve.status()["live"]["commit"] == head
+        wait_for(
+            lambda: (s := serve.status())["state"] == "synced" and s["live"]["commit"] == head,
+            90,
+            what="the restart to converge",
+        )
     assert names(url) == sorted(new)
 
 
