@@ -114,7 +114,7 @@ def make_server(
                 log.warning("webhook %s from %s: %s", kind, self.client_address[0], verdict.message)
             elif verdict.sync:
                 log.info("webhook %s: %s", kind, verdict.message)
-                controller.request(from_hook=True)
+                controller.request()
             self._send(verdict.status, {"message": verdict.message, "sync": verdict.sync})
 
     server = ThreadingHTTPServer(address, Handler)

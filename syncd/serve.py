@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp.redact import redact_url
@@ -166,10 +166,9 @@ class Controller:
 
     # --- one sync ------------------------------------------------------------------------
 
-    def request(self, *, from_hook: bool) -> None:
+    def request(self) -> None:
         """Ask for a sync (a webhook): this replica's loop wakes up at once."""
         self.wakeup.request()
-        del from_hook
 
     def sync(self, reason: str = "interval") -> Outcome:
         """One sync under the source's lock; runs again while requests arrive meanwhile."""
@@ -242,7 +241,6 @@ class Controller:
                 "fetch_error": None,
                 "holder": self.replica,
                 "settings": self.settings_view(),
-                **({"requested_time": None} if reason == "webhook" else {}),
             }
         )
         known = decisions.Known(
@@ -460,9 +458,7 @@ def database_ready(url: str) -> str | None:
     from syncd import store
 
     try:
-        with store.connect(url) as conn:
-            conn.execute(text("SELECT 1"))
-            conn.rollback()
+        store.ping(url)
     except (SyncdError, SQLAlchemyError) as exc:
         return redact_url(exc.message if isinstance(exc, SyncdError) else str(exc).splitlines()[0])
     return None

@@ -431,6 +431,13 @@ def write_controller(conn: Connection, key: str, values: dict[str, Any]) -> None
         conn.execute(update(controller).where(controller.c.key == key).values(**values))
 
 
+def ping(url: str) -> None:
+    """Raise ServiceUnavailable (or a SQLAlchemy error) unless the database answers."""
+    with connect(url) as conn:
+        conn.execute(text("SELECT 1"))
+        conn.rollback()
+
+
 def revision_row(conn: Connection, revision: int) -> dict[str, Any] | None:
     if not inspect(conn).has_table(revisions.name):
         return None
