@@ -2,6 +2,7 @@
 
 GET  /status         the controller's status (json)
 GET  /healthz        200 while the sync loop is alive
+GET  /metrics        Prometheus text format (syncd_apply_total, syncd_revision, ...)
 GET  /readyz         200 when the database answers and the last sync did not fail; else 503
                      with the reason
 POST /hooks/github   X-Hub-Signature-256
@@ -79,6 +80,19 @@ def make_server(
                     self._send(503, {"ready": False, "reason": problem})
                 else:
                     self._send(200, {"ready": True})
+            elif path == "/metrics":
+                from syncd.metrics import CONTENT_TYPE
+
+                try:
+                    data = controller.metrics.render(controller.status())
+                except Exception as exc:  # noqa: BLE001 - the database may be away
+                    self._send(503, {"error": f"{type(exc).__name__}: {exc}"})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
             elif path == "/status":
                 try:
                     self._send(200, controller.status())
@@ -110,6 +124,7 @@ def make_server(
             verdict = judge(
                 kind, dict(self.headers.items()), body, secret, controller.config.branch
             )
+            controller.metrics.webhooks.labels(kind, str(verdict.status)).inc()
             if verdict.status == 401:
                 log.warning("webhook %s from %s: %s", kind, self.client_address[0], verdict.message)
             elif verdict.sync:

@@ -123,6 +123,9 @@ class Controller:
         self.lock_file = str(source.state_dir / f"controller-{self.key[:12]}.lock")
         self.last_loop: float | None = None  # monotonic time of the last finished sync
         self._drift_seen: tuple[str, ...] = ()
+        from syncd.metrics import ServeMetrics
+
+        self.metrics = ServeMetrics()
 
     # --- the shared row ---------------------------------------------------------------
 
@@ -204,6 +207,7 @@ class Controller:
         try:
             head = self.source.fetch()
         except FetchError as exc:
+            self.metrics.fetch_errors.inc()
             message = exc.message
             if row.get("fetch_error") is None:
                 log.error("fetch failed: %s (the last good commit stays live)", message)
@@ -335,6 +339,9 @@ class Controller:
                 revision,
                 plan.summary(),
             )
+            self.metrics.applies.labels(decisions.APPLIED).inc()
+            if action == "heal":
+                self.metrics.heals.inc()
             self.signal_fn(revision)
             s = plan.summary()
             what = (
@@ -364,6 +371,7 @@ class Controller:
                     summary=s,
                 )
             return outcome
+        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
         counter = {
             decisions.INVALID: "invalid",
             decisions.DENIED: "denied",

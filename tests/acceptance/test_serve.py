@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -113,6 +114,12 @@ def test_push_is_live_in_the_beat_by_poll_and_by_webhook(
             wait_for(lambda: 3 in reloaded(beat.log()), 30, what="the beat to reload revision 3")
             assert serve.status()["live"]["commit"] == third
             assert serve.get("/readyz") == (200, {"ready": True})
+            with urllib.request.urlopen(serve.base + "/metrics", timeout=10) as response:
+                metrics = response.read().decode()
+            assert 'syncd_apply_total{result="applied"} 1.0' in metrics
+            assert "syncd_revision 3.0" in metrics
+            assert 'syncd_sync_state{state="synced"} 1.0' in metrics
+            assert 'syncd_webhook_requests_total{kind="github",status="401"} 1.0' in metrics
     assert names(url) == ["alpha", "beta", "gamma"]
     commits = [r[0] for r in query(url, "SELECT git_commit FROM syncd_revision ORDER BY id")]
     assert commits == [first, second, third]
