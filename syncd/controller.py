@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 # The results of an attempt (the controller row's attempt_result).
 APPLYING = "applying"
@@ -85,6 +86,18 @@ def transition(previous: tuple[str | None, str | None], now: tuple[str | None, s
     """Whether an attempt's (commit, result) is news: a notification goes out for a change
     of commit or of result, never for the same failure every interval."""
     return previous != now
+
+
+def request_served(requested: datetime | None, fetch_started: datetime | None) -> bool:
+    """Whether a sync request (a hook passed on by a busy replica) is already served: a
+    fetch that started at or after it has been recorded."""
+    return requested is None or (fetch_started is not None and requested <= fetch_started)
+
+
+def run_again(requested: datetime | None, pass_started: datetime) -> bool:
+    """Whether the replica holding the lock must sync once more: a request came in during
+    the pass that just ended."""
+    return requested is not None and requested >= pass_started
 
 
 class Wakeup:

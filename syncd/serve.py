@@ -51,6 +51,7 @@ from syncd.windows import denied_until
 
 log = logging.getLogger("syncd.serve")
 
+RETRY_SECONDS = 1.0  # how soon a replica checks that a hook it passed on was served
 MAX_ERRORS_KEPT = 200  # positioned errors kept in the row and shown by /status
 
 
@@ -123,6 +124,7 @@ class Controller:
         self.lock_file = str(source.state_dir / f"controller-{self.key[:12]}.lock")
         self.last_loop: float | None = None  # monotonic time of the last finished sync
         self._drift_seen: tuple[str, ...] = ()
+        self.retry_pending = False  # a hook came while another replica held the lock
         from syncd.metrics import ServeMetrics
 
         self.metrics = ServeMetrics()
@@ -183,16 +185,27 @@ class Controller:
                 if reason == "webhook":
                     self._write({"requested_time": self.clock()})
                     log.info("another replica is syncing; it will sync again for this hook")
+                if reason in ("webhook", "retry"):
+                    # Until a fetch that started after the request is seen: the holder may
+                    # have checked for requests just before this one was written.
+                    self.retry_pending = True
                 else:
                     log.debug("another replica is syncing %s; skipped", self.source.display_url)
                 return Outcome("busy")
+            if reason == "retry":
+                self.retry_pending = False
+                with store.connect(self.config.database_url) as conn:
+                    row = self._row(conn)
+                if decisions.request_served(row.get("requested_time"), row.get("fetched_time")):
+                    return Outcome("none")  # served by the replica that held the lock
+                reason = "webhook"
             outcome = Outcome("none")
             for _ in range(10):
                 started = self.clock()
                 outcome = self._sync_held(reason)
                 with store.connect(self.config.database_url) as conn:
                     requested = self._row(conn).get("requested_time")
-                if requested is None or requested < started:
+                if not decisions.run_again(requested, started):
                     break
                 reason = "webhook"
             return outcome
@@ -204,6 +217,8 @@ class Controller:
         with store.connect(self.config.database_url) as conn:
             row = self._row(conn)
             conn.rollback()
+        # fetched_time is when the fetch *started*: a request older than it is served.
+        fetch_started = self.clock()
         try:
             head = self.source.fetch()
         except FetchError as exc:
@@ -221,7 +236,7 @@ class Controller:
             self._write(
                 {
                     "fetch_error": message,
-                    "fetched_time": self.clock(),
+                    "fetched_time": fetch_started,
                     "holder": self.replica,
                     "settings": self.settings_view(),
                 }
@@ -241,7 +256,7 @@ class Controller:
         self._write(
             {
                 "remote_head": head,
-                "fetched_time": self.clock(),
+                "fetched_time": fetch_started,
                 "fetch_error": None,
                 "holder": self.replica,
                 "settings": self.settings_view(),
@@ -425,7 +440,11 @@ class Controller:
             self.last_loop = time.monotonic()
             if stop.is_set():
                 break
-            reason = "webhook" if self.wakeup.wait(self.config.interval) else "interval"
+            timeout = RETRY_SECONDS if self.retry_pending else self.config.interval
+            if self.wakeup.wait(timeout):
+                reason = "webhook"
+            else:
+                reason = "retry" if self.retry_pending else "interval"
 
     # --- status --------------------------------------------------------------------------
 

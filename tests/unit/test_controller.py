@@ -126,6 +126,18 @@ def test_requests_from_threads_coalesce() -> None:
     assert [wakeup.wait(0), wakeup.wait(0)] == [True, False]
 
 
+def test_requests_passed_on_by_a_busy_replica() -> None:
+    t = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    later = datetime(2026, 12, 2, 10, 0, 1, tzinfo=UTC)
+    assert c.request_served(None, None)
+    assert c.request_served(t, later)  # a fetch started after the hook: it saw the push
+    assert not c.request_served(later, t)  # the holder fetched before the hook came
+    assert not c.request_served(t, None)
+    assert c.run_again(later, t)  # came during the pass: once more
+    assert not c.run_again(t, later)  # older than the pass: served by it
+    assert not c.run_again(None, t)
+
+
 def test_transitions() -> None:
     assert c.transition((A, c.INVALID), (B, c.INVALID))
     assert c.transition((A, c.REFUSED), (A, c.DENIED))
