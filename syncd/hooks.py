@@ -16,6 +16,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 KINDS = ("github", "gitlab", "generic")
 MAX_BODY = 5 * 1024 * 1024
@@ -49,6 +50,8 @@ def _ref(body: bytes) -> tuple[str | None, bool]:
     """(branch named by the body, whether the body could be read)."""
     if not body.strip():
         return None, True
+    if body.startswith(b"payload="):  # GitHub's application/x-www-form-urlencoded choice
+        body = (parse_qs(body.decode("utf-8", "replace")).get("payload") or [""])[0].encode()
     try:
         payload = json.loads(body)
     except ValueError:

@@ -121,7 +121,7 @@ class Controller:
         self.key = source_key(source.display_url, config.branch, config.path)
         self.replica = replica_id()
         self.wakeup = decisions.Wakeup()
-        self.lock_file = str(source.state_dir / f"controller-{self.key[:12]}.lock")
+        self.lock_file = lock_file_for(config.database_url, source.state_dir, self.key)
         self.last_loop: float | None = None  # monotonic time of the last finished sync
         self._drift_seen: tuple[str, ...] = ()
         self.retry_pending = False  # a hook came while another replica held the lock
@@ -478,6 +478,26 @@ class Controller:
         }
         view["replica"] = self.replica
         return view
+
+
+def lock_file_for(database_url: str, state: Path, key: str) -> str:
+    """SQLite's controller lock: a file beside the database (replicas on one host share the
+    database file, not a state directory); elsewhere unused."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(database_url)
+    except ValueError:
+        url = None
+    name = f".syncd-serve-{key[:12]}.lock"
+    if (
+        url is not None
+        and url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+    ):
+        database = Path(url.database)
+        return str(database.with_name(database.name + name))
+    return str(state / name)
 
 
 def database_ready(url: str) -> str | None:

@@ -279,6 +279,14 @@ def test_generic_hook_with_and_without_a_body() -> None:
     assert judge("generic", headers, junk, SECRET, "main").status == 400
 
 
+def test_github_form_encoded_payload() -> None:
+    from urllib.parse import urlencode
+
+    for ref, syncs in (("refs/heads/main", True), ("refs/heads/dev", False)):
+        body = urlencode({"payload": json.dumps({"ref": ref})}).encode()
+        assert judge("github", github(body), body, SECRET, "main").sync is syncs
+
+
 def test_header_names_are_case_insensitive() -> None:
     body = push()
     headers = {"x-hub-signature-256": signature(SECRET, body), "x-github-event": "push"}
