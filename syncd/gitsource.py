@@ -230,6 +230,19 @@ class GitSource:
             return False
         return True
 
+    def ensure(self, sha: str) -> None:
+        """Have commit `sha` in the clone (the live commit may be gone from the branch after
+        a force-push, and the clone is new after a restart with an empty state dir)."""
+        if self.has_commit(sha):
+            return
+        try:
+            self._git("fetch", "--quiet", "--no-tags", "origin", sha)
+        except FetchError as exc:
+            raise FetchError(
+                f"commit {sha[:12]} is not in the clone and the remote does not give it "
+                f"({exc.message}); push the state you want live to {self.branch}"
+            ) from None
+
     @contextmanager
     def tree(self, sha: str, path: str) -> Iterator[Path]:
         """The files of commit `sha` below `path`, in a directory removed afterwards.

@@ -294,7 +294,21 @@ class Controller:
             )
 
     def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
-        commit = self.source.commit(sha)
+        try:
+            self.source.ensure(sha)
+            commit = self.source.commit(sha)
+        except FetchError as exc:
+            log.error("cannot read commit %s: %s", sha[:12], exc.message)
+            self._write(
+                {
+                    "attempt_commit": sha,
+                    "attempt_time": self.clock(),
+                    "attempt_result": decisions.ERROR,
+                    "attempt_errors": [exc.message],
+                    "counters": self._count(row, "errors"),
+                }
+            )
+            return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
         info = CommitInfo(sha, commit.author, commit.subject)
         started = self.clock()
         self._write(
