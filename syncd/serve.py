@@ -111,12 +111,14 @@ class Controller:
         *,
         notifier: Notifier | None = None,
         signal_fn: Callable[[int | None], None] = lambda _r: None,
+        leader_fn: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.source = source
         self.notifier = notifier or Notifier(None)
         self.signal_fn = signal_fn
+        self.leader_fn = leader_fn
         self.clock = clock
         self.key = source_key(source.display_url, config.branch, config.path)
         self.replica = replica_id()
@@ -491,6 +493,8 @@ class Controller:
             "until": format_time(open_window[1]) if open_window else None,
         }
         view["replica"] = self.replica
+        if self.leader_fn is not None:
+            view["beat"] = self.leader_fn()
         return view
 
 

@@ -184,6 +184,7 @@ def serve_command(
             source,
             notifier=notifier,
             signal_fn=lambda revision: _signal(obj, revision),
+            leader_fn=_leader(obj),
         )
         log = logging.getLogger("syncd.serve")
         try:
@@ -201,6 +202,18 @@ def serve_command(
             notifier.close()
 
     return run(ctx, "text", body)
+
+
+def _leader(obj: Context) -> Any:
+    """The beat leader as `syncd status` reads it, for /status."""
+    from celeryapp.settings import Settings
+    from syncd.status import beat_leader
+
+    env = {**os.environ, "SYNCD_DATABASE_URL": obj.database_url}
+    if obj.redis_url:
+        env["SYNCD_REDIS_URL"] = obj.redis_url
+    settings = Settings.from_env(env)
+    return lambda: beat_leader(settings)
 
 
 def _run(controller: Any, address: tuple[str, int] | None, secret: bytes | None, log: Any) -> int:

@@ -43,7 +43,7 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
     }
     out["drift"] = drift
     out["controllers"] = controllers
-    out["beat"] = _beat(settings)
+    out["beat"] = beat_leader(settings)
     out["workers"] = _workers(settings, ping_timeout)
     return out
 
@@ -100,7 +100,8 @@ def _time(value: datetime | None) -> str | None:
     return format_time(value.replace(microsecond=0)) if value is not None else None
 
 
-def _beat(settings: Settings) -> dict[str, Any]:
+def beat_leader(settings: Settings) -> dict[str, Any]:
+    """The beat holding the lock and its heartbeat (Redis, else the database lease)."""
     if settings.redis_url:
         import redis
 

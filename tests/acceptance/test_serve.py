@@ -85,6 +85,7 @@ def test_push_is_live_in_the_beat_by_poll_and_by_webhook(
         with beats(env, tmp_path) as (beat,):
             wait_for(lambda: beat.leading, 60, what="the beat to lead")
             # Poll: a push is live in the beat's heap within the interval (and slack).
+            assert serve.status()["beat"]["leader"]  # the beat holding the lock
             second = remote.commit({"schedules/b.yaml": schedules("beta")}, "Add beta")
             wait_for(lambda: 2 in reloaded(beat.log()), 30, what="the beat to reload revision 2")
             assert serve.status()["live"]["commit"] == second
