@@ -47,21 +47,20 @@ class FetchError(ServiceUnavailable):
     """The git remote could not be fetched; the last good commit stays live."""
 
 
-def redact_repo(url: str) -> str:
-    """The URL with its credentials replaced by ***: `https://user:pw@h` and a token given as
-    the user (`https://ghp_x@github.com/...`) alike; an ssh user name (`git@`) stays."""
-    text = redact_url(url)
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        return text
-    at = rest.find("@")
-    slash = rest.find("/")
-    if at < 0 or (0 <= slash < at):
-        return text
-    user = rest[:at]
-    if ":" not in user and not scheme.startswith(("ssh", "git+ssh")):
-        return f"{scheme}://***{rest[at:]}"
-    return text
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^/@\s:'\"]+)@")
+
+
+def redact_repo(text: str) -> str:
+    """`text` (a URL, or a message holding URLs) with credentials replaced by ***:
+    `https://user:pw@h` and a token given as the user (`https://ghp_x@github.com/...`)
+    alike; an ssh user name (`ssh://git@`) stays."""
+
+    def user_only(match: re.Match[str]) -> str:
+        if match.group("scheme").lower() in ("ssh", "git+ssh", "ssh+git"):
+            return match.group(0)
+        return f"{match.group('scheme')}://***@"
+
+    return _USERINFO.sub(user_only, redact_url(text))
 
 
 @dataclass(frozen=True)

@@ -317,3 +317,5 @@ def test_no_forged_signature_passes(body: bytes, forged: str) -> None:
 )
 def test_repository_urls_are_shown_without_credentials(url: str, shown: str) -> None:
     assert redact_repo(url) == shown
+    message = f"fatal: unable to access '{url}': Could not resolve host"
+    assert redact_repo(message) == f"fatal: unable to access '{shown}': Could not resolve host"
