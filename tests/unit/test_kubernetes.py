@@ -125,4 +125,5 @@ def test_serve_probes_its_endpoints_and_takes_webhooks_through_a_service() -> No
     assert volume["secret"]["secretName"] == "syncd-secrets"
     service = by_kind("Service")["syncd-serve"]
     assert service["spec"]["ports"][0]["port"] == 8650
+    assert service["spec"]["publishNotReadyAddresses"] is True  # a fix's hook gets through
     assert "://" in settings["SYNCD_REPO"] and "@" not in settings["SYNCD_REPO"]
