@@ -189,6 +189,9 @@ def render(status: dict[str, Any], fmt: str) -> str:
             f"  remote:  {(remote['head'] or '-')[:12]} fetched {remote['fetched_time'] or 'never'}"
             + (f"; error: {remote['error']}" if remote["error"] else "")
         )
+        windows = (c.get("settings") or {}).get("deny_windows") or []
+        if windows:
+            lines.append("  deny:    " + "; ".join(windows))
         if attempt["commit"]:
             lines.append(
                 f"  attempt: {attempt['commit'][:12]} at {attempt['time']}: {attempt['result']}"

@@ -60,6 +60,7 @@ def test_status_renders_a_failed_controller() -> None:
                 "state": "failed",
                 "reason": "commit bbbbbbbbbbbb was invalid",
                 "live": {"commit": "a" * 40, "revision": 3, "subject": "Add", "author": "Ada"},
+                "settings": {"deny_windows": ["0 17 * * fri for 2d15h (UTC)"]},
                 "remote": {"head": "b" * 40, "fetched_time": "2026-12-02T10:00:00Z", "error": None},
                 "last_attempt": {
                     "commit": "b" * 40,
@@ -77,4 +78,5 @@ def test_status_renders_a_failed_controller() -> None:
     )
     assert 'live:    aaaaaaaaaaaa "Add" by Ada, revision 3' in text
     assert "attempt: bbbbbbbbbbbb at 2026-12-02T10:00:01Z: invalid" in text
+    assert "deny:    0 17 * * fri for 2d15h (UTC)" in text
     assert 's/a.yaml:5:12: error[schema.pattern]: every: "1x" is invalid' in text
