@@ -3,6 +3,7 @@ database or remote is touched; and how `syncd status` renders a controller."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,49 @@ def test_status_renders_a_failed_controller() -> None:
     assert "attempt: bbbbbbbbbbbb at 2026-12-02T10:00:01Z: invalid" in text
     assert "deny:    0 17 * * fri for 2d15h (UTC)" in text
     assert 's/a.yaml:5:12: error[schema.pattern]: every: "1x" is invalid' in text
+
+
+def test_git_credentials_reach_git_only_through_its_environment(tmp_path: Path) -> None:
+    from syncd.gitsource import Credentials, GitSource
+
+    key = tmp_path / "id_ed25519"
+    key.write_text("not a real key")
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text("")
+    password = tmp_path / "token"
+    password.write_text("tok3n")
+    creds = Credentials.from_env(
+        {
+            "SYNCD_GIT_USERNAME": "bot",
+            "SYNCD_GIT_PASSWORD_FILE": str(password),
+            "SYNCD_GIT_SSH_KEY_FILE": str(key),
+            "SYNCD_GIT_KNOWN_HOSTS": str(hosts),
+        }
+    )
+    source = GitSource("https://git.example/r.git", "main", tmp_path / "state", creds)
+    env = source._env
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_ASKPASS"] == str(tmp_path / "state" / "askpass.sh")
+    assert env["SYNCD_GIT_USERNAME"] == "bot"
+    assert env["SYNCD_GIT_PASSWORD_FILE"] == str(password)
+    assert "tok3n" not in " ".join(env.values())  # the file is read by the helper, at use
+    assert env["GIT_SSH_COMMAND"] == (
+        f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes "
+        f"-o UserKnownHostsFile={hosts} -o StrictHostKeyChecking=yes"
+    )
+    askpass = subprocess.run(
+        [env["GIT_ASKPASS"], "Password for 'https://bot@git.example': "],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert askpass.stdout == "tok3n"
+    user = subprocess.run(
+        [env["GIT_ASKPASS"], "Username for 'https://git.example': "],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert user.stdout == "bot"
