@@ -14,6 +14,10 @@ RUN python -m build --outdir /dist .
 
 # --- runtime: the installed wheel in a venv, run by a user without privileges ----------
 FROM python:3.11-slim AS runtime
+# git (and ssh for ssh:// remotes) for `syncd serve`, which fetches with the git binary.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin syncd \
     && install -d -o syncd -g syncd /app
 COPY --from=build /dist/*.whl /tmp/wheels/

@@ -157,11 +157,51 @@ class Revision(Base):
     )
     created_time: Mapped[datetime] = mapped_column(default=utcnow)
     git_commit: Mapped[str | None] = mapped_column(String(64))
+    # The commit's author ("Name <email>") and subject line, when `syncd serve` applied it.
+    git_author: Mapped[str | None] = mapped_column(String(512))
+    git_subject: Mapped[str | None] = mapped_column(String(1024))
     actor: Mapped[str | None] = mapped_column(String(256))
     # Names created, updated or deleted by this revision: the beat reloads exactly these.
     changed_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     summary: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class ControllerState(Base):
+    """What `syncd serve` knows about its source, shared by every replica: the remote
+    head it last saw, the commit live in the table, and the last attempt with its errors.
+
+    One row per source (repository, branch, path), keyed by a hash of the three, so
+    replicas tracking the same source report one status, and `syncd status` reads it
+    without asking any of them.
+    """
+
+    __tablename__ = "syncd_controller"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(1024))  # the URL, credentials redacted
+    branch: Mapped[str] = mapped_column(String(256))
+    path: Mapped[str] = mapped_column(String(1024))
+    remote_head: Mapped[str | None] = mapped_column(String(64))
+    fetched_time: Mapped[datetime | None]
+    fetch_error: Mapped[str | None] = mapped_column(Text)
+    live_commit: Mapped[str | None] = mapped_column(String(64))
+    live_revision: Mapped[int | None] = mapped_column(BigInteger)
+    live_time: Mapped[datetime | None]
+    attempt_commit: Mapped[str | None] = mapped_column(String(64))
+    attempt_time: Mapped[datetime | None]
+    # applying | applied | invalid | refused | denied | error
+    attempt_result: Mapped[str | None] = mapped_column(String(16))
+    attempt_errors: Mapped[list[str] | None] = mapped_column(JSON)
+    attempt_summary: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # A sync asked for (webhook) while another replica held the controller lock: the
+    # holder runs once more when it sees a request newer than its fetch.
+    requested_time: Mapped[datetime | None]
+    counters: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # How the replica that last synced runs (interval, guards, deny windows, self-heal).
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holder: Mapped[str | None] = mapped_column(String(256))
+    updated_time: Mapped[datetime | None]
 
 
 class DispatchLedger(Base):

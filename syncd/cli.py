@@ -296,7 +296,17 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
 
 
 def guard_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--allow-empty and --max-delete (DESIGN §8), shared by plan, apply and watch."""
+    """--allow-empty, --max-delete and --deny-window (DESIGN §8), shared by plan, apply,
+    watch and serve."""
+    command = click.option(
+        "--deny-window",
+        "deny_windows",
+        type=(str, str),
+        multiple=True,
+        metavar="CRON DURATION",
+        help="Refuse (exit 5) automatic syncs from each time CRON fires until DURATION later, "
+        "in the app's time zone (repeatable); `syncd apply --force-window` applies anyway.",
+    )(command)
     command = click.option(
         "--max-delete",
         type=click.IntRange(min=0),
@@ -319,10 +329,17 @@ def _options(
     adopt: bool,
     allow_empty: bool = False,
     max_delete: int | None = None,
+    deny_windows: Sequence[tuple[str, str]] = (),
+    force_window: bool = False,
 ) -> Any:
     from syncd.guards import Guards
     from syncd.sync import Options
+    from syncd.windows import DenyWindow, WindowError
 
+    try:
+        windows = tuple(DenyWindow.parse(c, d, obj.timezone) for c, d in deny_windows)
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
     return Options(
         paths=_paths(paths),
         registry=obj.registry(),
@@ -330,7 +347,12 @@ def _options(
         limits=obj.limits,
         prune=prune,
         adopt=adopt,
-        guards=Guards(allow_empty=allow_empty, max_delete=max_delete),
+        guards=Guards(
+            allow_empty=allow_empty,
+            max_delete=max_delete,
+            deny_windows=windows,
+            force_window=force_window,
+        ),
     )
 
 
@@ -385,6 +407,7 @@ def plan(
     adopt: bool,
     allow_empty: bool,
     max_delete: int | None,
+    deny_windows: tuple[tuple[str, str], ...] = (),
 ) -> int:
     """Validate, then diff against the database; changes nothing."""
     obj: Context = ctx.obj
@@ -400,6 +423,7 @@ def plan(
             adopt=adopt,
             allow_empty=allow_empty,
             max_delete=max_delete,
+            deny_windows=deny_windows,
         )
         result = sync.plan(obj.database_url, options)
         if out_file:
@@ -460,6 +484,11 @@ def _load_saved_plan(path: str) -> dict[str, Any] | None:
     help="Seconds to wait for another apply to finish before exiting 4.",
 )
 @COMPACT_OPTION
+@click.option(
+    "--force-window",
+    is_flag=True,
+    help="Apply even inside a --deny-window (a person deciding; serve never does).",
+)
 @guard_options
 @click.pass_context
 def apply(
@@ -472,6 +501,8 @@ def apply(
     lock_timeout: float,
     allow_empty: bool,
     max_delete: int | None,
+    force_window: bool = False,
+    deny_windows: tuple[tuple[str, str], ...] = (),
 ) -> int:
     """Validate, diff and apply in one transaction; record a revision; signal the beat.
 
@@ -490,6 +521,7 @@ def apply(
             adopt=adopt,
             allow_empty=allow_empty,
             max_delete=max_delete,
+            deny_windows=() if force_window else deny_windows,
         )
 
     def body() -> int:
@@ -510,6 +542,8 @@ def apply(
             adopt=adopting,
             allow_empty=allow_empty,
             max_delete=max_delete,
+            deny_windows=deny_windows,
+            force_window=force_window,
         )
         with progress(fmt) as shown:
             result, revision = sync.apply(
@@ -669,6 +703,7 @@ def watch(
     debounce: int,
     allow_empty: bool,
     max_delete: int | None,
+    deny_windows: tuple[tuple[str, str], ...] = (),
 ) -> int:
     """Apply, then re-apply on every change; an invalid edit leaves the last good state."""
     obj: Context = ctx.obj
@@ -692,6 +727,7 @@ def watch(
                 adopt=adopt,
                 allow_empty=allow_empty,
                 max_delete=max_delete,
+                deny_windows=deny_windows,
             ),
             lock_timeout=lock_timeout,
             fmt=fmt,
@@ -804,6 +840,8 @@ __all__ = ["UnknownSchedule", "main"]
 
 # --- commands living in their own modules ------------------------------------------------
 # Each registers with one line here.
+from syncd.servecli import serve_command  # noqa: E402
 from syncd.trigger import trigger_command  # noqa: E402
 
+main.add_command(serve_command)
 main.add_command(trigger_command)

@@ -9,21 +9,26 @@ a refused apply writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from syncd.errors import plural
 from syncd.plan import Plan
+from syncd.spec import format_time
+from syncd.windows import DenyWindow, denied_until
 
 
 @dataclass(frozen=True)
 class Guards:
     allow_empty: bool = False  # allow a plan that deletes every managed schedule
     max_delete: int | None = None  # refuse more deletes than this
+    deny_windows: tuple[DenyWindow, ...] = field(default_factory=tuple)
+    force_window: bool = False  # `syncd apply --force-window`: a person applies anyway
 
 
 @dataclass(frozen=True)
 class Refusal:
-    guard: str  # the option that lifts it: "allow-empty" or "max-delete"
+    guard: str  # the option that lifts it: "allow-empty", "max-delete" or "force-window"
     message: str
 
 
@@ -34,10 +39,23 @@ def managed_before(plan: Plan) -> int:
     return plan.summary()["delete"] + kept + plan.unchanged
 
 
-def check(plan: Plan, guards: Guards) -> tuple[Refusal, ...]:
-    """Why this plan must not be applied (empty: it may)."""
+def check(plan: Plan, guards: Guards, now: datetime | None = None) -> tuple[Refusal, ...]:
+    """Why this plan must not be applied (empty: it may). `now` is needed only for deny
+    windows; a plan that changes nothing is never refused by one."""
     deletes = plan.summary()["delete"]
     out = []
+    if guards.deny_windows and not guards.force_window and plan.changes and now is not None:
+        open_window = denied_until(guards.deny_windows, now)
+        if open_window is not None:
+            window, end = open_window
+            out.append(
+                Refusal(
+                    "force-window",
+                    f"inside the deny window {window.describe()} until {format_time(end)}; "
+                    "automatic syncs wait for it to close (a person may apply now with "
+                    "syncd apply --force-window)",
+                )
+            )
     if deletes and deletes == managed_before(plan) and not guards.allow_empty:
         out.append(
             Refusal(

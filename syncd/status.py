@@ -1,9 +1,13 @@
-"""`syncd status`: revision, last apply, drift, beat leader, workers online."""
+"""`syncd status`: revision, last apply, drift, beat leader, workers online, and the
+sync state of every `syncd serve` source (live commit, remote head, last attempt)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from celeryapp.redact import redact_url
 from celeryapp.settings import Settings, heartbeat_key, lock_key
@@ -18,6 +22,8 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
     with store.connect(settings.database_url) as conn:
         last = store.latest_revision_row(conn)
         rows = store.snapshot(conn)
+        drift = sorted(r.name for r in rows if r.drifted)
+        controllers = [describe(conn, row, drift) for row in store.read_controller(conn)]
     out["revision"] = last["id"] if last else None
     out["last_apply"] = (
         None
@@ -25,6 +31,8 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
         else {
             "time": format_time(last["created_time"]),
             "commit": last["git_commit"],
+            "author": last.get("git_author"),
+            "subject": last.get("git_subject"),
             "actor": last["actor"],
             "summary": last["summary"],
         }
@@ -34,13 +42,67 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
         "unmanaged": sum(not r.managed for r in rows),
         "enabled": sum(bool(r.columns.get("enabled")) for r in rows),
     }
-    out["drift"] = sorted(r.name for r in rows if r.drifted)
-    out["beat"] = _beat(settings)
+    out["drift"] = drift
+    out["controllers"] = controllers
+    out["beat"] = beat_leader(settings)
     out["workers"] = _workers(settings, ping_timeout)
     return out
 
 
-def _beat(settings: Settings) -> dict[str, Any]:
+def describe(conn: Connection, row: dict[str, Any], drift: list[str]) -> dict[str, Any]:
+    """One controller row as status shows it (json; `syncd status` renders it as text)."""
+    from syncd import controller as decisions
+    from syncd import store
+
+    known = decisions.Known(
+        head=row.get("remote_head"),
+        live=row.get("live_commit"),
+        attempt_commit=row.get("attempt_commit"),
+        attempt_result=row.get("attempt_result"),
+        fetch_error=row.get("fetch_error"),
+        drift=tuple(drift),
+    )
+    state, reason = decisions.sync_state(known)
+    live_rev = store.revision_row(conn, row["live_revision"]) if row.get("live_revision") else None
+    if live_rev and live_rev["git_commit"] != row.get("live_commit"):
+        live_rev = None  # the live commit changed nothing: its revision is an older one's
+    return {
+        "source": {"repo": row["repo"], "branch": row["branch"], "path": row["path"]},
+        "state": state,
+        "reason": reason,
+        "live": {
+            "commit": row.get("live_commit"),
+            "revision": row.get("live_revision"),
+            "time": _time(row.get("live_time")),
+            "author": live_rev["git_author"] if live_rev else None,
+            "subject": live_rev["git_subject"] if live_rev else None,
+        },
+        "remote": {
+            "head": row.get("remote_head"),
+            "fetched_time": _time(row.get("fetched_time")),
+            "error": row.get("fetch_error"),
+        },
+        "last_attempt": {
+            "commit": row.get("attempt_commit"),
+            "time": _time(row.get("attempt_time")),
+            "result": row.get("attempt_result"),
+            "errors": row.get("attempt_errors") or [],
+            "summary": row.get("attempt_summary"),
+        },
+        "drift": drift,
+        "counters": row.get("counters") or {},
+        "settings": row.get("settings") or {},
+        "synced_by": row.get("holder"),
+        "updated_time": _time(row.get("updated_time")),
+    }
+
+
+def _time(value: datetime | None) -> str | None:
+    return format_time(value.replace(microsecond=0)) if value is not None else None
+
+
+def beat_leader(settings: Settings) -> dict[str, Any]:
+    """The beat holding the lock and its heartbeat (Redis, else the database lease)."""
     if settings.redis_url:
         import redis
 
@@ -119,6 +181,29 @@ def render(status: dict[str, Any], fmt: str) -> str:
             beat.get("error") or (f"leader {beat['leader']}" if beat.get("leader") else "no leader")
         ),
     ]
+    for c in status.get("controllers", []):
+        src = c["source"]
+        live, remote, attempt = c["live"], c["remote"], c["last_attempt"]
+        lines.append(
+            f"serve:     {src['repo']} {src['branch']}:{src['path']}: {c['state']} ({c['reason']})"
+        )
+        lines.append(
+            f"  live:    {(live['commit'] or '-')[:12]}"
+            + (f' "{live["subject"]}" by {live["author"]}' if live.get("subject") else "")
+            + (f", revision {live['revision']}" if live["revision"] else "")
+        )
+        lines.append(
+            f"  remote:  {(remote['head'] or '-')[:12]} fetched {remote['fetched_time'] or 'never'}"
+            + (f"; error: {remote['error']}" if remote["error"] else "")
+        )
+        windows = (c.get("settings") or {}).get("deny_windows") or []
+        if windows:
+            lines.append("  deny:    " + "; ".join(windows))
+        if attempt["commit"]:
+            lines.append(
+                f"  attempt: {attempt['commit'][:12]} at {attempt['time']}: {attempt['result']}"
+            )
+            lines.extend(f"    {e}" for e in attempt["errors"][:20])
     workers = status["workers"]
     lines.append(
         "workers:   "

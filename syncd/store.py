@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from celeryapp.models import Revision, TaskSchedule, json_column_loads
+from celeryapp.models import ControllerState, Revision, TaskSchedule, json_column_loads
 from celeryapp.redact import redact_url
 from celeryapp.settings import sqlalchemy_url
 from syncd.errors import LockTimeout, NoDatabase, ServiceUnavailable, UsageError
@@ -301,6 +301,8 @@ def write_plan(
     git_commit: str | None,
     actor: str | None,
     changes_json: Sequence[dict[str, Any]],
+    git_author: str | None = None,
+    git_subject: str | None = None,
 ) -> int | None:
     """Write a plan inside the caller's transaction; return the revision (None: no-op)."""
     revision: int | None = None
@@ -311,6 +313,8 @@ def write_plan(
                 .values(
                     created_time=now,
                     git_commit=git_commit,
+                    git_author=git_author,
+                    git_subject=git_subject,
                     actor=actor,
                     changed_names=plan.changed_names,
                     summary=plan.summary(),
@@ -400,6 +404,9 @@ def apply(
     git_commit: Callable[[], str | None],
     actor: str | None,
     render_changes: Callable[[Plan], Sequence[dict[str, Any]]],
+    git_author: str | None = None,
+    git_subject: str | None = None,
+    inside: Callable[[Connection, Plan, int | None], None] | None = None,
 ) -> Applied:
     """Migrate, then plan again under the lock (the earlier plan may be stale) and write it
     in the same transaction. `make(conn, revision)` builds the plan from the live table."""
@@ -415,7 +422,13 @@ def apply(
             git_commit=git_commit() if plan.changes else None,
             actor=actor,
             changes_json=render_changes(plan),
+            git_author=git_author if plan.changes else None,
+            git_subject=git_subject if plan.changes else None,
         )
+        if inside is not None:
+            # More writes in the same transaction (the controller records the live commit
+            # with the rows it made live: both or neither).
+            inside(conn, plan, revision)
     return Applied(plan, revision)
 
 
@@ -426,3 +439,93 @@ def latest_revision_row(conn: Connection) -> dict[str, Any] | None:
         conn.execute(select(revisions).order_by(revisions.c.id.desc()).limit(1)).mappings().first()
     )
     return dict(record) if record else None
+
+
+# --- the controller's shared state (syncd serve) -------------------------------------------
+
+controller = cast(Table, ControllerState.__table__)
+# Advisory locks of `syncd serve`: one per source, so one replica fetches and applies.
+_CONTROLLER_LOCK_BASE = 0x5359_4E43_5345_5256 & 0x7FFF_FFFF_FFFF_0000
+
+
+def read_controller(conn: Connection, key: str | None = None) -> list[dict[str, Any]]:
+    """Controller rows (all, or the one for `key`); empty before the first `serve`."""
+    if not inspect(conn).has_table(controller.name):
+        return []
+    stmt = select(controller).order_by(controller.c.key)
+    if key is not None:
+        stmt = stmt.where(controller.c.key == key)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def write_controller(conn: Connection, key: str, values: dict[str, Any]) -> None:
+    """Update the controller row `key` (inserting it first when missing), in the caller's
+    transaction."""
+    found = conn.execute(select(controller.c.key).where(controller.c.key == key)).first()
+    if found is None:
+        conn.execute(insert(controller).values(key=key, **values))
+    else:
+        conn.execute(update(controller).where(controller.c.key == key).values(**values))
+
+
+def ping(url: str) -> None:
+    """Raise ServiceUnavailable (or a SQLAlchemy error) unless the database answers."""
+    with connect(url) as conn:
+        conn.execute(text("SELECT 1"))
+        conn.rollback()
+
+
+def revision_row(conn: Connection, revision: int) -> dict[str, Any] | None:
+    if not inspect(conn).has_table(revisions.name):
+        return None
+    record = conn.execute(select(revisions).where(revisions.c.id == revision)).mappings().first()
+    return dict(record) if record else None
+
+
+def drifted_names(conn: Connection) -> list[str]:
+    return sorted(r.name for r in snapshot(conn) if r.drifted)
+
+
+@contextmanager
+def controller_lock(url: str, key: str, lock_file: str) -> Iterator[bool]:
+    """Try to take the lock of one controller source without waiting: yields whether it
+    is held. PostgreSQL: a session advisory lock (released when the connection goes, a
+    kill -9 included); MySQL: GET_LOCK; SQLite (one host): flock on `lock_file`."""
+    engine = engine_for(url)
+    name = engine.dialect.name
+    if name == "sqlite":
+        import fcntl
+
+        with open(lock_file, "a+b") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    number = _CONTROLLER_LOCK_BASE | (int(key[:4], 16) & 0xFFFF)
+    with connect(url) as conn:
+        if name == "postgresql":
+            held = bool(conn.execute(select(func.pg_try_advisory_lock(number))).scalar())
+        else:
+            held = (
+                conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": f"syncd-serve-{key}"}).scalar()
+                == 1
+            )
+        conn.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                try:
+                    if name == "postgresql":
+                        conn.execute(select(func.pg_advisory_unlock(number)))
+                    else:
+                        conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"syncd-serve-{key}"})
+                    conn.commit()
+                except DBAPIError:
+                    conn.invalidate()  # the connection is gone, and the lock with it

@@ -8,6 +8,7 @@ edited by hand). Otherwise its schedules are taken as they stand in the table.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import getpass
 import os
@@ -124,6 +125,27 @@ class Options:
     prune: bool = True
     adopt: bool = False
     guards: Guards = field(default_factory=Guards)
+    # Read `paths` below this directory, naming files by `paths` alone (serve reads a
+    # commit's tree from a temporary directory; rows and diagnostics keep repo paths).
+    root: str | None = None
+
+
+def _read(options: Options) -> tuple[list[SourceFile], list[Diagnostic]]:
+    if options.root is None:
+        return read_sources(options.paths)
+    root = options.root.rstrip(os.sep) + os.sep
+    sources, diagnostics = read_sources([os.path.join(root, p) for p in options.paths])
+
+    def strip(path: str) -> str:
+        return path[len(root) :] if path.startswith(root) else path
+
+    return (
+        [SourceFile(strip(s.path), s.data, s.digest) for s in sources],
+        [
+            dataclasses.replace(d, path=strip(d.path), message=d.message.replace(root, ""))
+            for d in diagnostics
+        ],
+    )
 
 
 def plan_from(
@@ -133,7 +155,7 @@ def plan_from(
     InvalidSchedules on any error."""
     from syncd.store import snapshot
 
-    sources, read_diags = read_sources(options.paths)
+    sources, read_diags = _read(options)
     rows = snapshot(conn) if conn is not None else []
     gathered = gather(
         sources,
@@ -171,7 +193,7 @@ def plan(url: str, options: Options) -> Plan:
         with connect(url) as conn:
             result, _ = plan_from(conn, options, current_revision(conn))
             conn.rollback()
-    refusals = check(result, options.guards)
+    refusals = check(result, options.guards, datetime.now(UTC))
     if refusals:
         raise Refused(result, refusals)
     return result
@@ -234,6 +256,15 @@ def _changes_json(plan_value: Plan) -> list[dict[str, Any]]:
     return changes
 
 
+@dataclass(frozen=True)
+class CommitInfo:
+    """The git commit an apply comes from, as the revision records it."""
+
+    sha: str
+    author: str | None = None
+    subject: str | None = None
+
+
 @collector_paused
 def apply(
     url: str,
@@ -243,15 +274,20 @@ def apply(
     now: datetime | None = None,
     expected: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    commit_info: CommitInfo | None = None,
+    inside: Callable[[Connection, Plan, int | None], None] | None = None,
 ) -> tuple[Plan, int | None]:
     """`syncd apply`: plan under the lock and write it in one transaction.
 
     With `expected` (a saved plan), refuse when the database moved since it was made or
     when the fresh plan differs from it. The guards judge the fresh plan, under the lock.
+    `commit_info` names the commit (serve knows it; otherwise git or the environment is
+    asked); `inside(conn, plan, revision)` writes more in the same transaction.
     """
     from syncd import store
 
     say = progress or (lambda _phase: None)
+    at = now or datetime.now(UTC).replace(microsecond=0)  # whole-second anchors
 
     def make(conn: Connection, revision: int | None) -> Plan:
         say("reading and validating the schedule files")
@@ -267,7 +303,7 @@ def apply(
                     "the schedules or the database changed since the plan was made; "
                     "make a new plan and review it"
                 )
-        refusals = check(fresh, options.guards)
+        refusals = check(fresh, options.guards, at)
         if refusals:
             # Raised inside the write transaction: it rolls back, nothing is written.
             raise Refused(fresh, refusals)
@@ -276,16 +312,19 @@ def apply(
         return fresh
 
     say("migrating the database and taking the apply lock")
-    commit = git_commit()
+    commit = git_commit() if commit_info is None else (lambda: commit_info.sha)
     try:
         applied = store.apply(
             url,
             make,
             lock_timeout=lock_timeout,
-            now=now or datetime.now(UTC).replace(microsecond=0),  # whole-second anchors
+            now=at,
             git_commit=commit,
             actor=actor(),
             render_changes=_changes_json,
+            git_author=commit_info.author if commit_info else None,
+            git_subject=commit_info.subject if commit_info else None,
+            inside=inside,
         )
     finally:
         commit()

@@ -152,6 +152,29 @@ def test_every_cli_command_from_the_wheel(
     exported = run(installed, repo, env, "syncd", "export")
     assert "name: a" in exported
     assert "every: 30s" in exported
+    # serve applies the commit, not the edited working tree: nothing to change.
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    served = run(
+        installed,
+        tmp_path,
+        env,
+        "syncd",
+        "serve",
+        "--repo",
+        f"file://{repo}",
+        "--once",
+        "--state-dir",
+        str(tmp_path / "serve-state"),
+    )
+    assert f"apply: applied {head[:12]}" in served
+    status = json.loads(run(installed, tmp_path, env, "syncd", "status", "--format", "json"))
+    assert status["controllers"][0]["live"]["commit"] == head
+    assert status["controllers"][0]["state"] == "synced"
 
 
 def test_beat_and_gevent_worker_from_the_wheel_run_a_task(

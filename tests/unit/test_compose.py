@@ -69,7 +69,10 @@ def test_stack_shape_matches_the_design() -> None:
     assert worker[worker.index("-P") + 1] == "gevent"
     assert worker[worker.index("-c") + 1] == "100"
     assert services["migrate"]["command"] == ["syncd", "migrate"]
-    assert services["syncd"]["command"][:2] == ["syncd", "watch"]
+    assert services["syncd"]["command"] == ["syncd", "serve"]  # the controller, pull mode
+    assert services["syncd"]["environment"]["SYNCD_REPO"] == "${SYNCD_REPO:-}"  # no default
+    assert services["syncd-watch"]["command"][:2] == ["syncd", "watch"]  # local development
+    assert services["syncd-watch"]["profiles"] == ["watch"]
     assert "rabbitmq" in services["rabbitmq"]["profiles"]
     flower_env = services["flower"]["environment"]
     assert flower_env["FLOWER_URL_PREFIX"] == "flower"

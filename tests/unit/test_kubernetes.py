@@ -13,13 +13,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from syncd.validate import load
 from tests.commands import check_program
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor still widely run; newer ones accept it too
-APP_CONTAINERS = ("migrate", "beat", "worker", "flower", "watch")
+APP_CONTAINERS = ("migrate", "beat", "worker", "flower", "serve")
 
 
 def kustomization() -> dict[str, Any]:
@@ -73,7 +72,8 @@ def test_every_command_and_probe_runs_a_real_command() -> None:
 def test_the_shape_of_the_stack() -> None:
     deployments = by_kind("Deployment")
     assert deployments["syncd-beat"]["spec"]["replicas"] == 2
-    assert deployments["syncd-watch"]["spec"]["replicas"] == 1
+    assert deployments["syncd-serve"]["spec"]["replicas"] == 2  # safe: one applies per commit
+    assert "syncd-watch" not in deployments  # watch is for local development
     worker = deployments["syncd-worker"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert worker[worker.index("-P") + 1] == "gevent"
     assert by_kind("Job")["syncd-migrate"]["spec"]["template"]["spec"]["containers"][0][
@@ -110,9 +110,20 @@ def test_pods_run_as_the_images_non_root_user() -> None:
             assert pod["securityContext"]["runAsUser"] == 10001  # the Dockerfile's user
 
 
-def test_the_example_schedules_are_valid(tmp_path: Path) -> None:
-    for name, body in by_kind("ConfigMap")["syncd-schedules"]["data"].items():
-        (tmp_path / name).write_text(body)
-    schedules, diagnostics = load([str(tmp_path)])
-    assert not diagnostics
-    assert schedules
+def test_serve_probes_its_endpoints_and_takes_webhooks_through_a_service() -> None:
+    serve = by_kind("Deployment")["syncd-serve"]["spec"]["template"]["spec"]
+    (container,) = serve["containers"]
+    assert container["command"] == ["syncd", "serve"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    settings = by_kind("ConfigMap")["syncd-settings"]["data"]
+    assert settings["SYNCD_LISTEN"].endswith(":8650")
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert settings["SYNCD_STATE_DIR"] == mounts["state"]
+    assert settings["SYNCD_WEBHOOK_SECRET_FILE"].startswith(mounts["webhook-secret"] + "/")
+    volume = next(v for v in serve["volumes"] if v["name"] == "webhook-secret")
+    assert volume["secret"]["secretName"] == "syncd-secrets"
+    service = by_kind("Service")["syncd-serve"]
+    assert service["spec"]["ports"][0]["port"] == 8650
+    assert service["spec"]["publishNotReadyAddresses"] is True  # a fix's hook gets through
+    assert "://" in settings["SYNCD_REPO"] and "@" not in settings["SYNCD_REPO"]

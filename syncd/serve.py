@@ -1,0 +1,535 @@
+"""`syncd serve`: the GitOps controller (DESIGN §8).
+
+One loop fetches the branch on the interval or when a webhook asks, and applies the tree
+of exactly one commit through the same pipeline as `syncd apply` (validate -> plan ->
+guards -> apply in one transaction), recording the commit in the revision and the
+controller row in the same transaction. What to do is decided by `syncd.controller`
+(pure); this module performs it.
+
+Replicas: a sync runs under a per-source lock taken without waiting. A replica that finds
+it held leaves a request mark in the controller row (for a webhook it received) and skips;
+the holder runs once more when it sees a request newer than its fetch. Every replica
+answers /status from the shared row, so all report the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from celeryapp.redact import redact_url
+from syncd import controller as decisions
+from syncd.errors import (
+    EXIT_CONFLICT,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_SERVICE,
+    InvalidSchedules,
+    Refused,
+    SyncdError,
+)
+from syncd.gitsource import FetchError, GitSource
+from syncd.notify import Notifier
+from syncd.plan import Plan
+from syncd.spec import format_time
+from syncd.status import describe
+from syncd.sync import CommitInfo, Options, apply
+from syncd.windows import denied_until
+
+log = logging.getLogger("syncd.serve")
+
+RETRY_SECONDS = 1.0  # how soon a replica checks that a hook it passed on was served
+MAX_ERRORS_KEPT = 200  # positioned errors kept in the row and shown by /status
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def source_key(repo: str, branch: str, path: str) -> str:
+    """The controller row of one source; the repo as shown (credentials never hashed in)."""
+    return hashlib.sha256(f"{repo}\0{branch}\0{path}".encode()).hexdigest()[:32]
+
+
+def replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    database_url: str
+    branch: str
+    path: str
+    interval: float
+    options: Options  # paths = (path,), root set per commit
+    lock_timeout: float = 30.0
+    self_heal: bool = False
+
+
+@dataclass
+class Outcome:
+    """What one sync did (for --once, the log and tests)."""
+
+    action: str  # apply | heal | none | busy | fetch-error
+    result: str | None = None  # applied | invalid | refused | denied | error
+    commit: str | None = None
+    revision: int | None = None
+    errors: list[str] = field(default_factory=list)
+    summary: dict[str, int] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.action == "busy":
+            return EXIT_CONFLICT  # another replica is syncing this source
+        if self.action == "fetch-error" or self.result == decisions.ERROR:
+            return EXIT_SERVICE
+        if self.result == decisions.INVALID:
+            return EXIT_INVALID
+        if self.result in (decisions.REFUSED, decisions.DENIED):
+            return EXIT_REFUSED
+        return EXIT_OK
+
+
+class Controller:
+    def __init__(
+        self,
+        config: ServeConfig,
+        source: GitSource,
+        *,
+        notifier: Notifier | None = None,
+        signal_fn: Callable[[int | None], None] = lambda _r: None,
+        leader_fn: Callable[[], dict[str, Any]] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.notifier = notifier or Notifier(None)
+        self.signal_fn = signal_fn
+        self.leader_fn = leader_fn
+        self.clock = clock
+        self.key = source_key(source.display_url, config.branch, config.path)
+        self.replica = replica_id()
+        self.wakeup = decisions.Wakeup()
+        self.lock_file = lock_file_for(config.database_url, source.state_dir, self.key)
+        self.last_loop: float | None = None  # monotonic time of the last finished sync
+        self._drift_seen: tuple[str, ...] = ()
+        self.retry_pending = False  # a hook came while another replica held the lock
+        from syncd.metrics import ServeMetrics
+
+        self.metrics = ServeMetrics()
+
+    # --- the shared row ---------------------------------------------------------------
+
+    def _row(self, conn: Connection) -> dict[str, Any]:
+        from syncd import store
+
+        rows = store.read_controller(conn, self.key)
+        return rows[0] if rows else {}
+
+    def _write(self, values: dict[str, Any], conn: Connection | None = None) -> None:
+        from syncd import store
+
+        values = {
+            "repo": self.source.display_url,
+            "branch": self.config.branch,
+            "path": self.config.path,
+            "updated_time": self.clock(),
+            **values,
+        }
+        if conn is not None:
+            store.write_controller(conn, self.key, values)
+            return
+        with store.connect(self.config.database_url) as own, own.begin():
+            store.write_controller(own, self.key, values)
+
+    def _count(self, row: dict[str, Any], *names: str) -> dict[str, int]:
+        counters = dict(row.get("counters") or {})
+        for name in names:
+            counters[name] = counters.get(name, 0) + 1
+        return counters
+
+    def settings_view(self) -> dict[str, Any]:
+        guards = self.config.options.guards
+        return {
+            "interval_seconds": self.config.interval,
+            "self_heal": self.config.self_heal,
+            "allow_empty": guards.allow_empty,
+            "max_delete": guards.max_delete,
+            "deny_windows": [w.describe() for w in guards.deny_windows],
+        }
+
+    # --- one sync ------------------------------------------------------------------------
+
+    def request(self) -> None:
+        """Ask for a sync (a webhook): this replica's loop wakes up at once."""
+        self.wakeup.request()
+
+    def sync(self, reason: str = "interval") -> Outcome:
+        """One sync under the source's lock; runs again while requests arrive meanwhile."""
+        from syncd import store
+
+        store.migrate(self.config.database_url, self.config.lock_timeout)
+        with store.controller_lock(self.config.database_url, self.key, self.lock_file) as held:
+            if not held:
+                if reason == "webhook":
+                    self._write({"requested_time": self.clock()})
+                    log.info("another replica is syncing; it will sync again for this hook")
+                if reason in ("webhook", "retry"):
+                    # Until a fetch that started after the request is seen: the holder may
+                    # have checked for requests just before this one was written.
+                    self.retry_pending = True
+                else:
+                    log.debug("another replica is syncing %s; skipped", self.source.display_url)
+                return Outcome("busy")
+            if reason == "retry":
+                self.retry_pending = False
+                with store.connect(self.config.database_url) as conn:
+                    row = self._row(conn)
+                if decisions.request_served(row.get("requested_time"), row.get("fetched_time")):
+                    return Outcome("none")  # served by the replica that held the lock
+                reason = "webhook"
+            outcome = Outcome("none")
+            for _ in range(10):
+                started = self.clock()
+                outcome = self._sync_held(reason)
+                with store.connect(self.config.database_url) as conn:
+                    requested = self._row(conn).get("requested_time")
+                if not decisions.run_again(requested, started):
+                    break
+                reason = "webhook"
+            return outcome
+
+    def _sync_held(self, reason: str) -> Outcome:
+        from syncd import store
+
+        row: dict[str, Any]
+        with store.connect(self.config.database_url) as conn:
+            row = self._row(conn)
+            conn.rollback()
+        # fetched_time is when the fetch *started*: a request older than it is served.
+        fetch_started = self.clock()
+        try:
+            head = self.source.fetch()
+        except FetchError as exc:
+            self.metrics.fetch_errors.inc()
+            message = exc.message
+            if row.get("fetch_error") is None:
+                log.error("fetch failed: %s (the last good commit stays live)", message)
+                self.notifier.send(
+                    "fetch_failed",
+                    f"syncd: cannot fetch {self.source.display_url} ({message}); "
+                    f"commit {(row.get('live_commit') or '-')[:12]} stays live",
+                    repo=self.source.display_url,
+                    error=message,
+                )
+            self._write(
+                {
+                    "fetch_error": message,
+                    "fetched_time": fetch_started,
+                    "holder": self.replica,
+                    "settings": self.settings_view(),
+                }
+            )
+            return Outcome("fetch-error", errors=[message])
+        if row.get("fetch_error"):
+            log.info("fetch works again: %s is at %s", self.source.display_url, head[:12])
+            self.notifier.send(
+                "fetch_recovered",
+                f"syncd: {self.source.display_url} is reachable again (head {head[:12]})",
+                repo=self.source.display_url,
+                head=head,
+            )
+        with store.connect(self.config.database_url) as conn:
+            drift = tuple(store.drifted_names(conn))
+            conn.rollback()
+        self._write(
+            {
+                "remote_head": head,
+                "fetched_time": fetch_started,
+                "fetch_error": None,
+                "holder": self.replica,
+                "settings": self.settings_view(),
+            }
+        )
+        known = decisions.Known(
+            head=head,
+            live=row.get("live_commit"),
+            attempt_commit=row.get("attempt_commit"),
+            attempt_result=row.get("attempt_result"),
+            drift=drift,
+        )
+        decision = decisions.decide(known, self_heal=self.config.self_heal)
+        if decision.action == "none":
+            self._report_drift(drift)
+            return Outcome("none", commit=head)
+        assert decision.commit is not None
+        if decision.action == "heal":
+            log.warning("self-heal: reverting drift in %s", ", ".join(drift))
+        return self._apply(decision.action, decision.commit, row, drift)
+
+    def _report_drift(self, drift: tuple[str, ...]) -> None:
+        """Drift without self-heal: logged and notified once per set of drifted names."""
+        if drift == self._drift_seen:
+            return
+        self._drift_seen = drift
+        if drift:
+            log.warning(
+                "drift: %s edited in the database (not reverted: no --self-heal)", ", ".join(drift)
+            )
+            self.notifier.send(
+                "drift_found",
+                "syncd: drift in " + ", ".join(drift) + " (edited in the database)",
+                names=list(drift),
+            )
+
+    def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
+        try:
+            self.source.ensure(sha)
+            commit = self.source.commit(sha)
+        except FetchError as exc:
+            log.error("cannot read commit %s: %s", sha[:12], exc.message)
+            self._write(
+                {
+                    "attempt_commit": sha,
+                    "attempt_time": self.clock(),
+                    "attempt_result": decisions.ERROR,
+                    "attempt_errors": [exc.message],
+                    "counters": self._count(row, "errors"),
+                }
+            )
+            return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
+        info = CommitInfo(sha, commit.author, commit.subject)
+        started = self.clock()
+        self._write(
+            {
+                "attempt_commit": sha,
+                "attempt_time": started,
+                "attempt_result": decisions.APPLYING,
+                "attempt_errors": None,
+            }
+        )
+        previous = (row.get("attempt_commit"), row.get("attempt_result"))
+        outcome = Outcome(action, commit=sha)
+
+        def record_live(conn: Connection, plan: Plan, revision: int | None) -> None:
+            counters = self._count(row, "applies", *(["heals"] if action == "heal" else []))
+            self._write(
+                {
+                    "live_commit": sha,
+                    "live_revision": revision if revision is not None else row.get("live_revision"),
+                    "live_time": self.clock(),
+                    "attempt_result": decisions.APPLIED,
+                    "attempt_errors": [],
+                    "attempt_summary": plan.summary(),
+                    "counters": counters,
+                },
+                conn,
+            )
+
+        try:
+            with self.source.tree(sha, self.config.path) as root:
+                options = replace(self.config.options, root=str(root))
+                plan, revision = apply(
+                    self.config.database_url,
+                    options,
+                    lock_timeout=self.config.lock_timeout,
+                    commit_info=info,
+                    inside=record_live,
+                )
+        except InvalidSchedules as exc:
+            errors = [str(d) for d in exc.diagnostics]
+            outcome.result, outcome.errors = decisions.INVALID, errors
+        except Refused as exc:
+            only_window = all(r.guard == "force-window" for r in exc.refusals)
+            outcome.result = decisions.DENIED if only_window else decisions.REFUSED
+            outcome.errors = [r.message for r in exc.refusals]
+            outcome.summary = exc.plan.summary()
+        except (SyncdError, SQLAlchemyError, OSError) as exc:
+            reason = (
+                exc.message
+                if isinstance(exc, SyncdError)
+                else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            )
+            outcome.result, outcome.errors = decisions.ERROR, [redact_url(reason)]
+        else:
+            outcome.result, outcome.revision, outcome.summary = (
+                decisions.APPLIED,
+                revision,
+                plan.summary(),
+            )
+            self.metrics.applies.labels(decisions.APPLIED).inc()
+            if action == "heal":
+                self.metrics.heals.inc()
+            self.signal_fn(revision)
+            s = plan.summary()
+            what = (
+                f"revision {revision}: {s['create']} created, {s['update']} updated, "
+                f"{s['delete']} deleted"
+                if revision
+                else "no changes"
+            )
+            verb = "self-heal" if action == "heal" else "applied"
+            log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
+            if action == "heal":
+                self.notifier.send(
+                    "drift_reverted",
+                    f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
+                    commit=sha,
+                    names=list(drift),
+                    revision=revision,
+                )
+            else:
+                self.notifier.send(
+                    "sync_succeeded",
+                    f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
+                    commit=sha,
+                    author=commit.author,
+                    subject=commit.subject,
+                    revision=revision,
+                    summary=s,
+                )
+            return outcome
+        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
+        counter = {
+            decisions.INVALID: "invalid",
+            decisions.DENIED: "denied",
+            decisions.REFUSED: "refusals",
+        }.get(outcome.result or "", "errors")
+        self._write(
+            {
+                "attempt_result": outcome.result,
+                "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
+                "attempt_summary": outcome.summary,
+                "counters": self._count(row, counter),
+            }
+        )
+        log.error(
+            "commit %s (%s) %s; %s stays live:\n  %s",
+            sha[:12],
+            commit.subject,
+            outcome.result,
+            (row.get("live_commit") or "nothing")[:12],
+            "\n  ".join(outcome.errors[:20]),
+        )
+        if decisions.transition(previous, (sha, outcome.result)):
+            event = {"invalid": "sync_failed", "error": "sync_failed"}.get(
+                outcome.result or "", "sync_refused"
+            )
+            self.notifier.send(
+                event,
+                f'syncd: commit {sha[:12]} "{commit.subject}" was {outcome.result}; '
+                f"{(row.get('live_commit') or 'nothing')[:12]} stays live: "
+                + "; ".join(outcome.errors[:5]),
+                commit=sha,
+                author=commit.author,
+                subject=commit.subject,
+                result=outcome.result,
+                errors=outcome.errors[:50],
+            )
+        return outcome
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Sync now, then on every interval or webhook, until `stop` is set."""
+        reason = "start"
+        while not stop.is_set():
+            try:
+                outcome = self.sync(reason)
+                if outcome.action == "fetch-error":
+                    log.debug("fetch error: %s", outcome.errors)
+            except Exception:
+                log.exception("sync failed")
+            self.last_loop = time.monotonic()
+            if stop.is_set():
+                break
+            timeout = RETRY_SECONDS if self.retry_pending else self.config.interval
+            if self.wakeup.wait(timeout):
+                reason = "webhook"
+            else:
+                reason = "retry" if self.retry_pending else "interval"
+
+    # --- status --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The controller's status from the shared row (every replica reports the same)."""
+        from syncd import store
+
+        with store.connect(self.config.database_url) as conn:
+            rows = store.read_controller(conn, self.key)
+            drift = store.drifted_names(conn)
+            view = (
+                describe(conn, rows[0], drift)
+                if rows
+                else {
+                    "source": {
+                        "repo": self.source.display_url,
+                        "branch": self.config.branch,
+                        "path": self.config.path,
+                    },
+                    "state": decisions.OUT_OF_SYNC,
+                    "reason": "no sync has run yet",
+                }
+            )
+            conn.rollback()
+        windows = self.config.options.guards.deny_windows
+        open_window = denied_until(windows, self.clock())
+        view["deny_window"] = {
+            "windows": [w.describe() for w in windows],
+            "open": open_window is not None,
+            "until": format_time(open_window[1]) if open_window else None,
+        }
+        view["replica"] = self.replica
+        if self.leader_fn is not None:
+            view["beat"] = self.leader_fn()
+        return view
+
+
+def lock_file_for(database_url: str, state: Path, key: str) -> str:
+    """SQLite's controller lock: a file beside the database (replicas on one host share the
+    database file, not a state directory); elsewhere unused."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(database_url)
+    except ValueError:
+        url = None
+    name = f".syncd-serve-{key[:12]}.lock"
+    if (
+        url is not None
+        and url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+    ):
+        database = Path(url.database)
+        return str(database.with_name(database.name + name))
+    return str(state / name)
+
+
+def database_ready(url: str) -> str | None:
+    """None when the database answers, else why not."""
+    from syncd import store
+
+    try:
+        store.ping(url)
+    except (SyncdError, SQLAlchemyError) as exc:
+        return redact_url(exc.message if isinstance(exc, SyncdError) else str(exc).splitlines()[0])
+    return None
+
+
+def state_dir(given: str | None) -> Path:
+    path = Path(given or os.environ.get("SYNCD_STATE_DIR") or ".syncd-state")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
