@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -207,6 +208,7 @@ def run(mode: str, pushes: int, interval: str) -> list[float]:
         if keys:
             client.delete(*keys)
         drop_db(name)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
