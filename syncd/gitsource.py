@@ -1,7 +1,7 @@
 """The git side of `syncd serve`: a bare clone in the state directory, fetched on demand,
 and the tree of one commit materialised into a temporary directory.
 
-Only the `git` binary is used (http(s), ssh, git:// and file URLs all work as git knows
+Only the `git` binary is used (http, https, ssh, git:// and file URLs all work as git knows
 them). The URL is stored as the clone's `origin` so no command line that `ps` shows carries
 it; credentials come from the environment or a file and reach git through GIT_ASKPASS (a
 helper script that reads them from the environment of the git process) or, for ssh, through

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from syncd.errors import plural
 from syncd.hooks import signature
 
 log = logging.getLogger("syncd.notify")
@@ -116,10 +117,10 @@ class Notifier:
                 self._sleep(self.backoff * 2**attempt)
         self.failed += 1
         log.warning(
-            "notification %s to %s failed after %d attempt(s): %s",
+            "notification %s to %s failed after %s: %s",
             body.get("event"),
             host_of(self.url),
-            attempt + 1,
+            plural(attempt + 1, "attempt"),
             reason,
         )
         return False

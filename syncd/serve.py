@@ -155,6 +155,16 @@ class Controller:
         with store.connect(self.config.database_url) as own, own.begin():
             store.write_controller(own, self.key, values)
 
+    def _write_for(
+        self, action: str, values: dict[str, Any], conn: Connection | None = None
+    ) -> None:
+        """Write an apply's progress or outcome. A heal re-applies the live commit: it is
+        not an attempt at the head, so the attempt fields stay as they are (otherwise the
+        next pass forgets that the head is invalid and tries it again, and again)."""
+        if action == "heal":
+            values = {k: v for k, v in values.items() if not k.startswith("attempt_")}
+        self._write(values, conn)
+
     def _count(self, row: dict[str, Any], *names: str) -> dict[str, int]:
         counters = dict(row.get("counters") or {})
         for name in names:
@@ -301,32 +311,35 @@ class Controller:
             commit = self.source.commit(sha)
         except FetchError as exc:
             log.error("cannot read commit %s: %s", sha[:12], exc.message)
-            self._write(
+            self._write_for(
+                action,
                 {
                     "attempt_commit": sha,
                     "attempt_time": self.clock(),
                     "attempt_result": decisions.ERROR,
                     "attempt_errors": [exc.message],
                     "counters": self._count(row, "errors"),
-                }
+                },
             )
             return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
         info = CommitInfo(sha, commit.author, commit.subject)
         started = self.clock()
-        self._write(
+        self._write_for(
+            action,
             {
                 "attempt_commit": sha,
                 "attempt_time": started,
                 "attempt_result": decisions.APPLYING,
                 "attempt_errors": None,
-            }
+            },
         )
         previous = (row.get("attempt_commit"), row.get("attempt_result"))
         outcome = Outcome(action, commit=sha)
 
         def record_live(conn: Connection, plan: Plan, revision: int | None) -> None:
             counters = self._count(row, "applies", *(["heals"] if action == "heal" else []))
-            self._write(
+            self._write_for(
+                action,
                 {
                     "live_commit": sha,
                     "live_revision": revision if revision is not None else row.get("live_revision"),
@@ -408,13 +421,14 @@ class Controller:
             decisions.DENIED: "denied",
             decisions.REFUSED: "refusals",
         }.get(outcome.result or "", "errors")
-        self._write(
+        self._write_for(
+            action,
             {
                 "attempt_result": outcome.result,
                 "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
                 "attempt_summary": outcome.summary,
                 "counters": self._count(row, counter),
-            }
+            },
         )
         log.error(
             "commit %s (%s) %s; %s stays live:\n  %s",

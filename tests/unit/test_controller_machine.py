@@ -69,9 +69,10 @@ class ControllerMachine(RuleBasedStateMachine):
         sha = decision.commit
         self.tries[sha] = self.tries.get(sha, 0) + 1
         if decision.action == "heal":
+            # What serve does: the live commit's rows are rewritten; the attempt at the
+            # head (maybe invalid, tried once) is left as it was.
             assert sha == self.live
             self.drift = ()
-            self.attempt = (sha, c.APPLIED)
             return
         result = RESULT[self.kinds[sha]]
         self.attempt = (sha, result)
