@@ -86,12 +86,20 @@ def celery_worker(
     args: list[str] | None = None,
     hostname: str | None = None,
     celery: str = CELERY,
+    include: str | None = None,
 ) -> Iterator[Worker]:
     """Run `celery -A celeryapp.app worker -P gevent -c 100 [args]` until the block ends
-    (`celery`: the program, e.g. one installed from the wheel in another venv)."""
+    (`celery`: the program, e.g. one installed from the wheel in another venv; `include`:
+    a module of extra tasks, `-I`, e.g. `tests.tally_task`, importable from the checkout)."""
     hostname = hostname or f"w-{env.get('SYNCD_REDIS_PREFIX', 'test')}@%h"
     cmd = [celery, "-A", "celeryapp.app", "worker", "-P", "gevent", "-c", "100"]
     cmd += args if args is not None else ["-n", hostname, "-l", "info", "--without-mingle"]
+    if include:
+        cmd += ["-I", include]
+        env = {
+            **env,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        }
     log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

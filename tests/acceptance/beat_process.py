@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from tests.celery_worker import CELERY, stop
 
 
@@ -25,6 +27,11 @@ class Beat:
     @property
     def leading(self) -> bool:
         return "leading: loaded" in self.log()
+
+    @property
+    def started(self) -> bool:
+        """Celery beat is up (a standby logs nothing more until it wins the lock)."""
+        return "beat: Starting" in self.log()
 
     def kill9(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -63,3 +70,17 @@ def beats(env: Mapping[str, str], tmp_path: Path, count: int = 1) -> Iterator[li
     finally:
         for beat in started:
             stop(beat.process)
+
+
+def leader_of(pair: list[Beat], client: redis.Redis, prefix: str) -> Beat | None:
+    """The beat holding the lock: its log's last leadership line is the newest."""
+    holder = client.get(f"{prefix}:beat:lock")
+    if holder is None:
+        return None
+    alive = [b for b in pair if b.process.poll() is None and b.leading]
+    alive.sort(key=lambda b: b.log().rfind("leading: loaded"))
+    for beat in alive:
+        log = beat.log()
+        if log.rfind("leading: loaded") > log.rfind("standing by"):
+            return beat
+    return None
