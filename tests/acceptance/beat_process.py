@@ -72,15 +72,20 @@ def beats(env: Mapping[str, str], tmp_path: Path, count: int = 1) -> Iterator[li
             stop(beat.process)
 
 
+def _took_lock_at(log: str) -> str:
+    """The log timestamp of the beat's last "leading: loaded", "" if it stood by since."""
+    at = log.rfind("leading: loaded")
+    if at < 0 or log.rfind("standing by") > at:
+        return ""
+    line = log[log.rfind("\n", 0, at) + 1 : at]
+    return line[1:24]  # [2026-12-02 16:05:03,843: INFO/...
+
+
 def leader_of(pair: list[Beat], client: redis.Redis, prefix: str) -> Beat | None:
-    """The beat holding the lock: its log's last leadership line is the newest."""
-    holder = client.get(f"{prefix}:beat:lock")
-    if holder is None:
+    """The beat holding the lock: of the live beats that say they lead, the one that took
+    the lock last (a leader stuck in a long tick may not have noticed it lost it yet)."""
+    if client.get(f"{prefix}:beat:lock") is None:
         return None
-    alive = [b for b in pair if b.process.poll() is None and b.leading]
-    alive.sort(key=lambda b: b.log().rfind("leading: loaded"))
-    for beat in alive:
-        log = beat.log()
-        if log.rfind("leading: loaded") > log.rfind("standing by"):
-            return beat
-    return None
+    leading = [(_took_lock_at(b.log()), b) for b in pair if b.process.poll() is None]
+    leading = [(at, b) for at, b in leading if at]
+    return max(leading, key=lambda item: item[0])[1] if leading else None

@@ -27,7 +27,7 @@ import redis
 
 from tests.acceptance.beat_process import Beat, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
-from tests.probes import apply, write
+from tests.probes import apply
 from tests.tally import Tally, longest_gaps, quiesce, schedule_of, tally_env, tally_schedule
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
@@ -36,6 +36,7 @@ KILLS = 20
 BURST_RUNS = int(os.environ.get("SYNCD_BURST_RUNS", "10000"))
 SOAK_SECONDS = float(os.environ.get("SYNCD_SOAK_SECONDS", "120"))
 WORKER = "tests.tally_task"
+LEADING = "leading: loaded"
 
 
 @pytest.fixture
@@ -80,21 +81,27 @@ class Cluster:
         wait_for(lambda: all(b.started for b in self.running), 60, what="every beat to start")
 
     def kill_leader(self) -> float:
-        """kill -9 the leader, start a replacement standby; the failover time (until the
-        standby logs that it leads)."""
+        """kill -9 the leader, start a replacement standby; the failover time (until a
+        remaining beat logs that it leads)."""
         self.standby_ready()
         leader = self.leader()
-        others = [b for b in self.running if b is not leader]
+        led_before = {id(b): b.log().count(LEADING) for b in self.running}
         leader.kill9()
         killed = time.time()
         self.kills[leader.process.pid] = killed
         self.running.remove(leader)
         self.start()
-        taken = wait_for(
-            lambda: next((b for b in others if b.leading), None), 30, what="the standby to lead"
-        )
-        failover = time.time() - killed
-        assert taken.process.poll() is None
+        try:
+            wait_for(
+                lambda: any(
+                    b.log().count(LEADING) > led_before.get(id(b), 0) for b in self.running
+                ),
+                30,
+                what="a standby to lead",
+            )
+            failover = time.time() - killed
+        except AssertionError:
+            failover = math.inf  # reported by the test's summary, which then fails
         self.failovers.append(failover)
         return failover
 
@@ -117,12 +124,13 @@ def cluster(env: dict[str, str], tmp_path: Path, client: redis.Redis) -> Iterato
         beats.stop()
 
 
-def check(tally: Tally, label: str, kills: dict[int, float], extra: str) -> None:
+def check(tally: Tally, label: str, cluster: Cluster, extra: str) -> None:
     line = tally.summary(label, extra)
     print(line)
     print(f"RELIABILITY | {label} | 1 | {line.split(' | ', 2)[2]}")
-    bad = tally.violations(kills)
+    bad = tally.violations(cluster.kills)
     assert not bad, "\n".join([line, f"{len(bad)} task ids wrong:", *bad[:20]])
+    assert all(math.isfinite(f) for f in cluster.failovers), f"no takeover: {line}"
 
 
 def test_leader_killed_20_times_each_run_once(
@@ -145,21 +153,23 @@ def test_leader_killed_20_times_each_run_once(
     check(
         tally,
         f"kill -9 of the leader {KILLS}x, leader + standby, two every-1s schedules",
-        cluster.kills,
+        cluster,
         cluster.failover_range(),
     )
     assert len(cluster.kills) == KILLS
 
 
-def burst_file(folder: Path, count: int, start: datetime) -> None:
+def burst_files(folder: Path, count: int, start: datetime) -> None:
+    """`count` hourly schedules starting at `start`, 2 000 a file (files are bounded to
+    1 MiB)."""
     stamp = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-    write(
-        folder,
-        "".join(
+    folder.mkdir()
+    for first in range(0, count, 2000):
+        items = "".join(
             tally_schedule(f"burst{i:05d}", "every: 1h", start_time=f"'{stamp}'")
-            for i in range(count)
-        ),
-    )
+            for i in range(first, min(count, first + 2000))
+        )
+        (folder / f"burst{first:05d}.yaml").write_text("version: 1\nschedules:\n" + items)
 
 
 def test_leader_killed_mid_burst_every_run_executes_once(
@@ -175,11 +185,13 @@ def test_leader_killed_mid_burst_every_run_executes_once(
         cluster.start()
         cluster.leader()
         cluster.standby_ready()
-        # Far enough ahead for the apply (about 1 s per 1 000 schedules here) and a reload.
-        start = datetime.fromtimestamp(math.ceil(time.time()) + 8 + count / 500, UTC)
+        # Far enough ahead for the apply (10 000 took 4.5 s here) and the leader's reload.
+        start = datetime.fromtimestamp(math.ceil(time.time()) + 4 + count / 800, UTC)
         folder = tmp_path / "burst"
-        burst_file(folder, count, start)
-        applied = apply(env, folder)
+        burst_files(folder, count, start)
+        began = time.time()
+        applied = apply(env, folder, None, "--no-prune")
+        print(f"applied {count} schedules in {applied - began:.1f} s")
         assert applied < start.timestamp() - 1, "the apply took too long: start_time passed"
         threshold = max(1, count // 20)
         wait_for(lambda: len(tally.received()) > threshold, 120, what="the burst to start")
@@ -204,7 +216,7 @@ def test_leader_killed_mid_burst_every_run_executes_once(
     check(
         tally,
         f"kill -9 of the leader mid-burst ({count} runs due at one instant), leader + standby",
-        cluster.kills,
+        cluster,
         f"{at_kill} received at the kill; {len(burst)} of {count} executed; failover "
         f"{failover:.1f} s",
     )
@@ -245,7 +257,7 @@ def test_leader_stopped_past_its_ttl_and_resumed(
     check(
         tally,
         "leader SIGSTOPped 6 s (TTL 3 s) right after a due instant of 100 runs, then SIGCONT",
-        cluster.kills,
+        cluster,
         f"failover {failover:.1f} s",
     )
 
@@ -308,7 +320,7 @@ def test_soak_live_applies_and_leader_kills(
         tally,
         f"soak {SOAK_SECONDS:.0f} s: 330 schedules (interval and cron), an apply every 4 s "
         f"({applies}), {len(cluster.kills)} leader kills",
-        cluster.kills,
+        cluster,
         f"{cluster.failover_range()}; longest gap beyond the period "
         f"{max((g - stable[n] for n, g in gaps.items()), default=0):.1f} s",
     )
