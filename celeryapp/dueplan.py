@@ -183,8 +183,15 @@ class Decision:
     next_due: datetime | None  # the next due time after now
 
 
-def first_due(entry: Entry, now: datetime) -> Decision:
-    """On (re)load: fire a missed due time per `catchup`, and find the next one."""
+NO_GRACE = timedelta(0)
+
+
+def first_due(entry: Entry, now: datetime, grace: timedelta = NO_GRACE) -> Decision:
+    """On (re)load: fire a missed due time per `catchup`, and find the next one.
+
+    A due time no more than `grace` old is on time, whatever `catchup` says: the beat's tick
+    tolerance, so a tick that is a little late never counts as a missed run.
+    """
     if not entry.enabled or (entry.one_off and entry.has_run):
         return Decision(None, None)
     fire: datetime | None = None
@@ -194,17 +201,33 @@ def first_due(entry: Entry, now: datetime) -> Decision:
         and _valid(entry, latest)
         and (entry.baseline is None or to_utc(latest) > to_utc(entry.baseline))
     ):
-        on_time = to_utc(latest) == to_utc(now)
-        if on_time or (
-            entry.catchup == "latest" and to_utc(now) - to_utc(latest) <= window(entry, latest)
-        ):
+        late = to_utc(now) - to_utc(latest)
+        if late <= grace or (entry.catchup == "latest" and late <= window(entry, latest)):
             fire = latest
     if entry.one_off and fire is not None:
         return Decision(fire, None)
     return Decision(fire, following(entry, now))
 
 
-def retry_due(entry: Entry, failed: datetime, now: datetime) -> Decision:
+def pending_due(
+    entry: Entry, pending: datetime, now: datetime, grace: timedelta = NO_GRACE
+) -> Decision:
+    """A running beat's pending due time has come (`pending` <= `now`).
+
+    It goes out if it is on time: the latest due time so far and no more than `grace` late.
+    Otherwise the beat fell behind (stalled, paused, a slow tick) and the due times since
+    the last one dispatched are missed runs, decided by `catchup` as after a restart: a
+    stall never ends in a burst of every due time it covered, nor in a stale run.
+    """
+    later = following(entry, pending)
+    if (later is None or to_utc(later) > to_utc(now)) and to_utc(now) - to_utc(pending) <= grace:
+        return Decision(pending, later)
+    return first_due(entry, now, grace)
+
+
+def retry_due(
+    entry: Entry, failed: datetime, now: datetime, grace: timedelta = NO_GRACE
+) -> Decision:
     """A due time whose publish failed (broker down), tried again at `now`.
 
     While no later due time has passed it is merely late and goes out as it is. Once one
@@ -214,7 +237,7 @@ def retry_due(entry: Entry, failed: datetime, now: datetime) -> Decision:
     later = following(entry, failed)
     if later is None or to_utc(later) > to_utc(now):
         return Decision(failed, later)
-    return first_due(entry, now)
+    return first_due(entry, now, grace)
 
 
 def message_expiry(entry: Entry, due: datetime) -> datetime | None:

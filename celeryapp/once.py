@@ -11,30 +11,36 @@ original run's result. Here a duplicate is acknowledged and dropped before Celer
 anything, so the result table keeps the run that really happened.
 
 How: with Redis, `SET {prefix}:executed:{task_id} NX EX <SYNCD_ONCE_RETENTION>`; the first delivery
-wins. Without Redis, the result backend: any state but PENDING means a run already started
-(best effort: two copies arriving within the same instant can both pass). Retries of a task
+wins. Without Redis, the same on the database: `INSERT` into `syncd_execution` keyed by the
+task id, `ON CONFLICT DO NOTHING`; the first delivery's row wins, so two copies arriving at
+the same instant cannot both pass (the result backend's PENDING/STARTED could not promise
+that). The beat prunes those rows after SYNCD_ONCE_RETENTION. Retries of a task
 (`self.retry`, same id, `retries > 0`) are the same run and are not blocked. Runs triggered
-by hand (`syncd trigger`) carry unique ids and are not checked. If Redis cannot be reached
-the run goes ahead (logged): the ledger already prevented duplicate dispatch, and a Redis
-outage must not stop every scheduled task.
+by hand (`syncd trigger`) carry unique ids and are not checked. If Redis (or, without it,
+the database) cannot be reached the run goes ahead (logged): the ledger already prevented
+duplicate dispatch, and an outage must not stop every scheduled task.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 from celery.worker.request import Request
 from celery.worker.state import reserved_requests, task_ready
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
-from celeryapp.clients import redis_client
+from celeryapp.clients import database_engine, redis_client
+from celeryapp.models import Execution
 from celeryapp.settings import Settings, executed_key
 from celeryapp.tasklog import RunInfo, schedule_logger
 
 logger = logging.getLogger(__name__)
-
-NOT_STARTED = "PENDING"
+executions = cast(Table, Execution.__table__)
 
 
 def claim_execution(client: redis.Redis[bytes], prefix: str, task_id: str, retention: int) -> bool:
@@ -43,9 +49,18 @@ def claim_execution(client: redis.Redis[bytes], prefix: str, task_id: str, reten
     return bool(client.set(key, "1", nx=True, ex=max(1, retention)))
 
 
-def started_before(backend: Any, task_id: str) -> bool:
-    """True when the result backend knows of a run of this id (started, done or failed)."""
-    return str(backend.get_state(task_id)) != NOT_STARTED
+def claim_execution_in_database(engine: Engine, task_id: str, now: datetime) -> bool:
+    """True for the first claim of this task id (until the beat prunes it)."""
+    with engine.begin() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        result = conn.execute(
+            dialect.insert(executions)
+            .values(task_id=task_id, started_time=now)
+            .on_conflict_do_nothing(index_elements=["task_id"])
+            .returning(executions.c.task_id)
+        )
+        # RETURNING, not rowcount: psycopg reports 1 for a conflicting DO NOTHING insert.
+        return result.first() is not None
 
 
 def settings_of(app: Any) -> Settings:
@@ -53,13 +68,7 @@ def settings_of(app: Any) -> Settings:
     return settings if isinstance(settings, Settings) else Settings.from_env()
 
 
-def should_execute(
-    run: RunInfo,
-    task_id: str,
-    retries: int,
-    settings: Settings,
-    backend: Any,
-) -> bool:
+def should_execute(run: RunInfo, task_id: str, retries: int, settings: Settings) -> bool:
     """The once-only decision for one delivery of a message."""
     if not run.is_beat_run or retries > 0:
         return True
@@ -76,9 +85,11 @@ def should_execute(
             log.warning("once-only check skipped for %s, Redis failed: %s", task_id, exc)
             return True
     try:
-        return not started_before(backend, task_id)
-    except Exception as exc:  # noqa: BLE001 - any backend failure: run rather than drop
-        log.warning("once-only check skipped for %s, result backend failed: %s", task_id, exc)
+        return claim_execution_in_database(
+            database_engine(settings.database_url), task_id, datetime.now(UTC)
+        )
+    except SQLAlchemyError as exc:
+        log.warning("once-only check skipped for %s, the database failed: %s", task_id, exc)
         return True
 
 
@@ -109,8 +120,7 @@ class OnceOnlyRequest(Request):  # type: ignore[misc]
         headers = self._request_dict
         run = RunInfo.from_headers(headers)
         retries = int(headers.get("retries") or 0)
-        app = self.task.app
-        return not should_execute(run, self.id, retries, settings_of(app), self.task.backend)
+        return not should_execute(run, self.id, retries, settings_of(self.task.app))
 
     def _drop(self) -> None:
         run = RunInfo.from_headers(self._request_dict)

@@ -1,47 +1,40 @@
 """The database beat: `celery -A celeryapp.app beat` (the app's default scheduler).
 
-Each tick, in this order:
+This is the shell around `beatcore.BeatCore`, which makes every due-time decision. Each
+tick, in this order:
 
 1. hold the lock (acquire, or renew by compare-and-set); a beat that cannot stops
-   dispatching at once and stands by; a standby that wins it loads the whole table first;
+   dispatching at once and stands by; a standby that wins it loads the whole table, then
+   republishes the runs a previous leader claimed and never published;
 2. notice changes: the Redis revision key every tick (an integer, never a clock), and the
    database revision every `beat_poll_interval` seconds, so a lost Redis write is never a
    lost change; reload only the rows the new revisions name;
-3. pop every entry due at or before now, claim them in the dispatch ledger in one
-   statement, publish only what this beat claimed, and write run state (last due time,
-   run count) in one batched statement;
-4. sleep until the next due time, at most `beat_max_interval`.
-
-Celery's own heap and `is_due` machinery is not used: our heap holds (due instant, name)
-so a tick costs O(due entries · log n), whatever the size of the table.
+3. take the runs due from the core, claim them in the dispatch ledger in one statement,
+   publish only what this beat claimed; every few hundred messages (and every TTL/3
+   seconds) mark what went out as published, write its run state, and renew the lock,
+   stopping the moment it is lost;
+4. sleep until the next due time, at most `beat_max_interval`, listening for changes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import redis
 from celery.beat import Scheduler
-from sqlalchemy import Engine, Table, bindparam, create_engine, func, select, update
+from sqlalchemy import Engine, Table, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from celeryapp import ledger
-from celeryapp.dueplan import (
-    BadRow,
-    Entry,
-    entry_from_row,
-    first_due,
-    following,
-    message_expiry,
-    retry_due,
-)
+from celeryapp import ledger, runstate
+from celeryapp.beatcore import BeatCore, Run
+from celeryapp.dueplan import BadRow, Entry, entry_from_row, message_expiry, window
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
 from celeryapp.redact import redact_url
@@ -65,10 +58,19 @@ revisions = cast(Table, Revision.__table__)
 # Reload everything instead of by name when a change names more rows than this.
 _FULL_RELOAD_NAMES = 20_000
 _PRUNE_EVERY = 3600.0
+# A long burst stops this often to record what went out and renew the lock.
+_SETTLE_EVERY = 500
+# Runs claimed but never published are looked for this far back.
+_RECOVER_WITHIN = timedelta(days=1)
+_RETRY_DELAY = timedelta(seconds=1)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class LostLock(Exception):
+    """The lock went to another beat (or could not be renewed) in the middle of a burst."""
 
 
 class DatabaseScheduler(Scheduler):  # type: ignore[misc]
@@ -98,16 +100,22 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             if self.redis is not None
             else LeaseLock(self.engine, self.settings.beat_lock_ttl)
         )
-        self.entries: dict[str, Entry] = {}
-        self.due_heap: list[tuple[datetime, str, int]] = []
-        self.generation: dict[str, int] = {}
+        # A due time this late still counts as on time: a leader renews within a third
+        # of the TTL, so a healthy beat is never later than that.
+        self.core = BeatCore(
+            grace=timedelta(seconds=self.settings.beat_lock_ttl), retry_delay=_RETRY_DELAY
+        )
+        self.sender = f"{socket.gethostname()}:{os.getpid()}"
         self.revision: int | None = None
         self.leading = False
         self._last_poll = 0.0
         self._last_prune = 0.0
-        self._retrying: set[str] = set()
+        self._last_recover = 0.0
+        self._failing: set[str] = set()
+        self._given_up: set[tuple[str, datetime]] = set()
         self._pubsub: Any = None
-        self._deferred: list[tuple[Entry, datetime]] = []
+        # Sent while the database was away: claims, publish marks and run state follow.
+        self._deferred: list[Run] = []
         super().__init__(*args, **kwargs)
         ttl = self.settings.beat_lock_ttl
         if self.max_interval >= ttl:
@@ -127,7 +135,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     @property
     def schedule(self) -> dict[str, Entry]:
-        return self.entries
+        return self.core.entries
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        return self.core.entries
 
     @property
     def info(self) -> str:
@@ -168,11 +180,17 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 return self.max_interval
             self.leading = True
         self._check_revision(now)
-        self._dispatch_due(now)
+        self._recover(now)
+        try:
+            self._dispatch_due(now)
+        except LostLock:
+            self._stand_by()
+            return min(self.max_interval, self.settings.beat_lock_ttl / 3)
         self._housekeeping(now)
         wait = self.max_interval
-        if self.due_heap:
-            wait = (self.due_heap[0][0] - to_utc(self.clock())).total_seconds()
+        wakeup = self.core.next_wakeup()
+        if wakeup is not None:
+            wait = (wakeup - to_utc(self.clock())).total_seconds()
             wait = max(0.0, min(wait, self.max_interval))
         return self._wait_for_signal(wait)
 
@@ -187,7 +205,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 self._pubsub.subscribe(revision_key(self.settings.redis_prefix))
             self._pubsub.get_message(timeout=wait)
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, OSError, ValueError) as exc:
+            # ValueError: the socket was closed under us (shutdown while waiting).
             log.debug("revision channel unavailable (%s); sleeping instead", exc)
             self._close_pubsub()
             return wait
@@ -195,7 +214,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     def _close_pubsub(self) -> None:
         if self._pubsub is not None:
-            with contextlib.suppress(redis.RedisError, OSError):
+            with contextlib.suppress(redis.RedisError, OSError, ValueError):
                 self._pubsub.close()
             self._pubsub = None
 
@@ -209,22 +228,20 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 log.error("cannot renew the beat lock (%s); stopping dispatch", exc)
             held = False
         if not held and self.leading:
-            log.warning("lost the beat lock to %s; standing by", self._safe_leader())
-            self.leading = False
-            self._forget()
+            self._stand_by()
         return held
+
+    def _stand_by(self) -> None:
+        log.warning("lost the beat lock to %s; standing by", self._safe_leader())
+        self.leading = False
+        self.core.clear()
+        self.revision = None
 
     def _safe_leader(self) -> str:
         try:
             return self.lock.leader() or "nobody"
         except (redis.RedisError, SQLAlchemyError, OSError):
             return "an unknown beat"
-
-    def _forget(self) -> None:
-        self.entries.clear()
-        self.due_heap.clear()
-        self.generation.clear()
-        self.revision = None
 
     # --- loading ------------------------------------------------------------------------
 
@@ -234,52 +251,54 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     def _load_all(self, now: datetime) -> bool:
         """Load every enabled row (leader only, before its first dispatch)."""
         started = time.perf_counter()
+        entries: list[Entry] = []
         try:
             with self.engine.connect() as conn:
                 revision = self._current_revision(conn)
                 result = conn.execute(select(*_ENTRY_COLUMNS).where(table.c.enabled.is_(True)))
                 keys = list(result.keys())
-                self._forget()
                 # Batches of fetchmany, rows zipped with the column names by position:
                 # iterating the result fetched one row at a time and built a key view each.
                 for batch in result.partitions(5000):
                     for values in batch:
-                        self._install(dict(zip(keys, values, strict=True)), now)
+                        entry = self._entry(dict(zip(keys, values, strict=True)))
+                        if entry is not None:
+                            entries.append(entry)
         except SQLAlchemyError as exc:
             log.error(
                 "cannot load schedules from %s: %s", redact_url(self.settings.database_url), exc
             )
-            self._forget()
+            self.core.clear()
             return False
+        self.core.load(entries, now)
         self.revision = revision
+        self._last_recover = 0.0  # look for runs the last leader left unpublished now
         log.info(
             "leading: loaded %d schedules at revision %d in %.0f ms",
-            len(self.entries),
+            len(self.core.entries),
             revision,
             (time.perf_counter() - started) * 1000,
         )
         return True
 
-    def _install(self, row: dict[str, Any], now: datetime) -> None:
-        name = str(row.get("name"))
-        self.generation[name] = self.generation.get(name, 0) + 1
-        self.entries.pop(name, None)
+    def _entry(self, row: dict[str, Any]) -> Entry | None:
+        """The row as an Entry, or None when it cannot be scheduled (logged, never raised)."""
         if not row.get("enabled", True):
-            return
+            return None
         try:
-            entry = entry_from_row(row, default_timezone=self.settings.timezone)
-            decision = first_due(entry, now)
+            return entry_from_row(row, default_timezone=self.settings.timezone)
         except (BadRow, ValueError, OverflowError) as exc:
+            log.error("schedule %r skipped: %s", row.get("name"), exc)
+            return None
+
+    def _install(self, name: str, row: dict[str, Any] | None, now: datetime) -> None:
+        entry = self._entry(row) if row is not None else None
+        try:
+            self.core.install(name, entry, now)
+        except (ValueError, OverflowError) as exc:
+            # A timetable that fails only when asked for a time (an overflow near year 9999).
             log.error("schedule %r skipped: %s", name, exc)
-            return
-        self.entries[name] = entry
-        gen = self.generation[name]
-        if decision.fire_now is not None:
-            heapq.heappush(self.due_heap, (to_utc(decision.fire_now), name, gen))
-            if entry.one_off:
-                return
-        if decision.next_due is not None:
-            heapq.heappush(self.due_heap, (to_utc(decision.next_due), name, gen))
+            self.core.install(name, None, now)
 
     def _check_revision(self, now: datetime) -> None:
         hinted = False
@@ -317,12 +336,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             log.error("cannot read changes: %s", exc)
             return
         for name in names:
-            row = rows.get(name)
-            if row is None:
-                self.generation[name] = self.generation.get(name, 0) + 1
-                self.entries.pop(name, None)
-            else:
-                self._install(row, now)
+            self._install(name, rows.get(name), now)
         log.info(
             "revision %d: reloaded %d changed schedules in %.1f ms",
             latest,
@@ -333,31 +347,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     # --- dispatch -----------------------------------------------------------------------
 
-    def _pop_due(self, now: datetime) -> list[tuple[Entry, datetime, int]]:
-        due: list[tuple[Entry, datetime, int]] = []
-        limit = to_utc(now)
-        while self.due_heap and self.due_heap[0][0] <= limit:
-            when, name, gen = heapq.heappop(self.due_heap)
-            entry = self.entries.get(name)
-            if entry is None or self.generation.get(name) != gen:
-                continue  # replaced or removed since it was pushed
-            if name in self._retrying:
-                decision = retry_due(entry, when, now)
-                if decision.fire_now is None:
-                    if decision.next_due is not None:
-                        heapq.heappush(self.due_heap, (to_utc(decision.next_due), name, gen))
-                    continue
-                when = to_utc(decision.fire_now)
-            due.append((entry, when, gen))
-        return due
-
     def _dispatch_due(self, now: datetime) -> None:
         self._flush_deferred(now)
-        batch = self._pop_due(now)
+        batch = self.core.pop_due(now)
         if not batch:
             return
-        claims = [(e.name, when, task_id(e.name, when)) for e, when, _ in batch]
-        deferred = False
+        claims = [(run.name, run.due, task_id(run.name, run.due)) for run in batch]
         try:
             with self.engine.begin() as conn:
                 won = ledger.claim(conn, claims, holder=self.lock.token, now=now)
@@ -366,8 +361,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 # Without Redis the lease itself lives in the database: no proof of
                 # leadership, so nothing is sent.
                 log.error("cannot claim %d due runs (database: %s); retrying", len(batch), exc)
-                for entry, when, gen in batch:
-                    heapq.heappush(self.due_heap, (when, entry.name, gen))
+                for run in batch:
+                    self.core.failed(run, now)
                 return
             # Leadership was proven on Redis this tick: dispatch from memory and claim
             # afterwards (DESIGN: a database restart must not stop the schedule). The
@@ -378,68 +373,116 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 exc,
                 len(batch),
             )
-            won = {(e.name, when) for e, when, _ in batch}
-            deferred = True
-        sent: list[tuple[Entry, datetime]] = []
-        failed: list[tuple[Entry, datetime, int]] = []
-        with self.app.producer_or_acquire() as producer:
-            self._publish_all(batch, won, producer, sent, failed)
+            self._send(batch, now, deferred=True)
+            return
+        mine: list[Run] = []
+        taken = 0
+        for run in batch:
+            if (run.name, run.due) in won:
+                mine.append(run)
+            else:
+                taken += 1
+                self.core.done(run)
+        if taken:
+            # Another beat claimed them (a failover, or a stalled leader that came back).
+            log.info("%d due run(s) were already claimed by another beat; not sent again", taken)
+        if mine:
+            self._send(mine, now, deferred=False)
+
+    def _send(self, runs: list[Run], now: datetime, *, deferred: bool) -> None:
+        """Publish claimed runs; settle (publish marks, run state, lock) as it goes."""
+        sent: list[Run] = []
+        failed: list[Run] = []
+        settle_at = time.monotonic() + self.settings.beat_lock_ttl / 3
+        total = 0
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for i, run in enumerate(runs):
+                    if i and (i % _SETTLE_EVERY == 0 or time.monotonic() >= settle_at):
+                        self._settle(sent, failed, now, deferred=deferred)
+                        total += len(sent)
+                        sent, failed = [], []
+                        self._renew_or_raise()
+                        settle_at = time.monotonic() + self.settings.beat_lock_ttl / 3
+                    if self._publish_one(run, producer):
+                        sent.append(run)
+                    else:
+                        failed.append(run)
+        finally:
+            # Also on LostLock: what went out is recorded; what did not stays claimed and
+            # unpublished, for the next leader to republish.
+            self._settle(sent, failed, now, deferred=deferred)
+            total += len(sent)
+            if total:
+                first = ", ".join(task_id(r.name, r.due) for r in runs[:5])
+                more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""
+                log.info("sent %d due run(s): %s%s", total, first, more)
+
+    def _publish_one(self, run: Run, producer: Any) -> bool:
+        try:
+            self._publish(run.entry, run.due, producer)
+        except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all retry
+            if run.name not in self._failing:
+                log.error("cannot publish %s (%s); will retry", run.name, exc)
+            self._failing.add(run.name)
+            return False
+        self._failing.discard(run.name)
+        return True
+
+    def _renew_or_raise(self) -> None:
+        try:
+            held = self.lock.hold(self.clock())
+        except (redis.RedisError, SQLAlchemyError, OSError) as exc:
+            log.error("cannot renew the beat lock mid-burst (%s); stopping dispatch", exc)
+            raise LostLock from exc
+        if not held:
+            raise LostLock
+
+    def _settle(self, sent: list[Run], failed: list[Run], now: datetime, *, deferred: bool) -> None:
+        """Tell the core, and make durable: publish marks and run state of what was sent,
+        released claims of what could not be."""
+        for run in sent:
+            self.core.done(run)
+        for run in failed:
+            self.core.failed(run, now)
         if deferred:
             self._deferred.extend(sent)
-            for entry, when, gen in failed:
-                heapq.heappush(self.due_heap, (when, entry.name, gen))
-        else:
-            self._record(sent, failed)
-        if sent:
-            names = ", ".join(task_id(e.name, when) for e, when in sent[:5])
-            more = f" and {len(sent) - 5} more" if len(sent) > 5 else ""
-            log.info("sent %d due run(s): %s%s", len(sent), names, more)
+            return
+        if not (sent or failed):
+            return
+        try:
+            with self.engine.begin() as conn:
+                if failed:
+                    ledger.release(conn, [(r.name, r.due) for r in failed])
+                if sent:
+                    ledger.mark_published(conn, [(r.name, r.due) for r in sent], when=now)
+                    runstate.write(conn, [(r.name, r.due) for r in sent])
+        except SQLAlchemyError as exc:
+            # Sent, and the ledger holds their claims, so nothing repeats from this beat;
+            # marks and run state are written again with the next successful tick.
+            log.error("cannot record %d sent runs: %s", len(sent), exc)
+            self._deferred.extend(sent)
 
     def _flush_deferred(self, now: datetime) -> None:
-        """Write the claims and run state of runs sent while the database was away."""
+        """Write the claims, publish marks and run state of runs sent earlier."""
         if not self._deferred:
             return
         pending = list(self._deferred)
+        pairs = [(r.name, r.due) for r in pending]
         try:
             with self.engine.begin() as conn:
                 ledger.claim(
                     conn,
-                    [(e.name, when, task_id(e.name, when)) for e, when in pending],
+                    [(n, d, task_id(n, d)) for n, d in pairs],
                     holder=self.lock.token,
                     now=now,
                 )
-                self._write_run_state(conn, pending)
+                ledger.mark_published(conn, pairs, when=now)
+                runstate.write(conn, pairs)
         except SQLAlchemyError:
             return
         del self._deferred[: len(pending)]
         log.info("database is back: recorded %d run(s) sent while it was away", len(pending))
-
-    def _publish_all(
-        self,
-        batch: list[tuple[Entry, datetime, int]],
-        won: set[tuple[str, datetime]],
-        producer: Any,
-        sent: list[tuple[Entry, datetime]],
-        failed: list[tuple[Entry, datetime, int]],
-    ) -> None:
-        for entry, when, gen in batch:
-            if (entry.name, when) not in won:
-                log.info(
-                    "%s@%s was already claimed; not sending it again", entry.name, when.isoformat()
-                )
-                self._advance(entry, when, gen)
-                continue
-            try:
-                self._publish(entry, when, producer)
-            except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all retry
-                if entry.name not in self._retrying:
-                    log.error("cannot publish %s (%s); will retry", entry.name, exc)
-                self._retrying.add(entry.name)
-                failed.append((entry, when, gen))
-                continue
-            self._retrying.discard(entry.name)
-            sent.append((entry, when))
-            self._advance(entry, when, gen)
 
     def _publish(self, entry: Entry, due: datetime, producer: Any) -> None:
         tid = task_id(entry.name, due)
@@ -456,59 +499,76 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 "syncd_schedule": entry.name,
                 "syncd_due": to_utc(due).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "syncd_overlap": entry.overlap,
+                "syncd_beat": self.sender,
             },
             producer=producer,
             **options,
         )
         log.debug("sent %s -> %s", tid, entry.task)
 
-    def _advance(self, entry: Entry, due: datetime, gen: int) -> None:
-        if entry.one_off:
-            self.entries[entry.name] = replace(entry, has_run=True)
-            return
-        nxt = following(entry, due)
-        if nxt is not None:
-            heapq.heappush(self.due_heap, (to_utc(nxt), entry.name, gen))
+    # --- recovery -----------------------------------------------------------------------
 
-    def _record(
-        self, sent: list[tuple[Entry, datetime]], failed: list[tuple[Entry, datetime, int]]
-    ) -> None:
-        """Persist run state of what was sent (one batched statement), and give back the
-        claims of what could not be published so the next tick can try again."""
+    def _recover(self, now: datetime) -> None:
+        """Republish runs claimed and never published (a beat crashed, or stalled past its
+        lock, between claim and publish), same task id: the worker's once-only check makes
+        a second delivery harmless, while a lost run is lost for good. On takeover, then
+        every poll; this beat's own claims are all settled by the time it gets here."""
+        if time.monotonic() - self._last_recover < self.settings.beat_poll_interval:
+            return
+        self._last_recover = time.monotonic()
+        grace = timedelta(seconds=self.settings.beat_lock_ttl)
         try:
-            with self.engine.begin() as conn:
-                if failed:
-                    ledger.release(conn, [(e.name, when) for e, when, _ in failed])
-                if sent:
-                    self._write_run_state(conn, sent)
+            with self.engine.connect() as conn:
+                lost = ledger.unpublished(
+                    conn, claimed_before=now - grace, since=now - _RECOVER_WITHIN
+                )
         except SQLAlchemyError as exc:
-            # Runs were sent and the ledger holds their claims, so nothing repeats; the run
-            # state is written again with the next successful tick.
-            log.error("cannot write run state for %d runs: %s", len(sent), exc)
-            self._deferred.extend(sent)
-        for entry, when, gen in failed:
-            heapq.heappush(self.due_heap, (when, entry.name, gen))
-
-    def _write_run_state(self, conn: Any, sent: list[tuple[Entry, datetime]]) -> None:
-        """last_run_time = the due time, run count + 1, for every run sent: one statement."""
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(
-                f"UPDATE {table.name} AS s SET last_run_time = u.due, "  # noqa: S608 - our table name
-                "total_run_count = s.total_run_count + u.n "
-                "FROM (SELECT name, max(due) AS due, count(*) AS n FROM "
-                "unnest(%(names)s::text[], %(dues)s::timestamptz[]) AS x(name, due) "
-                "GROUP BY name) AS u "
-                "WHERE s.name = u.name AND (s.last_run_time IS NULL OR s.last_run_time < u.due)",
-                {"names": [e.name for e, _ in sent], "dues": [when for _, when in sent]},
-            )
+            log.warning("cannot look for unpublished runs: %s", exc)
             return
-        conn.execute(
-            update(table)
-            .where(table.c.name == bindparam("b_name"))
-            .where(table.c.last_run_time.is_(None) | (table.c.last_run_time < bindparam("b_due")))
-            .values(last_run_time=bindparam("b_due"), total_run_count=table.c.total_run_count + 1),
-            [{"b_name": e.name, "b_due": when} for e, when in sent],
-        )
+        waiting = {(r.name, r.due) for r in self._deferred}
+        lost = [pair for pair in lost if pair not in waiting and pair not in self._given_up]
+        if not lost:
+            return
+        runs, stale = self._recoverable(lost, now)
+        if stale:
+            # Too late to run by `catchup`, or the schedule is gone: said once, left as is.
+            self._given_up.update(stale)
+            log.warning(
+                "%d run(s) claimed and never published are too old to send, or their "
+                "schedule is gone; not sent: %s",
+                len(stale),
+                ", ".join(task_id(n, d) for n, d in stale[:5]),
+            )
+        if not runs:
+            return
+        with self.app.producer_or_acquire() as producer:
+            done = [(r.name, r.due) for r in runs if self._publish_one(r, producer)]
+        if done:
+            try:
+                with self.engine.begin() as conn:
+                    ledger.mark_published(conn, done, when=now)
+                    runstate.write(conn, done)
+            except SQLAlchemyError as exc:
+                log.error("cannot mark %d republished runs: %s", len(done), exc)
+            log.warning(
+                "republished %d run(s) claimed and never published: %s",
+                len(done),
+                ", ".join(task_id(n, d) for n, d in done[:5]),
+            )
+
+    def _recoverable(
+        self, lost: Iterable[tuple[str, datetime]], now: datetime
+    ) -> tuple[list[Run], list[tuple[str, datetime]]]:
+        runs: list[Run] = []
+        stale: list[tuple[str, datetime]] = []
+        ttl = timedelta(seconds=self.settings.beat_lock_ttl)
+        for name, due in lost:
+            entry = self.core.entries.get(name)
+            if entry is None or to_utc(now) - to_utc(due) > max(window(entry, due), ttl):
+                stale.append((name, due))
+            else:
+                runs.append(Run(entry, to_utc(due)))
+        return runs, stale
 
     # --- housekeeping -------------------------------------------------------------------
 
@@ -519,7 +579,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                     "holder": self.lock.token,
                     "time": now.isoformat(),
                     "revision": self.revision,
-                    "schedules": len(self.entries),
+                    "schedules": len(self.core.entries),
                 },
                 now,
             )
@@ -532,13 +592,19 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         try:
             with self.engine.begin() as conn:
                 removed = ledger.prune(conn, now=now, retention=retention)
-            if removed:
-                log.info("pruned %d dispatch ledger rows older than %s", removed, retention)
+                executions = ledger.prune_executions(
+                    conn, before=now - timedelta(seconds=self.settings.once_retention)
+                )
+            if removed or executions:
+                log.info(
+                    "pruned %d dispatch ledger rows older than %s and %d execution marks",
+                    removed,
+                    retention,
+                    executions,
+                )
         except SQLAlchemyError as exc:
             log.warning("cannot prune the dispatch ledger: %s", exc)
 
     def pending(self) -> Iterable[tuple[datetime, str]]:
         """(due, name) of everything queued, for `syncd status` and tests."""
-        return sorted(
-            (when, name) for when, name, gen in self.due_heap if self.generation.get(name) == gen
-        )
+        return self.core.pending()

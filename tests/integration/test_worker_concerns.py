@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
 
 from celeryapp import overlap
-from celeryapp.app import make_app
-from celeryapp.once import claim_execution, should_execute, started_before
+from celeryapp.once import claim_execution, should_execute
 from celeryapp.overlap import OverlapGuard, overlap_guard
 from celeryapp.settings import Settings, executed_key, running_key
 from celeryapp.tasklog import RunInfo
+from syncd.store import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -50,48 +49,47 @@ def test_once_only_decision_with_redis(redis_url: str, redis_prefix: str) -> Non
         }
     )
     task_id = f"report@{DUE}"
-    assert should_execute(BEAT_RUN, task_id, 0, settings, backend=None)
-    assert not should_execute(BEAT_RUN, task_id, 0, settings, backend=None)
+    assert should_execute(BEAT_RUN, task_id, 0, settings)
+    assert not should_execute(BEAT_RUN, task_id, 0, settings)
     client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
     assert 0 < client.ttl(executed_key(redis_prefix, task_id)) <= 120
     client.close()
     # A retry of the run that claimed the id is the same run.
-    assert should_execute(BEAT_RUN, task_id, 1, settings, backend=None)
+    assert should_execute(BEAT_RUN, task_id, 1, settings)
     manual = RunInfo(schedule="report", manual=True)
-    assert should_execute(manual, "report@manual-1", 0, settings, backend=None)
-    assert should_execute(manual, "report@manual-1", 0, settings, backend=None)
-    assert should_execute(RunInfo(), "plain", 0, settings, backend=None)
-    assert should_execute(RunInfo(), "plain", 0, settings, backend=None)
+    assert should_execute(manual, "report@manual-1", 0, settings)
+    assert should_execute(manual, "report@manual-1", 0, settings)
+    assert should_execute(RunInfo(), "plain", 0, settings)
+    assert should_execute(RunInfo(), "plain", 0, settings)
 
 
 def test_once_only_runs_when_redis_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(redis_url="redis://127.0.0.1:1/0", redis_prefix="x")
     with caplog.at_level(logging.WARNING):
-        assert should_execute(BEAT_RUN, f"unreachable@{DUE}", 0, settings, backend=None)
+        assert should_execute(BEAT_RUN, f"unreachable@{DUE}", 0, settings)
     assert "once-only check skipped" in caplog.text
     assert "schedule=report" in caplog.text
 
 
-@pytest.fixture
-def backend(pg_url: str) -> Iterator[Any]:
-    app = make_app(Settings(database_url=pg_url, broker_url="memory://"))
-    try:
-        yield app.backend
-    finally:
-        app.close()
+def test_once_only_without_redis_claims_the_task_id_in_the_database(pg_url: str) -> None:
+    migrate(pg_url)
+    settings = Settings(database_url=pg_url, redis_url=None)
+    task_id = f"report@{DUE}-db"
+    assert should_execute(BEAT_RUN, task_id, 0, settings)
+    assert not should_execute(BEAT_RUN, task_id, 0, settings)
+    assert should_execute(BEAT_RUN, task_id, 1, settings)  # a retry is the same run
+    assert should_execute(BEAT_RUN, f"report@{DUE}-other", 0, settings)
 
 
-def test_once_only_without_redis_asks_the_result_backend(backend: Any) -> None:
-    settings = Settings(redis_url=None)
-    task_id = f"report@{DUE}"
-    assert not started_before(backend, task_id)
-    assert should_execute(BEAT_RUN, task_id, 0, settings, backend)
-    backend.store_result(task_id, {"pid": 1, "hostname": "w"}, "STARTED")
-    assert started_before(backend, task_id)
-    assert not should_execute(BEAT_RUN, task_id, 0, settings, backend)
-    backend.store_result(task_id, {"ok": True}, "SUCCESS")
-    assert not should_execute(BEAT_RUN, task_id, 0, settings, backend)
-    assert should_execute(BEAT_RUN, task_id, 1, settings, backend)
+def test_once_only_without_redis_lets_one_of_two_racing_copies_through(pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    migrate(pg_url)
+    settings = Settings(database_url=pg_url, redis_url=None)
+    ids = [f"race@{DUE}-{i}" for i in range(50)]
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(lambda t: should_execute(BEAT_RUN, t, 0, settings), ids * 4))
+    assert sum(verdicts) == len(ids)
 
 
 def test_overlap_guard_excludes_a_second_run_until_released(

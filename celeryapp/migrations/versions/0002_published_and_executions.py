@@ -30,6 +30,14 @@ def upgrade() -> None:
         "UPDATE syncd_dispatch_ledger SET published_time = claimed_time "
         "WHERE published_time IS NULL"
     )
+    with op.batch_alter_table("syncd_dispatch_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_syncd_dispatch_ledger_unpublished",
+            ["claimed_time"],
+            unique=False,
+            postgresql_where=sa.text("published_time IS NULL"),
+            sqlite_where=sa.text("published_time IS NULL"),
+        )
     op.create_table(
         "syncd_execution",
         sa.Column("task_id", sa.String(length=128), nullable=False),
@@ -45,4 +53,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_syncd_execution_started_time")
     op.drop_table("syncd_execution")
     with op.batch_alter_table("syncd_dispatch_ledger", schema=None) as batch_op:
+        batch_op.drop_index("ix_syncd_dispatch_ledger_unpublished")
         batch_op.drop_column("published_time")

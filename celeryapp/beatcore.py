@@ -1,0 +1,195 @@
+"""The beat's decisions, with time passed in and no I/O: what is due, and what comes next.
+
+`scheduler.py` is the shell around this: it holds the lock, reads rows, claims runs in the
+dispatch ledger and publishes them, and tells the core what happened. The core keeps the
+loaded entries and a heap of when to look at each of them again; every rule about which
+due time fires lives in `dueplan`, applied here.
+
+Invariants the core keeps by construction, whatever the shell calls in whatever order:
+
+* at most one pending due time per schedule (its *slot*); a heap item whose slot was
+  replaced or removed is stale and skipped when popped;
+* a schedule whose run was handed out by `pop_due` has no slot until the shell reports
+  the outcome (`done` or `failed`), so one batch never holds a schedule twice, and no
+  (schedule, due time) is handed out twice by one core;
+* every due time handed out is at or before the `now` it was popped at, inside the
+  schedule's start/expiry, after its baseline (the last due time done, or the moment its
+  timing last changed), and either on time or chosen by `catchup`.
+
+Exactly-once across beats (restart, failover, a stalled leader) is the ledger's job, not
+this module's: a fresh core knows only what the rows say.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from celeryapp.dueplan import (
+    Decision,
+    Entry,
+    first_due,
+    following,
+    pending_due,
+    retry_due,
+)
+from celeryapp.schedules import to_utc
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One (schedule, due time) to dispatch; `due` is UTC."""
+
+    entry: Entry
+    due: datetime
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    at: datetime  # when to look at it (UTC): the due time, or the retry time
+    due: datetime  # the due time it stands for (UTC)
+    seq: int  # matches the heap item that stands for this slot
+    retry: bool  # the last publish of `due` failed
+
+
+class BeatCore:
+    """The heap of one leading beat. `grace` is the tick tolerance (a due time at most this
+    late is on time); `retry_delay` spaces publish retries while the broker is down."""
+
+    def __init__(self, *, grace: timedelta, retry_delay: timedelta) -> None:
+        self.grace = grace
+        self.retry_delay = retry_delay
+        self.entries: dict[str, Entry] = {}
+        self._slots: dict[str, _Slot] = {}
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._seq = itertools.count()
+        self._out: dict[str, Run] = {}  # handed out by pop_due, outcome not yet reported
+
+    # --- loading ------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self._slots.clear()
+        self._heap.clear()
+        self._out.clear()
+
+    def load(self, entries: Iterable[Entry], now: datetime) -> None:
+        """Replace everything with `entries` (a beat that just became the leader)."""
+        self.clear()
+        for entry in entries:
+            self.install(entry.name, entry, now)
+
+    def install(self, name: str, entry: Entry | None, now: datetime) -> None:
+        """A row was created, changed or removed (`None`: removed, or unreadable)."""
+        old = self.entries.pop(name, None)
+        self._slots.pop(name, None)
+        self._out.pop(name, None)
+        if entry is None:
+            return
+        if old is not None and _fresher(old, entry):
+            # The row's run state may lag what this beat already did (its write failed or
+            # is deferred); the timing did not change since, or the row's baseline would
+            # be the newer one.
+            entry = replace(entry, baseline=old.baseline, has_run=old.has_run or entry.has_run)
+        self.entries[name] = entry
+        self._decide(entry, first_due(entry, now, self.grace))
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def pop_due(self, now: datetime) -> list[Run]:
+        """Every run due at or before `now`, each schedule at most once."""
+        limit = to_utc(now)
+        batch: list[Run] = []
+        heap = self._heap
+        while heap and heap[0][0] <= limit:
+            _, seq, name = heapq.heappop(heap)
+            slot = self._slots.get(name)
+            if slot is None or slot.seq != seq:
+                continue
+            del self._slots[name]
+            entry = self.entries[name]
+            if slot.retry:
+                decision = retry_due(entry, slot.due, now, self.grace)
+            else:
+                decision = pending_due(entry, slot.due, now, self.grace)
+            if decision.fire_now is None:
+                if decision.next_due is not None:
+                    self._push(name, to_utc(decision.next_due))
+                continue
+            run = Run(entry, to_utc(decision.fire_now))
+            self._out[name] = run
+            batch.append(run)
+        return batch
+
+    def done(self, run: Run) -> None:
+        """`run` was published, or another beat had claimed it: either way it is taken."""
+        if self._out.get(run.name) is not run:
+            return  # reloaded or removed since it was handed out
+        del self._out[run.name]
+        entry = replace(run.entry, baseline=_later(run.entry.baseline, run.due), has_run=True)
+        self.entries[run.name] = entry
+        nxt = following(entry, run.due)
+        if nxt is not None:
+            self._push(run.name, to_utc(nxt))
+
+    def failed(self, run: Run, now: datetime) -> None:
+        """`run` could not be published: try the same due time again after `retry_delay`."""
+        if self._out.get(run.name) is not run:
+            return
+        del self._out[run.name]
+        self._push(run.name, run.due, at=to_utc(now) + self.retry_delay, retry=True)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def next_wakeup(self) -> datetime | None:
+        """When the earliest slot comes (UTC); stale heap items are dropped on the way."""
+        heap = self._heap
+        while heap:
+            _, seq, name = heap[0]
+            slot = self._slots.get(name)
+            if slot is not None and slot.seq == seq:
+                return slot.at
+            heapq.heappop(heap)
+        return None
+
+    def pending(self) -> list[tuple[datetime, str]]:
+        """(due, name) of every slot, sorted: for `syncd status` and tests."""
+        return sorted((slot.due, name) for name, slot in self._slots.items())
+
+    def in_flight(self) -> list[Run]:
+        return list(self._out.values())
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _decide(self, entry: Entry, decision: Decision) -> None:
+        when = decision.fire_now if decision.fire_now is not None else decision.next_due
+        if when is not None:
+            self._push(entry.name, to_utc(when))
+
+    def _push(
+        self, name: str, due: datetime, *, at: datetime | None = None, retry: bool = False
+    ) -> None:
+        seq = next(self._seq)
+        slot = _Slot(at=due if at is None else at, due=due, seq=seq, retry=retry)
+        self._slots[name] = slot
+        heapq.heappush(self._heap, (slot.at, seq, name))
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or to_utc(b) > to_utc(a) else a
+
+
+def _fresher(old: Entry, new: Entry) -> bool:
+    return old.baseline is not None and (
+        new.baseline is None or to_utc(old.baseline) > to_utc(new.baseline)
+    )
+
+
+__all__ = ["BeatCore", "Run"]
