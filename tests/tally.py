@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
-from tests.tally_task import EXECUTED, RECEIVED, TALLY_TASK
+from tests.tally_task import EXECUTED, QUIET_TASK, RECEIVED, TALLY_TASK
 
-__all__ = ["TALLY_TASK", "Tally", "due_of", "schedule_of"]
+__all__ = ["QUIET_TASK", "TALLY_TASK", "Tally", "due_of", "schedule_of"]
 
 
 def due_of(task_id: str) -> float:
@@ -144,10 +144,10 @@ def quiesce(tally: Tally, timeout: float = 120.0, still: float = 2.0) -> None:
     raise AssertionError(f"the worker did not settle in {timeout}s ({seen} messages)")
 
 
-def tally_schedule(name: str, timing: str, **fields: str) -> str:
+def tally_schedule(name: str, timing: str, task: str = TALLY_TASK, **fields: str) -> str:
     """One schedule item of the tally task; `timing` is `every: 1s` or `cron: '* * * * *'`."""
     extra = "".join(f"    {key}: {value}\n" for key, value in fields.items())
-    return f"  - name: {name}\n    task: {TALLY_TASK}\n    {timing}\n{extra}"
+    return f"  - name: {name}\n    task: {task}\n    {timing}\n{extra}"
 
 
 def tally_env(env: Mapping[str, str], folder: Path) -> dict[str, str]:

@@ -84,11 +84,11 @@ def test_schedule_added_changed_removed_while_the_beat_runs(
         wait_for(lambda: len(tally.received()) >= 2, 30, what="runs of `keep`")
         apply(env, folder, keep + added)
         wait_for(lambda: "added" in due_times(tally.received()), 30, what="`added` to run")
-        time.sleep(3)
+        time.sleep(2)
         changed_at = apply(env, folder, tally_schedule("keep", "every: 2s") + added)
-        time.sleep(5)
+        time.sleep(4)
         removed_at = apply(env, folder, tally_schedule("keep", "every: 2s"))
-        time.sleep(5)
+        time.sleep(4)
     quiesce(tally)
     dues = due_times(tally.received())
     line = tally.summary(f"added, changed, removed under a running beat, {stack_name(env)}")
@@ -99,7 +99,7 @@ def test_schedule_added_changed_removed_while_the_beat_runs(
     after_change = [d for d in dues["keep"] if d > settled_change]
     assert len(after_change) >= 2, dues["keep"]
     assert all(b - a == 2 for a, b in pairwise(after_change))
-    assert len(dues["added"]) >= 5
+    assert len(dues["added"]) >= 4
     assert max(dues["added"]) <= removed_at + 3, "`added` ran after it was removed"
 
 
@@ -118,11 +118,14 @@ def test_restart_of_the_only_beat_catches_up_once(env: dict[str, str], tmp_path:
             wait_for(lambda: beat.leading, 60, what="the beat to lead")
             wait_for(lambda: set(due_times(tally.received())) == set(names), 30, what="both to run")
             last = {name: dues[-1] for name, dues in due_times(tally.received()).items()}
+            asked = time.time()
         stopped = time.time()
         missed = {name: [last[name] + period, last[name] + 2 * period] for name in names}
         following = {name: last[name] + 3 * period for name in names}
         time.sleep(max(0.0, max(m[1] for m in missed.values()) + 0.3 - time.time()))
-        assert stopped < min(m[0] for m in missed.values()), "the beat took a period to stop"
+        assert stopped < min(m[0] for m in missed.values()), (
+            f"the beat took {stopped - asked:.1f} s to exit after SIGTERM (a period is {period} s)"
+        )
         with beats(env, tmp_path) as (again,):
             wait_for(lambda: again.leading, 60, what="the restarted beat to lead")
             led = time.time()
@@ -146,7 +149,13 @@ def test_restart_of_the_only_beat_catches_up_once(env: dict[str, str], tmp_path:
     # latest: the newer missed due time once, the older skipped; skip: neither
     assert missed["latest"][0] not in dues["latest"], dues["latest"]
     assert missed["latest"][1] in dues["latest"], dues["latest"]
-    assert not set(missed["skip"]) & set(dues["skip"]), dues["skip"]
+    fired = sorted(set(missed["skip"]) & set(dues["skip"]))
+    assert not fired, (
+        f"catchup: skip fired due time(s) {fired} missed while no beat ran; the beat took the "
+        f"lock {led - fired[-1]:.1f} s after it"
+        if fired
+        else ""
+    )
     for name in names:
         assert last[name] in dues[name]
         assert following[name] in dues[name]

@@ -28,7 +28,15 @@ import redis
 from tests.acceptance.beat_process import Beat, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
 from tests.probes import apply
-from tests.tally import Tally, longest_gaps, quiesce, schedule_of, tally_env, tally_schedule
+from tests.tally import (
+    QUIET_TASK,
+    Tally,
+    longest_gaps,
+    quiesce,
+    schedule_of,
+    tally_env,
+    tally_schedule,
+)
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
@@ -166,7 +174,7 @@ def burst_files(folder: Path, count: int, start: datetime) -> None:
     folder.mkdir()
     for first in range(0, count, 2000):
         items = "".join(
-            tally_schedule(f"burst{i:05d}", "every: 1h", start_time=f"'{stamp}'")
+            tally_schedule(f"burst{i:05d}", "every: 1h", QUIET_TASK, start_time=f"'{stamp}'")
             for i in range(first, min(count, first + 2000))
         )
         (folder / f"burst{first:05d}.yaml").write_text("version: 1\nschedules:\n" + items)
@@ -229,7 +237,7 @@ def test_leader_stopped_past_its_ttl_and_resumed(
     """SIGSTOP the leader right after a due instant (likely mid-publish of 100 runs) for
     twice the lock TTL, then SIGCONT: it must step down without a second execution."""
     tally = Tally(Path(env["SYNCD_TALLY_DIR"]))
-    body = "".join(tally_schedule(f"s{i:03d}", "every: 2s") for i in range(100))
+    body = "".join(tally_schedule(f"s{i:03d}", "every: 2s", QUIET_TASK) for i in range(100))
     apply(env, tmp_path / "schedules", body)
     with celery_worker(env, tmp_path, include=WORKER):
         cluster.start()
@@ -271,15 +279,15 @@ def soak_body(version: int, rng: random.Random) -> tuple[str, dict[str, float]]:
     for i in range(200):
         period = 2 + i % 4
         stable[f"i{i:03d}"] = period
-        parts.append(tally_schedule(f"i{i:03d}", f"every: {period}s"))
+        parts.append(tally_schedule(f"i{i:03d}", f"every: {period}s", QUIET_TASK))
     for i in range(100):
         stable[f"c{i:03d}"] = 60
-        parts.append(tally_schedule(f"c{i:03d}", "cron: '* * * * *'"))
+        parts.append(tally_schedule(f"c{i:03d}", "cron: '* * * * *'", QUIET_TASK))
     for i in range(20):
-        parts.append(tally_schedule(f"m{i:03d}", f"every: {rng.choice((2, 3, 4))}s"))
+        parts.append(tally_schedule(f"m{i:03d}", f"every: {rng.choice((2, 3, 4))}s", QUIET_TASK))
     for j in range(10):
         generation = version - (j % 2)  # half of them renamed each version
-        parts.append(tally_schedule(f"n{generation:03d}-{j}", "every: 2s"))
+        parts.append(tally_schedule(f"n{generation:03d}-{j}", "every: 2s", QUIET_TASK))
     return "".join(parts), stable
 
 
