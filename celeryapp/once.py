@@ -89,7 +89,11 @@ def should_execute(run: RunInfo, task_id: str, retries: int, settings: Settings)
             database_engine(settings.database_url), task_id, datetime.now(UTC)
         )
     except SQLAlchemyError as exc:
-        log.warning("once-only check skipped for %s, the database failed: %s", task_id, exc)
+        log.warning(
+            "once-only check skipped for %s, the database failed (migrated? `syncd migrate`): %s",
+            task_id,
+            exc,
+        )
         return True
 
 

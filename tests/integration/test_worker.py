@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from celeryapp.base import SKIPPED
 from celeryapp.settings import executed_key
+from syncd.store import migrate
 from tests.celery_worker import celery_worker, client_app, wait_for, worker_env
 from tests.conftest import RABBITMQ_URL
 
@@ -205,9 +206,10 @@ def test_overlap_allow_runs_concurrently(
     assert max(o["started"] for o in outs) < min(o["finished"] for o in outs)
 
 
-def test_without_redis_once_only_uses_the_result_backend_and_the_embedded_broker(
+def test_without_redis_once_only_uses_the_database_and_the_embedded_broker(
     pg_url: str, tmp_path: Path
 ) -> None:
+    migrate(pg_url)  # the execution table, as `syncd apply` or `syncd migrate` leave it
     env = worker_env(pg_url, None, "nobroker", SYNCD_BROKER_DIR=str(tmp_path / "broker"))
     app = client_app(env)
     task_id = f"report@{DUE}"

@@ -1,0 +1,114 @@
+"""The beat core on the cases the issue reported, one by one (the model test covers the rest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celeryapp.beatcore import BeatCore, Run
+from celeryapp.dueplan import Entry, entry_from_row
+from celeryapp.schedules import ScheduleType
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+S = timedelta(seconds=1)
+
+
+def _entry(**overrides: Any) -> Entry:
+    row: dict[str, Any] = {
+        "name": "small",
+        "task": "celeryapp.tasks.echo",
+        "type": ScheduleType.INTERVAL,
+        "interval_every": 1,
+        "interval_period": "seconds",
+        "created_time": T0,
+        "schedule_changed_time": T0,
+        "enabled": True,
+        **overrides,
+    }
+    return entry_from_row(row, default_timezone="UTC")
+
+
+def _core() -> BeatCore:
+    return BeatCore(grace=3 * S, retry_delay=S)
+
+
+def _send_all(core: BeatCore, now: datetime) -> list[Run]:
+    batch = core.pop_due(now)
+    for run in batch:
+        core.done(run)
+    return batch
+
+
+def test_an_interval_loaded_with_a_missed_due_time_fires_each_due_time_once() -> None:
+    # The issue's reproduction: the catch-up run and the next due time were both queued,
+    # and the next due time again after the catch-up was sent: two messages per task id.
+    core = _core()
+    core.load([_entry()], T0 + 5.5 * S)
+    sent: list[datetime] = []
+    for tick in range(20):
+        sent += [run.due for run in _send_all(core, T0 + 5.5 * S + tick * S / 2)]
+    assert sent == [T0 + n * S for n in range(5, 16)]  # the last tick is at 15.0
+    assert len(core.pending()) == 1
+
+
+def test_a_batch_holds_each_schedule_once_and_it_comes_back_only_with_the_outcome() -> None:
+    core = _core()
+    core.load([_entry(), _entry(name="other")], T0 + 2 * S)
+    batch = core.pop_due(T0 + 10 * S)
+    assert sorted(run.name for run in batch) == ["other", "small"]
+    assert core.pop_due(T0 + 20 * S) == []  # handed out, no outcome yet: nothing pending
+    assert core.pending() == []
+
+
+def test_a_stall_fires_the_latest_due_time_once_not_every_one_it_covered() -> None:
+    core = _core()
+    core.load([_entry()], T0 + S / 2)
+    _send_all(core, T0 + S)
+    sent = _send_all(core, T0 + 3600.5 * S)
+    assert [run.due for run in sent] == [T0 + 3600 * S]
+
+
+def test_catchup_skip_after_a_stall_fires_nothing_until_the_next_due_time() -> None:
+    core = _core()
+    core.load([_entry(catchup="skip", interval_every=60)], T0 + S)
+    assert _send_all(core, T0 + 60 * S) != []
+    assert _send_all(core, T0 + 630 * S) == []  # 10:00 is 30 s late: missed, skipped
+    assert [run.due for run in _send_all(core, T0 + 660 * S)] == [T0 + 660 * S]
+
+
+def test_a_failed_publish_is_retried_after_the_delay_with_the_same_due_time() -> None:
+    core = _core()
+    core.load([_entry(interval_every=60)], T0 + S)
+    (run,) = core.pop_due(T0 + 60 * S)
+    core.failed(run, T0 + 60 * S)
+    assert core.pop_due(T0 + 60.5 * S) == []
+    (again,) = core.pop_due(T0 + 61 * S)
+    assert again.due == run.due
+
+
+def test_a_reload_keeps_run_state_newer_than_the_row() -> None:
+    # The row's last run time lags (its write failed): the reload must not fire it again.
+    core = _core()
+    core.load([_entry(interval_every=60)], T0 + S)
+    assert [r.due for r in _send_all(core, T0 + 60 * S)] == [T0 + 60 * S]
+    core.install("small", _entry(interval_every=60, args=[2]), T0 + 61 * S)
+    assert _send_all(core, T0 + 62 * S) == []
+    assert core.pending() == [(T0 + 120 * S, "small")]
+
+
+def test_a_one_off_fires_once() -> None:
+    core = _core()
+    core.load([_entry(one_off=True, interval_every=60)], T0 + S)
+    assert len(_send_all(core, T0 + 60 * S)) == 1
+    assert _send_all(core, T0 + 600 * S) == []
+    assert core.pending() == []
+
+
+def test_removal_drops_the_pending_due_time_and_an_outcome_reported_after_it() -> None:
+    core = _core()
+    core.load([_entry()], T0 + S / 2)
+    (run,) = core.pop_due(T0 + S)
+    core.install("small", None, T0 + S)
+    core.done(run)
+    assert core.pending() == []
+    assert core.next_wakeup() is None
