@@ -123,6 +123,15 @@ def celery_worker(
         stop(process)
 
 
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """`stop` several at once: all are asked to exit before any is waited for."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        stop(process, timeout)
+
+
 def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     if process.poll() is not None:
         return

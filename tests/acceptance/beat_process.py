@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from tests.celery_worker import CELERY, stop
+from tests.celery_worker import CELERY, stop_all
 
 
 @dataclass
@@ -68,8 +68,7 @@ def beats(env: Mapping[str, str], tmp_path: Path, count: int = 1) -> Iterator[li
     try:
         yield started
     finally:
-        for beat in started:
-            stop(beat.process)
+        stop_all([beat.process for beat in started])
 
 
 def _took_lock_at(log: str) -> str:

@@ -26,7 +26,7 @@ import pytest
 import redis
 
 from tests.acceptance.beat_process import Beat, leader_of, start_beat
-from tests.celery_worker import celery_worker, stop, wait_for, worker_env
+from tests.celery_worker import celery_worker, stop_all, wait_for, worker_env
 from tests.probes import apply
 from tests.tally import (
     QUIET_TASK,
@@ -114,8 +114,7 @@ class Cluster:
         return failover
 
     def stop(self) -> None:
-        for beat in self.running:
-            stop(beat.process)
+        stop_all([beat.process for beat in self.running])
 
     def failover_range(self) -> str:
         if not self.failovers:
