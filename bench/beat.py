@@ -154,6 +154,14 @@ def measure(size: int, burst: int) -> dict[str, float]:
                     text("SELECT count(*), min(due_time) FROM syncd_dispatch_ledger")
                 ).one()
             assert tuple(claimed) == (burst, now[0]), claimed
+            with engine.connect() as conn:
+                published = conn.execute(
+                    text(
+                        "SELECT count(*) FROM syncd_dispatch_ledger "
+                        "WHERE published_time IS NOT NULL"
+                    )
+                ).scalar()
+            assert published == burst, published  # every claim marked as sent
             burst_scheduler.close()
             # the floor: the same number of send_task calls on one producer
             with app.producer_or_acquire() as producer:

@@ -51,8 +51,8 @@ class Run:
         return self.entry.name
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot:
+@dataclass(slots=True)
+class _Slot:  # never changed once built; not frozen because frozen ones build at half speed
     at: datetime  # when to look at it (UTC): the due time, or the retry time
     due: datetime  # the due time it stands for (UTC)
     seq: int  # matches the heap item that stands for this slot
@@ -81,10 +81,20 @@ class BeatCore:
         self._out.clear()
 
     def load(self, entries: Iterable[Entry], now: datetime) -> None:
-        """Replace everything with `entries` (a beat that just became the leader)."""
+        """Replace everything with `entries` (a beat that just became the leader); names
+        are unique (they are the table's key). One heapify instead of a push per entry:
+        this runs for every row of the table on every takeover."""
         self.clear()
+        grace, slots, heap, seq = self.grace, self._slots, self._heap, self._seq
         for entry in entries:
-            self.install(entry.name, entry, now)
+            self.entries[entry.name] = entry
+            decision = first_due(entry, now, grace)
+            when = decision.fire_now if decision.fire_now is not None else decision.next_due
+            if when is not None:
+                at, n = to_utc(when), next(seq)
+                slots[entry.name] = _Slot(at=at, due=at, seq=n, retry=False)
+                heap.append((at, n, entry.name))
+        heapq.heapify(heap)
 
     def install(self, name: str, entry: Entry | None, now: datetime) -> None:
         """A row was created, changed or removed (`None`: removed, or unreadable)."""

@@ -180,8 +180,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 return self.max_interval
             self.leading = True
         self._check_revision(now)
-        self._recover(now)
         try:
+            self._recover(now)
             self._dispatch_due(now)
         except LostLock:
             self._stand_by()
@@ -387,10 +387,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             # Another beat claimed them (a failover, or a stalled leader that came back).
             log.info("%d due run(s) were already claimed by another beat; not sent again", taken)
         if mine:
-            self._send(mine, now, deferred=False)
+            self._send(mine, now)
 
-    def _send(self, runs: list[Run], now: datetime, *, deferred: bool) -> None:
-        """Publish claimed runs; settle (publish marks, run state, lock) as it goes."""
+    def _send(
+        self, runs: list[Run], now: datetime, *, deferred: bool = False, recovered: bool = False
+    ) -> None:
+        """Publish claimed runs; settle (publish marks, run state, lock) as it goes.
+        `deferred`: not claimed yet (the database is away); `recovered`: claimed by a beat
+        that never published them, so a failure keeps the claim for the next sweep."""
         sent: list[Run] = []
         failed: list[Run] = []
         settle_at = time.monotonic() + self.settings.beat_lock_ttl / 3
@@ -399,7 +403,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             with self.app.producer_or_acquire() as producer:
                 for i, run in enumerate(runs):
                     if i and (i % _SETTLE_EVERY == 0 or time.monotonic() >= settle_at):
-                        self._settle(sent, failed, now, deferred=deferred)
+                        self._settle(sent, failed, now, deferred=deferred, recovered=recovered)
                         total += len(sent)
                         sent, failed = [], []
                         self._renew_or_raise()
@@ -411,11 +415,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         finally:
             # Also on LostLock: what went out is recorded; what did not stays claimed and
             # unpublished, for the next leader to republish.
-            self._settle(sent, failed, now, deferred=deferred)
+            self._settle(sent, failed, now, deferred=deferred, recovered=recovered)
             total += len(sent)
             if total:
                 first = ", ".join(task_id(r.name, r.due) for r in runs[:5])
-                more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""
+                more = f" and {total - 5} more" if total > 5 else ""
                 log.info("sent %d due run(s): %s%s", total, first, more)
 
     def _publish_one(self, run: Run, producer: Any) -> bool:
@@ -438,9 +442,17 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if not held:
             raise LostLock
 
-    def _settle(self, sent: list[Run], failed: list[Run], now: datetime, *, deferred: bool) -> None:
+    def _settle(
+        self,
+        sent: list[Run],
+        failed: list[Run],
+        now: datetime,
+        *,
+        deferred: bool = False,
+        recovered: bool = False,
+    ) -> None:
         """Tell the core, and make durable: publish marks and run state of what was sent,
-        released claims of what could not be."""
+        released claims of what could not be (the core tries those again)."""
         for run in sent:
             self.core.done(run)
         for run in failed:
@@ -448,11 +460,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if deferred:
             self._deferred.extend(sent)
             return
-        if not (sent or failed):
+        if not (sent or (failed and not recovered)):
             return
         try:
             with self.engine.begin() as conn:
-                if failed:
+                if failed and not recovered:
                     ledger.release(conn, [(r.name, r.due) for r in failed])
                 if sent:
                     ledger.mark_published(conn, [(r.name, r.due) for r in sent], when=now)
@@ -541,20 +553,13 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             )
         if not runs:
             return
-        with self.app.producer_or_acquire() as producer:
-            done = [(r.name, r.due) for r in runs if self._publish_one(r, producer)]
-        if done:
-            try:
-                with self.engine.begin() as conn:
-                    ledger.mark_published(conn, done, when=now)
-                    runstate.write(conn, done)
-            except SQLAlchemyError as exc:
-                log.error("cannot mark %d republished runs: %s", len(done), exc)
-            log.warning(
-                "republished %d run(s) claimed and never published: %s",
-                len(done),
-                ", ".join(task_id(n, d) for n, d in done[:5]),
-            )
+        log.warning(
+            "republishing %d run(s) claimed and never published: %s",
+            len(runs),
+            ", ".join(task_id(r.name, r.due) for r in runs[:5]),
+        )
+        # The same settled, lock-checked loop as a burst: thousands may be waiting.
+        self._send(runs, now, recovered=True)
 
     def _recoverable(
         self, lost: Iterable[tuple[str, datetime]], now: datetime

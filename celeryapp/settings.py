@@ -66,8 +66,12 @@ def check_table_name(name: str, key: str = "SYNCD_TABLE_NAME") -> str:
 
 
 def check_timezone(name: str, key: str = "SYNCD_TIMEZONE") -> str:
-    from celeryapp.timezones import is_timezone
+    from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 
+    if name in HOST_DEPENDENT:
+        raise SettingsError(
+            f"{key}={name!r} {HOST_DEPENDENT[name]}; name the zone, like Europe/Berlin"
+        )
     if not is_timezone(name):
         raise SettingsError(
             f"{key}={name!r:.80} is not an IANA time zone (like UTC or Europe/Berlin)"

@@ -6,6 +6,13 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
+# Zone files that name no place: refused though zoneinfo loads them.
+HOST_DEPENDENT = {
+    "localtime": "is whatever zone the machine reading it is set to (it differs between "
+    "where syncd validates and where the beat runs)",
+    "Factory": "is tzdata's placeholder for an unset zone",
+}
+
 
 @lru_cache(maxsize=1024)
 def is_timezone(key: str) -> bool:

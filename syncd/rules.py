@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
-from celeryapp.timezones import is_timezone
+from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
 from syncd.errors import Diagnostic
 from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
@@ -35,12 +35,6 @@ _CRON_RANGES = {
     "day-of-month": "1-31",
     "month": "1-12 or jan-dec",
     "day-of-week": "0-7 or sun-sat (0 and 7 are Sunday)",
-}
-# Zone files that name no place: refused though zoneinfo loads them.
-_HOST_ZONES = {
-    "localtime": "is whatever zone the machine reading it is set to (it differs between "
-    "where syncd validates and where the beat runs)",
-    "Factory": "is tzdata's placeholder for an unset zone",
 }
 # Where the beat starts looking when deciding "can this cron ever fire".
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -166,13 +160,13 @@ def check_schedule(
     if bounded:
         return bounded
     tz = merged.get("timezone")
-    if tz in _HOST_ZONES:
+    if tz in HOST_DEPENDENT:
         out.append(
             _diag(
                 doc,
                 where("timezone"),
                 "timezone.host-dependent",
-                f"timezone {tz!r} {_HOST_ZONES[tz]}; name the zone, like Europe/Berlin",
+                f"timezone {tz!r} {HOST_DEPENDENT[tz]}; name the zone, like Europe/Berlin",
             )
         )
     elif tz is not None and not is_timezone(tz):

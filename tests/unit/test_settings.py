@@ -33,6 +33,8 @@ def test_bad_numbers_name_the_variable(key: str, raw: str) -> None:
         ("SYNCD_TIMEZONE", "utc "),
         ("SYNCD_TIMEZONE", "../../etc/passwd"),
         ("SYNCD_TIMEZONE", "posix/Europe/Berlin"),
+        ("SYNCD_TIMEZONE", "localtime"),  # refused in schedules too: one rule
+        ("SYNCD_TIMEZONE", "Factory"),
         ("SYNCD_TABLE_NAME", "t" * (MAX_TABLE_NAME + 1)),
         ("SYNCD_TABLE_NAME", "t" * 64),
         ("SYNCD_TABLE_NAME", "1table"),
