@@ -114,6 +114,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._failing: set[str] = set()
         self._given_up: set[tuple[str, datetime]] = set()
         self._pubsub: Any = None
+        self._closed = False
         # Sent while the database was away: claims, publish marks and run state follow.
         self._deferred: list[Run] = []
         super().__init__(*args, **kwargs)
@@ -161,6 +162,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     def close(self) -> None:
         # Run state is already durable; only now give up the lock (fba W4 released first).
+        self._closed = True
         try:
             if self.leading:
                 self.lock.release()
@@ -172,6 +174,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self.engine.dispose()
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        if self._closed:
+            raise SystemExit  # see _wait_for_signal
         now = self.clock()
         if not self._hold_lock(now):
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
@@ -206,7 +210,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self._pubsub.subscribe(revision_key(self.settings.redis_prefix))
             self._pubsub.get_message(timeout=wait)
         except (redis.RedisError, OSError, ValueError) as exc:
-            # ValueError: the socket was closed under us (shutdown while waiting).
+            if self._closed:
+                # SIGTERM arrived while we waited: Celery's handler closed the scheduler
+                # (and with it this socket) and raised SystemExit, which redis-py's
+                # `finally` replaced with an error on the closed socket. Exit as asked;
+                # swallowing it kept the beat ticking until it was killed.
+                raise SystemExit from exc
             log.debug("revision channel unavailable (%s); sleeping instead", exc)
             self._close_pubsub()
             return wait
