@@ -86,12 +86,20 @@ def celery_worker(
     args: list[str] | None = None,
     hostname: str | None = None,
     celery: str = CELERY,
+    include: str | None = None,
 ) -> Iterator[Worker]:
     """Run `celery -A celeryapp.app worker -P gevent -c 100 [args]` until the block ends
-    (`celery`: the program, e.g. one installed from the wheel in another venv)."""
+    (`celery`: the program, e.g. one installed from the wheel in another venv; `include`:
+    a module of extra tasks, `-I`, e.g. `tests.tally_task`, importable from the checkout)."""
     hostname = hostname or f"w-{env.get('SYNCD_REDIS_PREFIX', 'test')}@%h"
     cmd = [celery, "-A", "celeryapp.app", "worker", "-P", "gevent", "-c", "100"]
     cmd += args if args is not None else ["-n", hostname, "-l", "info", "--without-mingle"]
+    if include:
+        cmd += ["-I", include]
+        env = {
+            **env,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        }
     log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -113,6 +121,15 @@ def celery_worker(
     finally:
         pinger.close()
         stop(process)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """`stop` several at once: all are asked to exit before any is waited for."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        stop(process, timeout)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:

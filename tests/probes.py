@@ -21,12 +21,12 @@ def write(folder: Path, body: str) -> None:
     (folder / "s.yaml").write_text("version: 1\nschedules:\n" + body)
 
 
-def apply(env: Mapping[str, str], folder: Path, body: str | None = None) -> float:
-    """`syncd apply` of the folder (written first when `body` is given); when it returned."""
+def apply(env: Mapping[str, str], folder: Path, body: str | None = None, *options: str) -> float:
+    """`syncd apply [options] FOLDER` (written first when `body` is given); when it returned."""
     if body is not None:
         write(folder, body)
     done = subprocess.run(
-        [SYNCD, "apply", str(folder)],
+        [SYNCD, "apply", *options, str(folder)],
         env=dict(env),
         capture_output=True,
         text=True,

@@ -11,13 +11,12 @@ import os
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.acceptance.beat_process import Beat, beats, start_beat
+from tests.acceptance.beat_process import beats, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
 from tests.faults.servers import (
     ThrowawayPostgres,
@@ -27,6 +26,7 @@ from tests.faults.servers import (
     throwaway_rabbit,
 )
 from tests.probes import apply, assert_once, probe, runs
+from tests.tally import due_of
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
@@ -36,20 +36,6 @@ def reachable(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
-
-
-def leader_of(pair: list[Beat], client: redis.Redis, prefix: str) -> Beat | None:
-    """The beat holding the lock: its log's last leadership line is the newest."""
-    holder = client.get(f"{prefix}:beat:lock")
-    if holder is None:
-        return None
-    alive = [b for b in pair if b.process.poll() is None and b.leading]
-    alive.sort(key=lambda b: b.log().rfind("leading: loaded"))
-    for beat in alive:
-        log = beat.log()
-        if log.rfind("leading: loaded") > log.rfind("standing by"):
-            return beat
-    return None
 
 
 @pytest.fixture
@@ -211,12 +197,6 @@ def test_broker_restarted(tmp_path: Path, pg_url: str, redis_prefix: str) -> Non
     finally:
         server.terminate()
         server.wait(20)
-
-
-def due_of(task_id: str) -> float:
-    """The due time a task id names (NAME@2026-03-08T07:00:00Z), as a timestamp."""
-    stamp = task_id.rsplit("@", 1)[1]
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def test_rabbitmq_restarted(
