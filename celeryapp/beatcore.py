@@ -83,12 +83,16 @@ class BeatCore:
     def load(self, entries: Iterable[Entry], now: datetime) -> None:
         """Replace everything with `entries` (a beat that just became the leader); names
         are unique (they are the table's key). One heapify instead of a push per entry:
-        this runs for every row of the table on every takeover."""
+        this runs for every row of the table on every takeover.
+
+        No tick tolerance here: due times before a takeover passed while no beat was
+        leading, so they are missed runs and `catchup` alone decides (DESIGN §4: `skip`
+        fires none of them)."""
         self.clear()
-        grace, slots, heap, seq = self.grace, self._slots, self._heap, self._seq
+        slots, heap, seq = self._slots, self._heap, self._seq
         for entry in entries:
             self.entries[entry.name] = entry
-            decision = first_due(entry, now, grace)
+            decision = first_due(entry, now)
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
                 at, n = to_utc(when), next(seq)
