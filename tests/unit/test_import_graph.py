@@ -79,3 +79,13 @@ def test_help_and_schema_import_nothing_heavy(tmp_path: Path) -> None:
         code, modules = loaded(tmp_path, *argv)
         assert code == 0
         assert modules.isdisjoint((*HEAVY, "jsonschema")), (argv, modules & {*HEAVY, "jsonschema"})
+
+
+def test_the_beat_core_and_its_rules_import_no_io_module() -> None:
+    """beatcore and dueplan are pure (the model test drives them without services)."""
+    probe = (
+        "import json, sys, celeryapp.beatcore, celeryapp.dueplan; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert not set(json.loads(done.stdout)) & set(HEAVY)
