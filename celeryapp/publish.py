@@ -15,6 +15,7 @@ a duplicate message (which the worker's once-only check drops) but never a lost 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -27,17 +28,27 @@ _COMMANDS_PER_RUN = 2
 
 @dataclass
 class Outcome(Generic[T]):
-    """What became of one chunk: runs on the broker, runs not, and the first error."""
+    """What became of one chunk: runs on the broker, runs not, runs not tried (the
+    chunk ran out of time), and the first error."""
 
     sent: list[T] = field(default_factory=list)
     failed: list[T] = field(default_factory=list)
+    rest: list[T] = field(default_factory=list)
     error: BaseException | None = None
 
 
-def publish_chunk(producer: Any, runs: Sequence[T], publish: Callable[[T], None]) -> Outcome[T]:
+def publish_chunk(
+    producer: Any,
+    runs: Sequence[T],
+    publish: Callable[[T], None],
+    *,
+    until: float | None = None,
+) -> Outcome[T]:
     """Publish `runs` through `publish(run)` (which calls `send_task` with `producer`)
     and flush once at the end. A run whose message cannot be built or handed over fails
-    alone; a flush that fails fails every run that was waiting in it."""
+    alone; a flush that fails fails every run that was waiting in it. Past `until` (a
+    `time.monotonic()` value) the runs not yet tried are left in `rest`, so that a slow
+    broker cannot keep the caller from renewing its lock."""
     outcome: Outcome[T] = Outcome()
     if not runs:
         return outcome
@@ -45,7 +56,10 @@ def publish_chunk(producer: Any, runs: Sequence[T], publish: Callable[[T], None]
     try:
         # One flush for the whole chunk: sized so that kombu never flushes part of it.
         with producer.batch(max_size=_COMMANDS_PER_RUN * len(runs) + 1):
-            for run in runs:
+            for i, run in enumerate(runs):
+                if i and until is not None and time.monotonic() >= until:
+                    outcome.rest = list(runs[i:])
+                    break
                 try:
                     publish(run)
                 except Exception as exc:  # noqa: BLE001 - a broker's errors are many; all retry
