@@ -37,6 +37,7 @@ from celeryapp.beatcore import BeatCore, Run
 from celeryapp.dueplan import BadRow, Entry, entry_from_row, message_expiry, window
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
+from celeryapp.publish import Outcome, publish_chunk
 from celeryapp.redact import redact_url
 from celeryapp.schedules import task_id, to_utc
 from celeryapp.settings import Settings, revision_key, sqlalchemy_url
@@ -58,7 +59,8 @@ revisions = cast(Table, Revision.__table__)
 # Reload everything instead of by name when a change names more rows than this.
 _FULL_RELOAD_NAMES = 20_000
 _PRUNE_EVERY = 3600.0
-# A long burst stops this often to record what went out and renew the lock.
+# A burst is published this many runs at a time (one round trip on Redis); after each
+# chunk it records what went out and renews the lock.
 _SETTLE_EVERY = 500
 # Runs claimed but never published are looked for this far back.
 _RECOVER_WITHIN = timedelta(days=1)
@@ -401,46 +403,45 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     def _send(
         self, runs: list[Run], now: datetime, *, deferred: bool = False, recovered: bool = False
     ) -> None:
-        """Publish claimed runs; settle (publish marks, run state, lock) as it goes.
-        `deferred`: not claimed yet (the database is away); `recovered`: claimed by a beat
-        that never published them, so a failure keeps the claim for the next sweep."""
-        sent: list[Run] = []
-        failed: list[Run] = []
-        settle_at = time.monotonic() + self.settings.beat_lock_ttl / 3
+        """Publish claimed runs a chunk at a time (one broker round trip each on Redis),
+        settling (publish marks, run state, lock) after every chunk. `deferred`: not
+        claimed yet (the database is away); `recovered`: claimed by a beat that never
+        published them, so a failure keeps the claim for the next sweep."""
+        pending = list(runs)
         total = 0
         try:
             with self.app.producer_or_acquire() as producer:
-                for i, run in enumerate(runs):
-                    if i and (i % _SETTLE_EVERY == 0 or time.monotonic() >= settle_at):
-                        self._settle(sent, failed, now, deferred=deferred, recovered=recovered)
-                        total += len(sent)
-                        sent, failed = [], []
+                while pending:
+                    outcome = publish_chunk(
+                        producer,
+                        pending[:_SETTLE_EVERY],
+                        lambda run: self._publish(run.entry, run.due, producer),
+                        until=time.monotonic() + self.settings.beat_lock_ttl / 3,
+                    )
+                    pending = outcome.rest + pending[_SETTLE_EVERY:]
+                    self._note_failures(outcome)
+                    self._settle(
+                        outcome.sent, outcome.failed, now, deferred=deferred, recovered=recovered
+                    )
+                    total += len(outcome.sent)
+                    if pending:
                         self._renew_or_raise()
-                        settle_at = time.monotonic() + self.settings.beat_lock_ttl / 3
-                    if self._publish_one(run, producer):
-                        sent.append(run)
-                    else:
-                        failed.append(run)
         finally:
             # Also on LostLock: what went out is recorded; what did not stays claimed and
             # unpublished, for the next leader to republish.
-            self._settle(sent, failed, now, deferred=deferred, recovered=recovered)
-            total += len(sent)
             if total:
                 first = ", ".join(task_id(r.name, r.due) for r in runs[:5])
                 more = f" and {total - 5} more" if total > 5 else ""
                 log.info("sent %d due run(s): %s%s", total, first, more)
 
-    def _publish_one(self, run: Run, producer: Any) -> bool:
-        try:
-            self._publish(run.entry, run.due, producer)
-        except Exception as exc:  # noqa: BLE001 - the broker's errors are many; all retry
+    def _note_failures(self, outcome: Outcome[Run]) -> None:
+        """Log a schedule that cannot be published once, not on every retry."""
+        for run in outcome.failed:
             if run.name not in self._failing:
-                log.error("cannot publish %s (%s); will retry", run.name, exc)
+                log.error("cannot publish %s (%s); will retry", run.name, outcome.error)
             self._failing.add(run.name)
-            return False
-        self._failing.discard(run.name)
-        return True
+        for run in outcome.sent:
+            self._failing.discard(run.name)
 
     def _renew_or_raise(self) -> None:
         try:
