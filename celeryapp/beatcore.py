@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celeryapp.dueplan import (
+    NO_GRACE,
     Decision,
     Entry,
     first_due,
@@ -57,6 +58,7 @@ class _Slot:  # never changed once built; not frozen because frozen ones build a
     due: datetime  # the due time it stands for (UTC)
     seq: int  # matches the heap item that stands for this slot
     retry: bool  # the last publish of `due` failed
+    missed: bool = False  # found at takeover: `catchup` alone decides, however late it pops
 
 
 class BeatCore:
@@ -96,7 +98,8 @@ class BeatCore:
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
                 at, n = to_utc(when), next(seq)
-                slots[entry.name] = _Slot(at=at, due=at, seq=n, retry=False)
+                missed = decision.fire_now is not None
+                slots[entry.name] = _Slot(at=at, due=at, seq=n, retry=False, missed=missed)
                 heap.append((at, n, entry.name))
         heapq.heapify(heap)
 
@@ -132,7 +135,8 @@ class BeatCore:
             if slot.retry:
                 decision = retry_due(entry, slot.due, now, self.grace)
             else:
-                decision = pending_due(entry, slot.due, now, self.grace)
+                grace = NO_GRACE if slot.missed else self.grace
+                decision = pending_due(entry, slot.due, now, grace)
             if decision.fire_now is None:
                 if decision.next_due is not None:
                     self._push(name, to_utc(decision.next_due))

@@ -112,3 +112,16 @@ def test_removal_drops_the_pending_due_time_and_an_outcome_reported_after_it() -
     core.done(run)
     assert core.pending() == []
     assert core.next_wakeup() is None
+
+
+def test_a_missed_run_found_at_takeover_gets_no_tick_tolerance_when_it_is_popped_later() -> None:
+    # Found by the model test: a beat took over at 4.5 s with the 4 s run of an `every: 2s`
+    # (catch-up window 1 s) missed while the broker was down. At load it was within the
+    # window; popped a second later it was 1.5 s late, and the tick tolerance (3 s) let it
+    # out, though a due time from before the takeover is decided by `catchup` alone.
+    core = _core()
+    entry = _entry(interval_every=2, catchup="latest", catchup_window=1, last_run_time=T0 + 2 * S)
+    core.load([entry], T0 + 4.5 * S)
+    assert core.pop_due(T0 + 5.5 * S) == []
+    assert core.pending() == [(T0 + 6 * S, "small")]
+    assert [run.due for run in _send_all(core, T0 + 6 * S)] == [T0 + 6 * S]
