@@ -1,4 +1,8 @@
-"""A plan saved by `syncd plan --out FILE`, read back for `syncd apply FILE`.
+"""A plan saved by `syncd plan --out FILE`, read back for `syncd apply FILE`: the file
+format is written, read and compared with a fresh plan here, and nowhere else.
+
+The file is the json plan (`render.plan_dict`: revision, changes, summary) with the
+`paths` and `options` (prune, adopt) it was made with.
 
 The file may come from anywhere (an artifact of another job, a hand edit), so everything
 about it is checked before it is used: a regular file under a size cap, strict JSON (no
@@ -11,14 +15,74 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from syncd.errors import UsageError
+from syncd.errors import StalePlan, UsageError
+from syncd.plan import Plan
+from syncd.render import plan_dict
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 10 000-schedule plan is about 5 MB
 KEYS = frozenset({"revision", "changes", "summary", "paths", "options"})
 OPTION_KEYS = frozenset({"prune", "adopt"})
 ACTIONS = frozenset({"create", "update", "delete"})
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A checked saved plan: what `syncd apply FILE` re-plans with, and what it must find."""
+
+    paths: tuple[str, ...]
+    prune: bool
+    adopt: bool
+    data: dict[str, Any]
+
+    def check_current(self, fresh: Plan, revision: int | None) -> None:
+        """StalePlan unless the database is at the saved revision and the fresh plan (made
+        under the apply lock) has exactly the saved changes."""
+        saved_revision = self.data.get("revision")
+        if saved_revision != revision:
+            raise StalePlan(
+                f"the plan was made against revision {saved_revision}, the "
+                f"database is at revision {revision}; make a new plan and review it"
+            )
+        if plan_dict(fresh, revision)["changes"] != self.data.get("changes"):
+            raise StalePlan(
+                "the schedules or the database changed since the plan was made; "
+                "make a new plan and review it"
+            )
+
+
+def is_saved_plan(paths: Sequence[str]) -> bool:
+    """`syncd apply FILE.json` applies a saved plan; any other argument is schedule paths."""
+    return len(paths) == 1 and paths[0].endswith(".json")
+
+
+def write(
+    path: str, plan: Plan, revision: int | None, paths: Sequence[str], *, prune: bool, adopt: bool
+) -> None:
+    """Save `plan` (made against `revision`) for `syncd apply FILE`; UsageError if unwritable."""
+    saved = plan_dict(plan, revision)
+    saved["paths"] = list(paths)
+    saved["options"] = {"prune": prune, "adopt": adopt}
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(saved, fh, indent=2, ensure_ascii=False)
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write the plan ({exc.strerror})") from None
+
+
+def load(path: str) -> SavedPlan:
+    """The saved plan at `path`, checked, with the options it was made with."""
+    data = read(path)
+    options = data.get("options", {})
+    return SavedPlan(
+        paths=tuple(data["paths"]),
+        prune=options.get("prune", True),
+        adopt=options.get("adopt", False),
+        data=data,
+    )
 
 
 def _refuse_constant(name: str) -> Any:

@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from syncd.cli import LOCK_TIMEOUT, Context, _options, _signal, guard_options, run
+from syncd.cli.group import Context, main, run, warn
+from syncd.cli.options import (
+    ADOPT_OPTION,
+    LOCK_TIMEOUT,
+    guard_options,
+    signal_revision,
+    sync_options,
+)
 from syncd.errors import EXIT_OK, UsageError
 from syncd.spec import parse_duration
 
@@ -60,7 +67,7 @@ def _logging() -> None:
     root.propagate = False
 
 
-@click.command("serve")
+@main.command("serve")
 @click.option(
     "--repo",
     envvar="SYNCD_REPO",
@@ -106,10 +113,8 @@ def _logging() -> None:
     envvar="SYNCD_SELF_HEAL",
     help="Revert drift (managed rows edited by hand) within an interval [SYNCD_SELF_HEAL].",
 )
-@click.option(
-    "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
-)
-@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)  # type: ignore[has-type]
+@ADOPT_OPTION
+@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @guard_options
 @click.pass_context
 def serve_command(
@@ -148,7 +153,7 @@ def serve_command(
         inner = _check_path(path)
         webhook_secret = _read_secret("SYNCD_WEBHOOK_SECRET_FILE")
         notify_secret = _read_secret("SYNCD_NOTIFY_SECRET_FILE")
-        options = _options(
+        options = sync_options(
             obj,
             (inner,),
             prune=True,
@@ -183,7 +188,7 @@ def serve_command(
             ),
             source,
             notifier=notifier,
-            signal_fn=lambda revision: _signal(obj, revision),
+            signal_fn=lambda revision: signal_revision(obj, revision),
             leader_fn=_leader(obj),
         )
         log = logging.getLogger("syncd.serve")
@@ -191,7 +196,7 @@ def serve_command(
             if once:
                 outcome = controller.sync("once")
                 for error in outcome.errors:
-                    click.echo(error, err=True)
+                    warn(error)
                 click.echo(
                     f"{outcome.action}: {outcome.result or '-'} {(outcome.commit or '-')[:12]}"
                     + (f" revision {outcome.revision}" if outcome.revision else "")
@@ -206,14 +211,9 @@ def serve_command(
 
 def _leader(obj: Context) -> Any:
     """The beat leader as `syncd status` reads it, for /status."""
-    from celeryapp.settings import Settings
     from syncd.status import beat_leader
 
-    env = {**os.environ, "SYNCD_DATABASE_URL": obj.database_url}
-    if obj.redis_url:
-        env["SYNCD_REDIS_URL"] = obj.redis_url
-    settings = Settings.from_env(env)
-    return lambda: beat_leader(settings)
+    return lambda: beat_leader(obj.settings)
 
 
 def _run(controller: Any, address: tuple[str, int] | None, secret: bytes | None, log: Any) -> int:
