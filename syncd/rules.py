@@ -7,7 +7,6 @@ means exactly "the beat can schedule it".
 
 from __future__ import annotations
 
-import difflib
 import re
 import zoneinfo
 from collections.abc import Collection, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
-from syncd.errors import Diagnostic
+from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
@@ -172,12 +171,7 @@ def check_schedule(
             )
         )
     elif tz is not None and not is_timezone(tz):
-        zones = sorted(available_timezones())
-        # `utc`, `europe/berlin`: difflib compares case-sensitively, so try case first.
-        hint = [z for z in zones if z.lower() == tz.lower()] or difflib.get_close_matches(
-            tz, zones, n=1, cutoff=0.6
-        )
-        fix = f"; did you mean {hint[0]!r}?" if hint else " (use an IANA name like Europe/Berlin)"
+        fix = did_you_mean(tz, available_timezones()) or " (use an IANA name like Europe/Berlin)"
         out.append(
             _diag(
                 doc,
@@ -238,8 +232,7 @@ def check_schedule(
         )
     if registry is not None and merged.get("task") not in registry:
         task = merged.get("task", "")
-        hint = difflib.get_close_matches(task, sorted(registry), n=1, cutoff=0.6)
-        fix = f"; did you mean {hint[0]!r}?" if hint else " (is the module imported by the app?)"
+        fix = did_you_mean(task, registry) or " (is the module imported by the app?)"
         out.append(
             _diag(
                 doc,

@@ -10,7 +10,6 @@ jsonschema is imported only when a file fails the fast check: valid files never 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import fastjsonschema
 
 from syncd.bounds import reads_differently
-from syncd.errors import Diagnostic
+from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import Document, PathKey
 from syncd.spec import ecma_regex
 
@@ -251,13 +250,8 @@ def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
         for key in instance:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             where = "in defaults" if at[:1] == ("defaults",) else "here"
-            fix = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f"; allowed keys: {', '.join(allowed)}"
-            )
+            fix = did_you_mean(key, allowed) or f"; allowed keys: {', '.join(allowed)}"
             if where == "in defaults" and key in ("name", "task", "cron", "every"):
                 fix = f"; {key!r} cannot have a default, set it on each schedule"
             out.append(
