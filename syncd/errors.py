@@ -40,6 +40,8 @@ def closest(value: str, candidates: Iterable[str], *, n: int = 1) -> list[str]:
     pool = sorted(set(candidates))
     same = [c for c in pool if c.lower() == value.lower() and c != value]
     near = difflib.get_close_matches(value, pool, n=n, cutoff=0.6)
+    # Closest first; equally close ones in alphabetical order (difflib gives them reversed).
+    near.sort(key=lambda c: (-difflib.SequenceMatcher(None, value, c).ratio(), c))
     return list(dict.fromkeys(same + near))[:n]
 
 
