@@ -415,37 +415,62 @@ def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
     Bytes are those of the value written as JSON (what the database stores and the beat
     publishes), near enough: a scalar's UTF-8 text plus two, one more per item.
     """
-    sizes: dict[int, tuple[int, int]] = {}
-    on_path: set[int] = set()
+    graph = _GraphSize(limits)
+    graph.size(root, 0)
+    for at, node in _argument_nodes(root):
+        nbytes = graph.sizes[id(node)][1]
+        if nbytes > limits.args_bytes:
+            raise _LoadError(_mark(node), "args.too-large", args_too_large(at, nbytes, limits))
 
-    def size(node: yaml.Node, depth: int) -> tuple[int, int]:
+
+class _GraphSize:
+    """Nodes and bytes of each node with aliases counted as copies, each node sized once."""
+
+    def __init__(self, limits: SizeLimits) -> None:
+        self.limits = limits
+        self.sizes: dict[int, tuple[int, int]] = {}
+        self.on_path: set[int] = set()
+
+    def over(self, total: int, nbytes: int) -> bool:
+        return total > MAX_NODES or nbytes > self.limits.document_bytes
+
+    def size(self, node: yaml.Node, depth: int) -> tuple[int, int]:
         key = id(node)
-        if key in sizes:
-            return sizes[key]
+        if key in self.sizes:
+            return self.sizes[key]
         if depth > MAX_DEPTH:
             raise _LoadError(
                 _mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels"
             )
-        if key in on_path:
+        if key in self.on_path:
             raise _LoadError(_mark(node), "yaml.recursive", "an alias refers to its own anchor")
-        on_path.add(key)
+        self.on_path.add(key)
+        total, nbytes = self.children(node, depth)
+        self.on_path.discard(key)
+        self.check(node, total, nbytes)
+        self.sizes[key] = total, nbytes
+        return total, nbytes
+
+    def children(self, node: yaml.Node, depth: int) -> tuple[int, int]:
         total, nbytes = 1, 2
         if isinstance(node, yaml.ScalarNode):
-            nbytes = len(node.value.encode("utf-8", "surrogatepass")) + 2
-        elif isinstance(node, yaml.SequenceNode):
+            return total, len(node.value.encode("utf-8", "surrogatepass")) + 2
+        if isinstance(node, yaml.SequenceNode):
             for child in node.value:
-                n, b = size(child, depth + 1)
+                n, b = self.size(child, depth + 1)
                 total, nbytes = total + n, nbytes + b + 1
-                if total > MAX_NODES or nbytes > limits.document_bytes:
+                if self.over(total, nbytes):
                     break
         elif isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                kn, kb = size(k, depth + 1)
-                vn, vb = size(v, depth + 1)
+                kn, kb = self.size(k, depth + 1)
+                vn, vb = self.size(v, depth + 1)
                 total, nbytes = total + kn + vn, nbytes + kb + vb + 2
-                if total > MAX_NODES or nbytes > limits.document_bytes:
+                if self.over(total, nbytes):
                     break
-        on_path.discard(key)
+        return total, nbytes
+
+    def check(self, node: yaml.Node, total: int, nbytes: int) -> None:
         if total > MAX_NODES:
             raise _LoadError(
                 _mark(node),
@@ -453,21 +478,13 @@ def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
                 f"the document expands to more than {MAX_NODES} nodes "
                 "(aliases are counted as copies); this looks like an alias bomb",
             )
-        if nbytes > limits.document_bytes:
+        if nbytes > self.limits.document_bytes:
             raise _LoadError(
                 _mark(node),
                 "yaml.too-large",
-                f"the document expands to more than {limits.document_bytes} bytes "
+                f"the document expands to more than {self.limits.document_bytes} bytes "
                 "(aliases are counted as copies; SYNCD_MAX_DOCUMENT_BYTES)",
             )
-        sizes[key] = total, nbytes
-        return total, nbytes
-
-    size(root, 0)
-    for at, node in _argument_nodes(root):
-        nbytes = sizes[id(node)][1]
-        if nbytes > limits.args_bytes:
-            raise _LoadError(_mark(node), "args.too-large", args_too_large(at, nbytes, limits))
 
 
 def args_too_large(at: PathKey, nbytes: int, limits: SizeLimits) -> str:
@@ -572,35 +589,44 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
     if cls is yaml.MappingNode:
         if node.tag != _MAP:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.key",
-                    "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
-                )
-            if key_node.tag not in _SCALAR_TAGS:
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.tag",
-                    f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML "
-                    "values only",
-                )
-            key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
-            if key in out:
-                first = next(k for k, _ in node.value if key_text(k) == key)
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.duplicate-key",
-                    f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
-                )
-            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
-                out[key] = value_node.value  # the common case, without a call
-            else:
-                out[key] = _construct(value_node, depth + 1)
-        return out
+        return _construct_mapping(cast("yaml.MappingNode", node), depth)
     raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
+
+
+def _construct_mapping(node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = _mapping_key(key_node)
+        if key in out:
+            first = next(k for k, _ in node.value if key_text(k) == key)
+            raise _LoadError(
+                _mark(key_node),
+                "yaml.duplicate-key",
+                f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
+            )
+        if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
+            out[key] = value_node.value  # the common case, without a call
+        else:
+            out[key] = _construct(value_node, depth + 1)
+    return out
+
+
+def _mapping_key(key_node: yaml.Node) -> str:
+    if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
+        raise _LoadError(
+            _mark(key_node),
+            "yaml.key",
+            "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
+        )
+    if key_node.tag == _STR:
+        return str(key_node.value)
+    if key_node.tag not in _SCALAR_TAGS:
+        raise _LoadError(
+            _mark(key_node),
+            "yaml.tag",
+            f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML values only",
+        )
+    return str(_scalar(key_node))
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> tuple[str, str]:
