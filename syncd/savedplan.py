@@ -127,18 +127,40 @@ def shape_problem(data: Any) -> str | None:
     for key in ("revision", "changes", "paths"):
         if key not in data:
             return f"{key!r} is missing"
+    for check in (_revision_problem, _paths_problem, _options_problem, _changes_problem):
+        problem = check(data)
+        if problem:
+            return problem
+    if "summary" in data and not isinstance(data["summary"], dict):
+        return "'summary' must be an object"
+    return None
+
+
+def _revision_problem(data: dict[str, Any]) -> str | None:
     revision = data["revision"]
     if revision is not None and (type(revision) is not int or revision < 1):
         return f"'revision' must be a revision number or null, not {revision!r:.40}"
+    return None
+
+
+def _paths_problem(data: dict[str, Any]) -> str | None:
     paths = data["paths"]
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
         return "'paths' must be a non-empty list of paths"
+    return None
+
+
+def _options_problem(data: dict[str, Any]) -> str | None:
     options = data.get("options", {})
     if not isinstance(options, dict):
         return "'options' must be an object"
     for key, value in options.items():
         if key not in OPTION_KEYS or not isinstance(value, bool):
             return f"'options' may hold only prune and adopt, as true or false (got {key!r:.40})"
+    return None
+
+
+def _changes_problem(data: dict[str, Any]) -> str | None:
     changes = data["changes"]
     if not isinstance(changes, list):
         return "'changes' must be a list"
@@ -150,6 +172,4 @@ def shape_problem(data: Any) -> str | None:
             or not isinstance(change.get("fields", {}), dict)
         ):
             return f"'changes'[{i}] is not a change (an object with action, name and fields)"
-    if "summary" in data and not isinstance(data["summary"], dict):
-        return "'summary' must be an object"
     return None
