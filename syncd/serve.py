@@ -41,7 +41,7 @@ from syncd.errors import (
     Refused,
     SyncdError,
 )
-from syncd.gitsource import FetchError, GitSource
+from syncd.gitsource import Commit, FetchError, GitSource
 from syncd.notify import Notifier
 from syncd.plan import Plan
 from syncd.spec import format_time
@@ -305,6 +305,43 @@ class Controller:
                 names=list(drift),
             )
 
+    def _announce(
+        self,
+        action: str,
+        commit: Commit,
+        drift: tuple[str, ...],
+        revision: int | None,
+        s: dict[str, int],
+    ) -> None:
+        """Log and notify a commit that went live (or a self-heal)."""
+        sha = commit.sha
+        what = (
+            f"revision {revision}: {s['create']} created, {s['update']} updated, "
+            f"{s['delete']} deleted"
+            if revision
+            else "no changes"
+        )
+        verb = "self-heal" if action == "heal" else "applied"
+        log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
+        if action == "heal":
+            self.notifier.send(
+                "drift_reverted",
+                f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
+                commit=sha,
+                names=list(drift),
+                revision=revision,
+            )
+            return
+        self.notifier.send(
+            "sync_succeeded",
+            f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
+            commit=sha,
+            author=commit.author,
+            subject=commit.subject,
+            revision=revision,
+            summary=s,
+        )
+
     def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
         try:
             self.source.ensure(sha)
@@ -387,33 +424,7 @@ class Controller:
             if action == "heal":
                 self.metrics.heals.inc()
             self.signal_fn(revision)
-            s = plan.summary()
-            what = (
-                f"revision {revision}: {s['create']} created, {s['update']} updated, "
-                f"{s['delete']} deleted"
-                if revision
-                else "no changes"
-            )
-            verb = "self-heal" if action == "heal" else "applied"
-            log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
-            if action == "heal":
-                self.notifier.send(
-                    "drift_reverted",
-                    f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
-                    commit=sha,
-                    names=list(drift),
-                    revision=revision,
-                )
-            else:
-                self.notifier.send(
-                    "sync_succeeded",
-                    f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
-                    commit=sha,
-                    author=commit.author,
-                    subject=commit.subject,
-                    revision=revision,
-                    summary=s,
-                )
+            self._announce(action, commit, drift, revision, plan.summary())
             return outcome
         self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
         counter = {
