@@ -133,6 +133,7 @@ def _note_no_database(obj: Context, fmt: str) -> None:
         )
 
 
+# Over 60 lines only by its signature: one parameter a line for each click option.
 @main.command()
 @PATHS_ARGUMENT
 @FORMAT_OPTION
