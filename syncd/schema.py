@@ -171,10 +171,6 @@ def schedule_fields() -> tuple[str, ...]:
     return tuple(schema()["$defs"]["schedule"]["properties"])
 
 
-def default_fields() -> tuple[str, ...]:
-    return tuple(schema()["properties"]["defaults"]["properties"])
-
-
 def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
     mark = doc.mark(at, key=key)
     return Diagnostic(doc.path, mark.line, mark.column, code, message)

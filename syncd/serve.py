@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -124,7 +123,6 @@ class Controller:
         self.replica = replica_id()
         self.wakeup = decisions.Wakeup()
         self.lock_file = lock_file_for(config.database_url, source.state_dir, self.key)
-        self.last_loop: float | None = None  # monotonic time of the last finished sync
         self._drift_seen: tuple[str, ...] = ()
         self.retry_pending = False  # a hook came while another replica held the lock
         from syncd.metrics import ServeMetrics
@@ -478,7 +476,6 @@ class Controller:
                     log.debug("fetch error: %s", outcome.errors)
             except Exception:
                 log.exception("sync failed")
-            self.last_loop = time.monotonic()
             if stop.is_set():
                 break
             timeout = RETRY_SECONDS if self.retry_pending else self.config.interval
