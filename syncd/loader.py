@@ -1,4 +1,6 @@
-"""Read schedule files and turn YAML into plain values that remember where they came from.
+"""Turn the YAML of a schedule file into plain values that remember where they came from.
+
+Pure: it parses the bytes syncd.sources read (or git gave, for `syncd diff`).
 
 PyYAML's C loader composes the node graph (libyaml does the parsing); we construct the
 values ourselves so that
@@ -16,19 +18,15 @@ values ourselves so that
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import re
-import stat
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import yaml
 
 from celeryapp.limits import MAX_ARGS_BYTES, MAX_DOCUMENT_BYTES
 from syncd.errors import Diagnostic
+from syncd.sources import MAX_FILE_BYTES, SourceFile
 
 if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environment check
     raise ImportError(
@@ -36,10 +34,8 @@ if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environme
         "(reinstall PyYAML from a wheel, or install libyaml-dev and rebuild it)"
     )
 
-MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # nodes after alias expansion
 MAX_DEPTH = 64
-YAML_SUFFIXES = (".yaml", ".yml")
 
 _CORE = "tag:yaml.org,2002:"
 # What YAML forbids in a stream: C0 controls but tab/LF/CR, DEL, C1 controls but NEL.
@@ -59,13 +55,6 @@ class SizeLimits(NamedTuple):
 
 
 DEFAULT_SIZE_LIMITS = SizeLimits()
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    path: str
-    data: bytes
-    digest: str
 
 
 class Mark(NamedTuple):
@@ -273,111 +262,6 @@ class _Loader(yaml.CSafeLoader):
 
 def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def is_schedule_file(relative: str) -> bool:
-    """The one rule for which files below a schedules directory are read, whether the tree
-    is on disk (`discover`) or at a git ref (`syncd diff --base`): a `*.yaml`/`*.yml` name,
-    and no hidden component (editor drafts, `.git`, `.github`)."""
-    parts = Path(relative).parts
-    return (
-        bool(parts)
-        and parts[-1].endswith(YAML_SUFFIXES)
-        and not any(part.startswith(".") for part in parts)
-    )
-
-
-def _not_regular(path: str) -> Diagnostic:
-    return Diagnostic(
-        path,
-        1,
-        1,
-        "file.not-regular",
-        f"{path} is not a regular file (a pipe, socket or device); schedule files must be "
-        "regular files",
-    )
-
-
-def discover(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
-    """Expand directories to the YAML files below them (sorted); report missing paths.
-
-    A symlink below a directory that resolves outside that directory is refused: the
-    schedules directory is never escaped. So is anything that is not a regular file (a FIFO
-    named `x.yaml` would block the first read forever).
-    """
-    found: list[str] = []
-    diagnostics: list[Diagnostic] = []
-    for given in paths:
-        if os.path.isdir(given):
-            root = Path(given).resolve()
-            for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if not is_schedule_file(name):
-                        continue
-                    full = os.path.join(dirpath, name)
-                    real = Path(full).resolve()
-                    if not real.is_relative_to(root):
-                        diagnostics.append(
-                            Diagnostic(
-                                full,
-                                1,
-                                1,
-                                "path.outside",
-                                f"{full} is a link to {real}, outside {given}; "
-                                "schedule files must live inside the schedules directory",
-                            )
-                        )
-                        continue
-                    if not os.path.isfile(full):
-                        diagnostics.append(_not_regular(full))
-                        continue
-                    found.append(full)
-        elif os.path.isfile(given):
-            found.append(given)
-        elif os.path.exists(given):
-            diagnostics.append(_not_regular(given))
-        else:
-            diagnostics.append(
-                Diagnostic(given, 1, 1, "path.not-found", f"{given}: no such file or directory")
-            )
-    return found, diagnostics
-
-
-def _read_regular(path: str) -> bytes | Diagnostic:
-    """The file's bytes, or why not. Opened non-blocking and checked on the open descriptor,
-    so a file swapped for a FIFO after `discover` looked at it cannot hang the read."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return _not_regular(path)
-        if info.st_size > MAX_FILE_BYTES:
-            return Diagnostic(
-                path,
-                1,
-                1,
-                "file.too-large",
-                f"{path} is {info.st_size} bytes; the limit is {MAX_FILE_BYTES} bytes "
-                "(split it into several files)",
-            )
-        return fh.read(MAX_FILE_BYTES + 1)
-
-
-def read_sources(paths: Sequence[str]) -> tuple[list[SourceFile], list[Diagnostic]]:
-    files, diagnostics = discover(paths)
-    sources: list[SourceFile] = []
-    for path in files:
-        try:
-            data = _read_regular(path)
-        except OSError as exc:
-            diagnostics.append(Diagnostic(path, 1, 1, "file.unreadable", f"{path}: {exc.strerror}"))
-            continue
-        if isinstance(data, Diagnostic):
-            diagnostics.append(data)
-            continue
-        sources.append(SourceFile(path, data, hashlib.sha256(data).hexdigest()))
-    return sources, diagnostics
 
 
 def _decode(data: bytes) -> str:

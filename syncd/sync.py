@@ -25,10 +25,11 @@ from celeryapp.models import SourceManifest
 from syncd.errors import Diagnostic, InvalidSchedules, Refused
 from syncd.gcpause import collector_paused
 from syncd.guards import Guards, check
-from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, SourceFile, read_sources
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.plan import Plan, Row, make_plan
 from syncd.render import plan_dict
 from syncd.savedplan import SavedPlan
+from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule
 from syncd.validate import check_across, context_hash, source_hash, validate_file
 
