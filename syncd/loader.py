@@ -27,6 +27,7 @@ import yaml
 from celeryapp.limits import MAX_ARGS_BYTES, MAX_DOCUMENT_BYTES
 from syncd.errors import Diagnostic
 from syncd.sources import MAX_FILE_BYTES, SourceFile
+from syncd.yamlgraph import MAX_DEPTH, GraphLimit, check_graph
 
 if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environment check
     raise ImportError(
@@ -34,8 +35,6 @@ if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environme
         "(reinstall PyYAML from a wheel, or install libyaml-dev and rebuild it)"
     )
 
-MAX_NODES = 100_000  # nodes after alias expansion
-MAX_DEPTH = 64
 
 _CORE = "tag:yaml.org,2002:"
 # What YAML forbids in a stream: C0 controls but tab/LF/CR, DEL, C1 controls but NEL.
@@ -293,113 +292,6 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
-    """Count nodes and bytes after alias expansion, depth and cycles, expanding nothing.
-
-    Bytes are those of the value written as JSON (what the database stores and the beat
-    publishes), near enough: a scalar's UTF-8 text plus two, one more per item.
-    """
-    graph = _GraphSize(limits)
-    graph.size(root, 0)
-    for at, node in _argument_nodes(root):
-        nbytes = graph.sizes[id(node)][1]
-        if nbytes > limits.args_bytes:
-            raise _LoadError(_mark(node), "args.too-large", args_too_large(at, nbytes, limits))
-
-
-class _GraphSize:
-    """Nodes and bytes of each node with aliases counted as copies, each node sized once."""
-
-    def __init__(self, limits: SizeLimits) -> None:
-        self.limits = limits
-        self.sizes: dict[int, tuple[int, int]] = {}
-        self.on_path: set[int] = set()
-
-    def over(self, total: int, nbytes: int) -> bool:
-        return total > MAX_NODES or nbytes > self.limits.document_bytes
-
-    def size(self, node: yaml.Node, depth: int) -> tuple[int, int]:
-        key = id(node)
-        if key in self.sizes:
-            return self.sizes[key]
-        if depth > MAX_DEPTH:
-            raise _LoadError(
-                _mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels"
-            )
-        if key in self.on_path:
-            raise _LoadError(_mark(node), "yaml.recursive", "an alias refers to its own anchor")
-        self.on_path.add(key)
-        total, nbytes = self.children(node, depth)
-        self.on_path.discard(key)
-        self.check(node, total, nbytes)
-        self.sizes[key] = total, nbytes
-        return total, nbytes
-
-    def children(self, node: yaml.Node, depth: int) -> tuple[int, int]:
-        total, nbytes = 1, 2
-        if isinstance(node, yaml.ScalarNode):
-            return total, len(node.value.encode("utf-8", "surrogatepass")) + 2
-        if isinstance(node, yaml.SequenceNode):
-            for child in node.value:
-                n, b = self.size(child, depth + 1)
-                total, nbytes = total + n, nbytes + b + 1
-                if self.over(total, nbytes):
-                    break
-        elif isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                kn, kb = self.size(k, depth + 1)
-                vn, vb = self.size(v, depth + 1)
-                total, nbytes = total + kn + vn, nbytes + kb + vb + 2
-                if self.over(total, nbytes):
-                    break
-        return total, nbytes
-
-    def check(self, node: yaml.Node, total: int, nbytes: int) -> None:
-        if total > MAX_NODES:
-            raise _LoadError(
-                _mark(node),
-                "yaml.too-many-nodes",
-                f"the document expands to more than {MAX_NODES} nodes "
-                "(aliases are counted as copies); this looks like an alias bomb",
-            )
-        if nbytes > self.limits.document_bytes:
-            raise _LoadError(
-                _mark(node),
-                "yaml.too-large",
-                f"the document expands to more than {self.limits.document_bytes} bytes "
-                "(aliases are counted as copies; SYNCD_MAX_DOCUMENT_BYTES)",
-            )
-
-
-def args_too_large(at: PathKey, nbytes: int, limits: SizeLimits) -> str:
-    return (
-        f"{at[-1]} is {nbytes} bytes as JSON, aliases expanded; the limit is "
-        f"{limits.args_bytes} bytes (SYNCD_MAX_ARGS_BYTES): the beat sends it with every run"
-    )
-
-
-def _argument_nodes(root: yaml.Node) -> list[tuple[PathKey, yaml.Node]]:
-    """The args and kwargs nodes of `defaults` and of every schedule."""
-    out: list[tuple[PathKey, yaml.Node]] = []
-
-    def fields(node: yaml.Node, at: PathKey) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value in ("args", "kwargs"):
-                    out.append(((*at, k.value), v))
-
-    if isinstance(root, yaml.MappingNode):
-        for k, v in root.value:
-            if not isinstance(k, yaml.ScalarNode):
-                continue
-            if k.value == "defaults":
-                fields(v, ("defaults",))
-            elif k.value == "schedules" and isinstance(v, yaml.SequenceNode):
-                for index, item in enumerate(v.value):
-                    fields(item, ("schedules", index))
-    return out
-
-
 _constructor = yaml.constructor.SafeConstructor()
 # PyYAML's own readings of the YAML 1.1 scalars (0x1F, 1_000, 1:20, .inf, yes/no ...),
 # called directly: construct_object would also remember every node it ever built.
@@ -511,6 +403,13 @@ def _mapping_key(key_node: yaml.Node) -> str:
             f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML values only",
         )
     return str(_scalar(key_node))
+
+
+def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
+    try:
+        check_graph(root, document_bytes=limits.document_bytes, args_bytes=limits.args_bytes)
+    except GraphLimit as exc:
+        raise _LoadError(_mark(exc.node), exc.code, exc.message) from None
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> tuple[str, str]:
