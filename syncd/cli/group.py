@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -29,6 +29,9 @@ from syncd.errors import (
     SyncdError,
 )
 
+if TYPE_CHECKING:
+    from syncd.loader import SizeLimits
+
 
 @dataclass
 class Context:
@@ -40,7 +43,7 @@ class Context:
     app: str | None
     settings: Settings
     verbose: bool
-    limits: Any = None  # syncd.loader.SizeLimits (the loader is imported by commands only)
+    limits: SizeLimits  # SYNCD_MAX_*_BYTES (the loader itself is imported by commands only)
 
     @property
     def redis_prefix(self) -> str:
@@ -215,7 +218,7 @@ def _settings(ctx: click.Context, database_url: str, redis_url: str | None) -> S
         ctx.exit(EXIT_USAGE)
 
 
-def _size_limits(env: Mapping[str, str]) -> Any:
+def _size_limits(env: Mapping[str, str]) -> SizeLimits:
     """SYNCD_MAX_DOCUMENT_BYTES and SYNCD_MAX_ARGS_BYTES (positive integers) as SizeLimits."""
     from syncd.loader import SizeLimits
 

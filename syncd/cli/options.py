@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from celeryapp.redact import redact_url
 from syncd.cli.group import Context, warn
 from syncd.errors import UsageError
+
+if TYPE_CHECKING:
+    from syncd.sync import Options
 
 DEFAULT_PATHS = ("schedules",)
 
@@ -85,7 +88,7 @@ def sync_options(
     max_delete: int | None = None,
     deny_windows: Sequence[tuple[str, str]] = (),
     force_window: bool = False,
-) -> Any:
+) -> Options:
     """The sync.Options of plan, apply, watch and serve, from their command lines."""
     from syncd.guards import Guards
     from syncd.sync import Options
