@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp.redact import redact_url
 from syncd import controller as decisions
+from syncd.announce import Announcer
 from syncd.errors import (
     EXIT_CONFLICT,
     EXIT_INVALID,
@@ -116,6 +117,7 @@ class Controller:
         self.config = config
         self.source = source
         self.notifier = notifier or Notifier(None)
+        self.announce = Announcer(self.notifier, source.display_url)
         self.signal_fn = signal_fn
         self.leader_fn = leader_fn
         self.clock = clock
@@ -234,13 +236,7 @@ class Controller:
         except FetchError as exc:
             return self._fetch_failed(row, exc.message, fetch_started)
         if row.get("fetch_error"):
-            log.info("fetch works again: %s is at %s", self.source.display_url, head[:12])
-            self.notifier.send(
-                "fetch_recovered",
-                f"syncd: {self.source.display_url} is reachable again (head {head[:12]})",
-                repo=self.source.display_url,
-                head=head,
-            )
+            self.announce.fetch_recovered(head)
         with store.connect(self.config.database_url) as conn:
             drift = tuple(store.drifted_names(conn))
             conn.rollback()
@@ -273,14 +269,7 @@ class Controller:
         """A failed fetch: recorded; logged and notified when fetching worked before."""
         self.metrics.fetch_errors.inc()
         if row.get("fetch_error") is None:
-            log.error("fetch failed: %s (the last good commit stays live)", message)
-            self.notifier.send(
-                "fetch_failed",
-                f"syncd: cannot fetch {self.source.display_url} ({message}); "
-                f"commit {(row.get('live_commit') or '-')[:12]} stays live",
-                repo=self.source.display_url,
-                error=message,
-            )
+            self.announce.fetch_failed(message, row.get("live_commit"))
         self._write(
             {
                 "fetch_error": message,
@@ -297,51 +286,7 @@ class Controller:
             return
         self._drift_seen = drift
         if drift:
-            log.warning(
-                "drift: %s edited in the database (not reverted: no --self-heal)", ", ".join(drift)
-            )
-            self.notifier.send(
-                "drift_found",
-                "syncd: drift in " + ", ".join(drift) + " (edited in the database)",
-                names=list(drift),
-            )
-
-    def _announce(
-        self,
-        action: str,
-        commit: Commit,
-        drift: tuple[str, ...],
-        revision: int | None,
-        s: dict[str, int],
-    ) -> None:
-        """Log and notify a commit that went live (or a self-heal)."""
-        sha = commit.sha
-        what = (
-            f"revision {revision}: {s['create']} created, {s['update']} updated, "
-            f"{s['delete']} deleted"
-            if revision
-            else "no changes"
-        )
-        verb = "self-heal" if action == "heal" else "applied"
-        log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
-        if action == "heal":
-            self.notifier.send(
-                "drift_reverted",
-                f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
-                commit=sha,
-                names=list(drift),
-                revision=revision,
-            )
-            return
-        self.notifier.send(
-            "sync_succeeded",
-            f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
-            commit=sha,
-            author=commit.author,
-            subject=commit.subject,
-            revision=revision,
-            summary=s,
-        )
+            self.announce.drift_found(drift)
 
     def _failed(
         self,
@@ -368,29 +313,13 @@ class Controller:
                 "counters": self._count(row, counter),
             },
         )
-        log.error(
-            "commit %s (%s) %s; %s stays live:\n  %s",
-            sha[:12],
-            commit.subject,
-            outcome.result,
-            (row.get("live_commit") or "nothing")[:12],
-            "\n  ".join(outcome.errors[:20]),
+        self.announce.not_live(
+            commit,
+            outcome.result or decisions.ERROR,
+            outcome.errors,
+            row.get("live_commit"),
+            notify=decisions.transition(previous, (sha, outcome.result)),
         )
-        if decisions.transition(previous, (sha, outcome.result)):
-            event = {"invalid": "sync_failed", "error": "sync_failed"}.get(
-                outcome.result or "", "sync_refused"
-            )
-            self.notifier.send(
-                event,
-                f'syncd: commit {sha[:12]} "{commit.subject}" was {outcome.result}; '
-                f"{(row.get('live_commit') or 'nothing')[:12]} stays live: "
-                + "; ".join(outcome.errors[:5]),
-                commit=sha,
-                author=commit.author,
-                subject=commit.subject,
-                result=outcome.result,
-                errors=outcome.errors[:50],
-            )
         return outcome
 
     def _unreadable(self, action: str, sha: str, row: dict[str, Any], exc: FetchError) -> Outcome:
@@ -465,7 +394,7 @@ class Controller:
             if action == "heal":
                 self.metrics.heals.inc()
             self.signal_fn(revision)
-            self._announce(action, commit, drift, revision, plan.summary())
+            self.announce.live(action, commit, drift, revision, plan.summary())
             return outcome
         return self._failed(action, outcome, row, commit, previous)
 
