@@ -13,10 +13,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# ruff (style, complexity), mypy, and the import contracts of pyproject.toml.
 lint: install
 	$(BIN)/ruff check syncd celeryapp tests bench
 	$(BIN)/ruff format --check syncd celeryapp tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The whole suite: unit, integration (real PostgreSQL/Redis/RabbitMQ), acceptance, slow loops.
 test: install lint

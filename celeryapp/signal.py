@@ -32,8 +32,3 @@ def publish_revision(redis_url: str, prefix: str, revision: int, *, timeout: flo
         return bool(moved)
     finally:
         client.close()
-
-
-def read_revision(client: redis.Redis[bytes], prefix: str) -> int | None:
-    value = client.get(revision_key(prefix))
-    return int(value) if value is not None else None

@@ -21,8 +21,9 @@ import yaml
 
 from celeryapp import limits
 from syncd.errors import Diagnostic
-from syncd.loader import Document, PathKey, SizeLimits, args_too_large
+from syncd.loader import Document, PathKey, SizeLimits
 from syncd.spec import format_duration, parse_duration
+from syncd.yamlgraph import args_too_large
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Fields that name things (queues, zones, tasks): no control or bidi characters at all.
@@ -163,7 +164,9 @@ def check_arguments(
             continue
         nbytes = len(json.dumps(value, ensure_ascii=False).encode())
         if nbytes > size.args_bytes:
-            out.append(_diag(doc, at, "args.too-large", args_too_large(at, nbytes, size)))
+            out.append(
+                _diag(doc, at, "args.too-large", args_too_large(at, nbytes, size.args_bytes))
+            )
     return out
 
 

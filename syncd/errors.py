@@ -6,7 +6,8 @@ docstring is the default message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,26 @@ EXIT_CODES_HELP = (
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 schedule`, `2 schedules`: every count in a message goes through here."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def closest(value: str, candidates: Iterable[str], *, n: int = 1) -> list[str]:
+    """The candidates `value` was most likely meant to be: those equal but for case first
+    (`utc`, `europe/berlin`: difflib compares case-sensitively), then difflib's close ones."""
+    pool = sorted(set(candidates))
+    same = [c for c in pool if c.lower() == value.lower() and c != value]
+    near = difflib.get_close_matches(value, pool, n=n, cutoff=0.6)
+    # Closest first; equally close ones in alphabetical order (difflib gives them reversed).
+    near.sort(key=lambda c: (-difflib.SequenceMatcher(None, value, c).ratio(), c))
+    return list(dict.fromkeys(same + near))[:n]
+
+
+def did_you_mean(value: str, candidates: Iterable[str], *, n: int = 1, lead: str = "; ") -> str:
+    """`; did you mean 'x'?` (or `'x' or 'y'`) for a message's end; "" when nothing is close.
+    Every did-you-mean of syncd comes from here."""
+    close = closest(value, candidates, n=n)
+    if not close:
+        return ""
+    return f"{lead}did you mean {' or '.join(repr(c) for c in close)}?"
 
 
 @dataclass(frozen=True, order=True)
@@ -113,6 +134,20 @@ class NoWorkers(SyncdError):
     """No Celery worker answered the ping; start a worker (celery -A celeryapp.app worker)."""
 
     exit_code = EXIT_SERVICE
+
+
+class ScheduleExpired(SyncdError):
+    """The schedule has expired; it no longer runs. Change `expires` in its YAML first."""
+
+    exit_code = EXIT_INVALID
+
+
+class TaskFailed(SyncdError):
+    """The triggered task ran and failed; see the worker's log for the traceback."""
+
+
+class WaitTimeout(SyncdError):
+    """The task was sent but did not finish in time; look it up later by its id."""
 
 
 class UnknownSchedule(SyncdError):

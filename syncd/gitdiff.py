@@ -14,14 +14,9 @@ import subprocess
 from collections.abc import Sequence
 
 from syncd.errors import Diagnostic, InvalidSchedules, SyncdError
-from syncd.loader import (
-    DEFAULT_SIZE_LIMITS,
-    SizeLimits,
-    SourceFile,
-    is_schedule_file,
-    read_sources,
-)
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.plan import Plan, Row, make_plan
+from syncd.sources import SourceFile, is_schedule_file, read_sources
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.validate import check_across, context_hash, validate_file
 

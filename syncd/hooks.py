@@ -71,23 +71,9 @@ def judge(
     kind: str, headers: Mapping[str, str], body: bytes, secret: bytes, branch: str
 ) -> Verdict:
     """The answer to one webhook request."""
-    if kind == "gitlab":
-        token = _header(headers, "X-Gitlab-Token").encode()
-        if not hmac.compare_digest(token, secret):
-            return Verdict(401, False, "bad or missing X-Gitlab-Token")
-        event = _header(headers, "X-Gitlab-Event")
-        if event and event not in ("Push Hook", "System Hook"):
-            return Verdict(200, False, f"ignored: {event} is not a push")
-    elif kind == "github":
-        if not _signed(headers, "X-Hub-Signature-256", secret, body):
-            return Verdict(401, False, "bad or missing X-Hub-Signature-256")
-        event = _header(headers, "X-GitHub-Event")
-        if event == "ping":
-            return Verdict(200, False, "pong")
-        if event and event != "push":
-            return Verdict(200, False, f"ignored: {event} is not a push")
-    elif not _signed(headers, "X-Syncd-Signature", secret, body):
-        return Verdict(401, False, "bad or missing X-Syncd-Signature")
+    refused = _AUTHENTICATE.get(kind, _generic)(headers, body, secret)
+    if refused is not None:
+        return refused
     pushed, readable = _ref(body)
     if not readable:
         return Verdict(400, False, "the body is not a JSON object")
@@ -100,3 +86,34 @@ def judge(
             200, False, f"ignored: a push to {pushed or 'a non-branch ref'}, not {branch}"
         )
     return Verdict(202, True, f"sync requested for {branch}")
+
+
+def _gitlab(headers: Mapping[str, str], _body: bytes, secret: bytes) -> Verdict | None:
+    """A refusal (bad token, not a push), or None: go on to the ref."""
+    token = _header(headers, "X-Gitlab-Token").encode()
+    if not hmac.compare_digest(token, secret):
+        return Verdict(401, False, "bad or missing X-Gitlab-Token")
+    event = _header(headers, "X-Gitlab-Event")
+    if event and event not in ("Push Hook", "System Hook"):
+        return Verdict(200, False, f"ignored: {event} is not a push")
+    return None
+
+
+def _github(headers: Mapping[str, str], body: bytes, secret: bytes) -> Verdict | None:
+    if not _signed(headers, "X-Hub-Signature-256", secret, body):
+        return Verdict(401, False, "bad or missing X-Hub-Signature-256")
+    event = _header(headers, "X-GitHub-Event")
+    if event == "ping":
+        return Verdict(200, False, "pong")
+    if event and event != "push":
+        return Verdict(200, False, f"ignored: {event} is not a push")
+    return None
+
+
+def _generic(headers: Mapping[str, str], body: bytes, secret: bytes) -> Verdict | None:
+    if not _signed(headers, "X-Syncd-Signature", secret, body):
+        return Verdict(401, False, "bad or missing X-Syncd-Signature")
+    return None
+
+
+_AUTHENTICATE = {"gitlab": _gitlab, "github": _github}

@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,6 +40,24 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - ":8650" means every address
 
 
+class _Server(ThreadingHTTPServer):
+    """The listener, with what its handlers answer from."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        controller: Controller,
+        secret: bytes | None,
+        loop_alive: threading.Event,
+    ) -> None:
+        self.controller = controller
+        self.secret = secret
+        self.loop_alive = loop_alive
+        super().__init__(address, _Handler)
+
+
 def make_server(
     address: tuple[str, int],
     controller: Controller,
@@ -46,95 +65,115 @@ def make_server(
     secret: bytes | None,
     loop_alive: threading.Event,
 ) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "syncd-serve"
-        sys_version = ""
+    return _Server(address, controller, secret, loop_alive)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body, indent=2, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "syncd-serve"
+    sys_version = ""
+    server: _Server
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                alive = loop_alive.is_set()
-                self._send(200 if alive else 503, {"ok": alive})
-            elif path == "/readyz":
-                problem = database_ready(controller.config.database_url)
-                if problem is None:
-                    try:
-                        view = controller.status()
-                    except Exception as exc:  # noqa: BLE001 - not ready, say why
-                        problem = f"{type(exc).__name__}: {exc}"
-                    else:
-                        if view["state"] == decisions.FAILED:
-                            problem = view["reason"]
-                if problem:
-                    self._send(503, {"ready": False, "reason": problem})
-                else:
-                    self._send(200, {"ready": True})
-            elif path == "/metrics":
-                from syncd.metrics import CONTENT_TYPE
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
 
-                try:
-                    data = controller.metrics.render(controller.status())
-                except Exception as exc:  # noqa: BLE001 - the database may be away
-                    self._send(503, {"error": f"{type(exc).__name__}: {exc}"})
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            elif path == "/status":
-                try:
-                    self._send(200, controller.status())
-                except Exception as exc:  # noqa: BLE001 - the database may be away
-                    self._send(503, {"error": f"{type(exc).__name__}: {exc}"})
-            else:
-                self._send(404, {"error": f"no such endpoint: GET {path}"})
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        self._send_bytes(status, json.dumps(body, indent=2, default=str).encode())
 
-        def do_POST(self) -> None:
-            path = self.path.split("?", 1)[0]
-            kind = path.removeprefix("/hooks/")
-            if not path.startswith("/hooks/") or kind not in KINDS:
-                self._send(404, {"error": f"no such endpoint: POST {path}"})
-                return
-            if secret is None:
-                self._send(
-                    503,
-                    {"error": "webhooks are off: set SYNCD_WEBHOOK_SECRET_FILE to a secret file"},
-                )
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY:
-                self._send(413, {"error": f"the body must be 0..{MAX_BODY} bytes"})
-                return
-            body = self.rfile.read(length)
-            verdict = judge(
-                kind, dict(self.headers.items()), body, secret, controller.config.branch
+    def _send_bytes(self, status: int, data: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        route = _GET.get(path)
+        if route is None:
+            self._send(404, {"error": f"no such endpoint: GET {path}"})
+        else:
+            route(self)
+
+    def healthz(self) -> None:
+        alive = self.server.loop_alive.is_set()
+        self._send(200 if alive else 503, {"ok": alive})
+
+    def readyz(self) -> None:
+        problem = self._not_ready()
+        if problem:
+            self._send(503, {"ready": False, "reason": problem})
+        else:
+            self._send(200, {"ready": True})
+
+    def _not_ready(self) -> str | None:
+        controller = self.server.controller
+        problem = database_ready(controller.config.database_url)
+        if problem is not None:
+            return problem
+        try:
+            view = controller.status()
+        except Exception as exc:  # noqa: BLE001 - not ready, say why
+            return f"{type(exc).__name__}: {exc}"
+        reason = view["reason"] if view["state"] == decisions.FAILED else None
+        return str(reason) if reason else None
+
+    def metrics(self) -> None:
+        from syncd.metrics import CONTENT_TYPE
+
+        controller = self.server.controller
+        try:
+            data = controller.metrics.render(controller.status())
+        except Exception as exc:  # noqa: BLE001 - the database may be away
+            self._send(503, {"error": f"{type(exc).__name__}: {exc}"})
+            return
+        self._send_bytes(200, data, CONTENT_TYPE)
+
+    def status(self) -> None:
+        try:
+            self._send(200, self.server.controller.status())
+        except Exception as exc:  # noqa: BLE001 - the database may be away
+            self._send(503, {"error": f"{type(exc).__name__}: {exc}"})
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        kind = path.removeprefix("/hooks/")
+        if not path.startswith("/hooks/") or kind not in KINDS:
+            self._send(404, {"error": f"no such endpoint: POST {path}"})
+            return
+        secret = self.server.secret
+        if secret is None:
+            self._send(
+                503,
+                {"error": "webhooks are off: set SYNCD_WEBHOOK_SECRET_FILE to a secret file"},
             )
-            controller.metrics.webhooks.labels(kind, str(verdict.status)).inc()
-            if verdict.status == 401:
-                log.warning("webhook %s from %s: %s", kind, self.client_address[0], verdict.message)
-            elif verdict.sync:
-                log.info("webhook %s: %s", kind, verdict.message)
-                controller.request()
-            self._send(verdict.status, {"message": verdict.message, "sync": verdict.sync})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self._send(413, {"error": f"the body must be 0..{MAX_BODY} bytes"})
+            return
+        self._hook(kind, self.rfile.read(length), secret)
 
-    server = ThreadingHTTPServer(address, Handler)
-    server.daemon_threads = True
-    return server
+    def _hook(self, kind: str, body: bytes, secret: bytes) -> None:
+        controller = self.server.controller
+        verdict = judge(kind, dict(self.headers.items()), body, secret, controller.config.branch)
+        controller.metrics.webhooks.labels(kind, str(verdict.status)).inc()
+        if verdict.status == 401:
+            log.warning("webhook %s from %s: %s", kind, self.client_address[0], verdict.message)
+        elif verdict.sync:
+            log.info("webhook %s: %s", kind, verdict.message)
+            controller.request()
+        self._send(verdict.status, {"message": verdict.message, "sync": verdict.sync})
+
+
+_GET: dict[str, Callable[[_Handler], None]] = {
+    "/healthz": _Handler.healthz,
+    "/readyz": _Handler.readyz,
+    "/metrics": _Handler.metrics,
+    "/status": _Handler.status,
+}
 
 
 def serve_forever(server: ThreadingHTTPServer) -> threading.Thread:

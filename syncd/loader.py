@@ -1,4 +1,6 @@
-"""Read schedule files and turn YAML into plain values that remember where they came from.
+"""Turn the YAML of a schedule file into plain values that remember where they came from.
+
+Pure: it parses the bytes syncd.sources read (or git gave, for `syncd diff`).
 
 PyYAML's C loader composes the node graph (libyaml does the parsing); we construct the
 values ourselves so that
@@ -16,19 +18,16 @@ values ourselves so that
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import re
-import stat
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import yaml
 
 from celeryapp.limits import MAX_ARGS_BYTES, MAX_DOCUMENT_BYTES
 from syncd.errors import Diagnostic
+from syncd.sources import MAX_FILE_BYTES, SourceFile
+from syncd.yamlgraph import MAX_DEPTH, GraphLimit, check_graph
 
 if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environment check
     raise ImportError(
@@ -36,10 +35,6 @@ if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - environme
         "(reinstall PyYAML from a wheel, or install libyaml-dev and rebuild it)"
     )
 
-MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 100_000  # nodes after alias expansion
-MAX_DEPTH = 64
-YAML_SUFFIXES = (".yaml", ".yml")
 
 _CORE = "tag:yaml.org,2002:"
 # What YAML forbids in a stream: C0 controls but tab/LF/CR, DEL, C1 controls but NEL.
@@ -59,13 +54,6 @@ class SizeLimits(NamedTuple):
 
 
 DEFAULT_SIZE_LIMITS = SizeLimits()
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    path: str
-    data: bytes
-    digest: str
 
 
 class Mark(NamedTuple):
@@ -275,111 +263,6 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def is_schedule_file(relative: str) -> bool:
-    """The one rule for which files below a schedules directory are read, whether the tree
-    is on disk (`discover`) or at a git ref (`syncd diff --base`): a `*.yaml`/`*.yml` name,
-    and no hidden component (editor drafts, `.git`, `.github`)."""
-    parts = Path(relative).parts
-    return (
-        bool(parts)
-        and parts[-1].endswith(YAML_SUFFIXES)
-        and not any(part.startswith(".") for part in parts)
-    )
-
-
-def _not_regular(path: str) -> Diagnostic:
-    return Diagnostic(
-        path,
-        1,
-        1,
-        "file.not-regular",
-        f"{path} is not a regular file (a pipe, socket or device); schedule files must be "
-        "regular files",
-    )
-
-
-def discover(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
-    """Expand directories to the YAML files below them (sorted); report missing paths.
-
-    A symlink below a directory that resolves outside that directory is refused: the
-    schedules directory is never escaped. So is anything that is not a regular file (a FIFO
-    named `x.yaml` would block the first read forever).
-    """
-    found: list[str] = []
-    diagnostics: list[Diagnostic] = []
-    for given in paths:
-        if os.path.isdir(given):
-            root = Path(given).resolve()
-            for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if not is_schedule_file(name):
-                        continue
-                    full = os.path.join(dirpath, name)
-                    real = Path(full).resolve()
-                    if not real.is_relative_to(root):
-                        diagnostics.append(
-                            Diagnostic(
-                                full,
-                                1,
-                                1,
-                                "path.outside",
-                                f"{full} is a link to {real}, outside {given}; "
-                                "schedule files must live inside the schedules directory",
-                            )
-                        )
-                        continue
-                    if not os.path.isfile(full):
-                        diagnostics.append(_not_regular(full))
-                        continue
-                    found.append(full)
-        elif os.path.isfile(given):
-            found.append(given)
-        elif os.path.exists(given):
-            diagnostics.append(_not_regular(given))
-        else:
-            diagnostics.append(
-                Diagnostic(given, 1, 1, "path.not-found", f"{given}: no such file or directory")
-            )
-    return found, diagnostics
-
-
-def _read_regular(path: str) -> bytes | Diagnostic:
-    """The file's bytes, or why not. Opened non-blocking and checked on the open descriptor,
-    so a file swapped for a FIFO after `discover` looked at it cannot hang the read."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return _not_regular(path)
-        if info.st_size > MAX_FILE_BYTES:
-            return Diagnostic(
-                path,
-                1,
-                1,
-                "file.too-large",
-                f"{path} is {info.st_size} bytes; the limit is {MAX_FILE_BYTES} bytes "
-                "(split it into several files)",
-            )
-        return fh.read(MAX_FILE_BYTES + 1)
-
-
-def read_sources(paths: Sequence[str]) -> tuple[list[SourceFile], list[Diagnostic]]:
-    files, diagnostics = discover(paths)
-    sources: list[SourceFile] = []
-    for path in files:
-        try:
-            data = _read_regular(path)
-        except OSError as exc:
-            diagnostics.append(Diagnostic(path, 1, 1, "file.unreadable", f"{path}: {exc.strerror}"))
-            continue
-        if isinstance(data, Diagnostic):
-            diagnostics.append(data)
-            continue
-        sources.append(SourceFile(path, data, hashlib.sha256(data).hexdigest()))
-    return sources, diagnostics
-
-
 def _decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
@@ -407,96 +290,6 @@ def _decode(data: bytes) -> str:
             "remove it (write it escaped in a double-quoted string if it is meant)",
         )
     return text
-
-
-def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
-    """Count nodes and bytes after alias expansion, depth and cycles, expanding nothing.
-
-    Bytes are those of the value written as JSON (what the database stores and the beat
-    publishes), near enough: a scalar's UTF-8 text plus two, one more per item.
-    """
-    sizes: dict[int, tuple[int, int]] = {}
-    on_path: set[int] = set()
-
-    def size(node: yaml.Node, depth: int) -> tuple[int, int]:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if depth > MAX_DEPTH:
-            raise _LoadError(
-                _mark(node), "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels"
-            )
-        if key in on_path:
-            raise _LoadError(_mark(node), "yaml.recursive", "an alias refers to its own anchor")
-        on_path.add(key)
-        total, nbytes = 1, 2
-        if isinstance(node, yaml.ScalarNode):
-            nbytes = len(node.value.encode("utf-8", "surrogatepass")) + 2
-        elif isinstance(node, yaml.SequenceNode):
-            for child in node.value:
-                n, b = size(child, depth + 1)
-                total, nbytes = total + n, nbytes + b + 1
-                if total > MAX_NODES or nbytes > limits.document_bytes:
-                    break
-        elif isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                kn, kb = size(k, depth + 1)
-                vn, vb = size(v, depth + 1)
-                total, nbytes = total + kn + vn, nbytes + kb + vb + 2
-                if total > MAX_NODES or nbytes > limits.document_bytes:
-                    break
-        on_path.discard(key)
-        if total > MAX_NODES:
-            raise _LoadError(
-                _mark(node),
-                "yaml.too-many-nodes",
-                f"the document expands to more than {MAX_NODES} nodes "
-                "(aliases are counted as copies); this looks like an alias bomb",
-            )
-        if nbytes > limits.document_bytes:
-            raise _LoadError(
-                _mark(node),
-                "yaml.too-large",
-                f"the document expands to more than {limits.document_bytes} bytes "
-                "(aliases are counted as copies; SYNCD_MAX_DOCUMENT_BYTES)",
-            )
-        sizes[key] = total, nbytes
-        return total, nbytes
-
-    size(root, 0)
-    for at, node in _argument_nodes(root):
-        nbytes = sizes[id(node)][1]
-        if nbytes > limits.args_bytes:
-            raise _LoadError(_mark(node), "args.too-large", args_too_large(at, nbytes, limits))
-
-
-def args_too_large(at: PathKey, nbytes: int, limits: SizeLimits) -> str:
-    return (
-        f"{at[-1]} is {nbytes} bytes as JSON, aliases expanded; the limit is "
-        f"{limits.args_bytes} bytes (SYNCD_MAX_ARGS_BYTES): the beat sends it with every run"
-    )
-
-
-def _argument_nodes(root: yaml.Node) -> list[tuple[PathKey, yaml.Node]]:
-    """The args and kwargs nodes of `defaults` and of every schedule."""
-    out: list[tuple[PathKey, yaml.Node]] = []
-
-    def fields(node: yaml.Node, at: PathKey) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value in ("args", "kwargs"):
-                    out.append(((*at, k.value), v))
-
-    if isinstance(root, yaml.MappingNode):
-        for k, v in root.value:
-            if not isinstance(k, yaml.ScalarNode):
-                continue
-            if k.value == "defaults":
-                fields(v, ("defaults",))
-            elif k.value == "schedules" and isinstance(v, yaml.SequenceNode):
-                for index, item in enumerate(v.value):
-                    fields(item, ("schedules", index))
-    return out
 
 
 _constructor = yaml.constructor.SafeConstructor()
@@ -572,35 +365,51 @@ def _construct(node: yaml.Node, depth: int = 0) -> Any:
     if cls is yaml.MappingNode:
         if node.tag != _MAP:
             raise _LoadError(_mark(node), "yaml.tag", f"tag {node.tag!r} is not allowed")
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.key",
-                    "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
-                )
-            if key_node.tag not in _SCALAR_TAGS:
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.tag",
-                    f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML "
-                    "values only",
-                )
-            key = key_node.value if key_node.tag == _STR else str(_scalar(key_node))
-            if key in out:
-                first = next(k for k, _ in node.value if key_text(k) == key)
-                raise _LoadError(
-                    _mark(key_node),
-                    "yaml.duplicate-key",
-                    f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
-                )
-            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
-                out[key] = value_node.value  # the common case, without a call
-            else:
-                out[key] = _construct(value_node, depth + 1)
-        return out
+        return _construct_mapping(cast("yaml.MappingNode", node), depth)
     raise _LoadError(_mark(node), "yaml.node", "unsupported YAML node")  # pragma: no cover
+
+
+def _construct_mapping(node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = _mapping_key(key_node)
+        if key in out:
+            first = next(k for k, _ in node.value if key_text(k) == key)
+            raise _LoadError(
+                _mark(key_node),
+                "yaml.duplicate-key",
+                f"duplicate key {key!r}; it is first set on line {_mark(first).line}",
+            )
+        if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
+            out[key] = value_node.value  # the common case, without a call
+        else:
+            out[key] = _construct(value_node, depth + 1)
+    return out
+
+
+def _mapping_key(key_node: yaml.Node) -> str:
+    if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
+        raise _LoadError(
+            _mark(key_node),
+            "yaml.key",
+            "mapping keys must be plain strings (no merge keys `<<`, no complex keys)",
+        )
+    if key_node.tag == _STR:
+        return str(key_node.value)
+    if key_node.tag not in _SCALAR_TAGS:
+        raise _LoadError(
+            _mark(key_node),
+            "yaml.tag",
+            f"tag {key_node.tag!r} is not allowed; schedule files hold plain YAML values only",
+        )
+    return str(_scalar(key_node))
+
+
+def _check_graph(root: yaml.Node, limits: SizeLimits) -> None:
+    try:
+        check_graph(root, document_bytes=limits.document_bytes, args_bytes=limits.args_bytes)
+    except GraphLimit as exc:
+        raise _LoadError(_mark(exc.node), exc.code, exc.message) from None
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> tuple[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, fire_times
-from syncd.errors import InvalidSchedules, UnknownSchedule
+from syncd.errors import InvalidSchedules, UnknownSchedule, did_you_mean
 from syncd.spec import Schedule, format_time, schedule_from_row
 
 
@@ -36,9 +35,7 @@ def fire_times_for(
 
 
 def _unknown(name: str, names: Sequence[str]) -> UnknownSchedule:
-    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return UnknownSchedule(f"no schedule named {name!r}{hint}")
+    return UnknownSchedule(f"no schedule named {name!r}{did_you_mean(name, names)}")
 
 
 def find_schedule(

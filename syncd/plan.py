@@ -130,38 +130,51 @@ def make_plan(
 ) -> Plan:
     """Diff desired schedules against rows. `keep` names schedules of files that were not
     re-read because nothing they depend on changed: they count as unchanged, never pruned."""
-    by_name = {row.name: row for row in rows}
-    changes: list[Change] = []
-    refresh: list[Schedule] = []
-    errors: list[Diagnostic] = []
-    wanted: set[str] = {name for name in keep if name in by_name}
-    unchanged = len(wanted)
+    planner = _Planner({row.name: row for row in rows}, adopt=adopt, keep=keep)
     for schedule in desired:
-        wanted.add(schedule.name)
-        row = by_name.get(schedule.name)
+        planner.add(schedule)
+    if prune:
+        planner.prune()
+    changes = sorted(planner.changes, key=lambda c: c.name)
+    return Plan(
+        tuple(changes),
+        planner.unchanged,
+        tuple(planner.refresh),
+        tuple(sorted(planner.errors)),
+        revision,
+    )
+
+
+class _Planner:
+    """The plan as it is gathered, one desired schedule at a time, then the prune."""
+
+    def __init__(self, by_name: dict[str, Row], *, adopt: bool, keep: Iterable[str]) -> None:
+        self.by_name = by_name
+        self.adopt = adopt
+        self.changes: list[Change] = []
+        self.refresh: list[Schedule] = []
+        self.errors: list[Diagnostic] = []
+        self.wanted: set[str] = {name for name in keep if name in by_name}
+        self.unchanged = len(self.wanted)
+
+    def add(self, schedule: Schedule) -> None:
+        self.wanted.add(schedule.name)
+        row = self.by_name.get(schedule.name)
         new = fields(schedule)
         if row is None:
             created = {k: {"old": None, "new": v} for k, v in _set_only(new).items()}
-            changes.append(
+            self.changes.append(
                 Change("create", schedule.name, _source(schedule), created, schedule=schedule)
             )
-            continue
-        if not row.managed and not adopt:
-            src = schedule.source
-            errors.append(
-                Diagnostic(
-                    src.path if src else "<unknown>",
-                    src.line if src else 1,
-                    src.column if src else 1,
-                    "ownership.unmanaged-row",
-                    f"schedule {schedule.name!r} already exists in the table and was not "
-                    "created by syncd; rename it, or pass --adopt to take it over",
-                )
-            )
-            continue
+        elif not row.managed and not self.adopt:
+            self.errors.append(_unmanaged(schedule))
+        else:
+            self._compare(schedule, row, new)
+
+    def _compare(self, schedule: Schedule, row: Row, new: Mapping[str, Any]) -> None:
         diff = _differences(fields_from_row(row.columns), new)
         if diff or not row.managed:
-            changes.append(
+            self.changes.append(
                 Change(
                     "update",
                     schedule.name,
@@ -173,8 +186,8 @@ def make_plan(
                     row_id=row.id,
                 )
             )
-            continue
-        unchanged += 1
+            return
+        self.unchanged += 1
         if (
             row.drifted
             or row.source != _source(schedule)
@@ -182,13 +195,15 @@ def make_plan(
         ):
             # Equal in YAML terms but stored differently (hash from an older syncd, or moved):
             # refresh the bookkeeping without calling it a change.
-            refresh.append(schedule)
-    if prune:
-        for name, row in by_name.items():
-            if name in wanted or not row.managed:
+            self.refresh.append(schedule)
+
+    def prune(self) -> None:
+        """Delete the managed rows no desired schedule names; others' rows are never touched."""
+        for name, row in self.by_name.items():
+            if name in self.wanted or not row.managed:
                 continue
             old = _set_only(fields_from_row(row.columns))
-            changes.append(
+            self.changes.append(
                 Change(
                     "delete",
                     name,
@@ -198,8 +213,18 @@ def make_plan(
                     row_id=row.id,
                 )
             )
-    changes.sort(key=lambda c: c.name)
-    return Plan(tuple(changes), unchanged, tuple(refresh), tuple(sorted(errors)), revision)
+
+
+def _unmanaged(schedule: Schedule) -> Diagnostic:
+    src = schedule.source
+    return Diagnostic(
+        src.path if src else "<unknown>",
+        src.line if src else 1,
+        src.column if src else 1,
+        "ownership.unmanaged-row",
+        f"schedule {schedule.name!r} already exists in the table and was not "
+        "created by syncd; rename it, or pass --adopt to take it over",
+    )
 
 
 def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:

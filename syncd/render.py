@@ -7,13 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import click
-
 from syncd.errors import Diagnostic, plural
 from syncd.guards import Refusal
 from syncd.plan import Change, Plan
 
-FORMATS = ("text", "json", "markdown", "github")
 GITHUB_ANNOTATION_CAP = 10  # GitHub shows at most 10 annotations of each level per step
 # GitHub refuses a pull-request comment of 65 536 characters or more, and a job summary
 # over 1 MiB; these budgets leave room for the workflow's marker and a second report.
@@ -30,11 +27,18 @@ _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 _COLOUR = {"create": "green", "update": "yellow", "delete": "red"}
 
 
+# SGR codes as click.style writes them (foreground first, then bold, one reset): rendering
+# stays pure and free of click; the CLI's echo strips them when colour is off.
+_FOREGROUND = {"red": 31, "green": 32, "yellow": 33}
+_RESET = "\x1b[0m"
+
+
 def paint(text: str, colour: str | None, *, bold: bool = False, color: bool = True) -> str:
-    """click's own styling, or the text as it is when colour is off."""
+    """The text in a terminal colour (and bold), or as it is when colour is off."""
     if not color or (colour is None and not bold):
         return text
-    return click.style(text, fg=colour, bold=bold or None)
+    start = f"\x1b[{_FOREGROUND[colour]}m" if colour else ""
+    return start + ("\x1b[1m" if bold else "") + text + _RESET
 
 
 def _value(value: Any) -> str:

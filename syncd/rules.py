@@ -7,10 +7,9 @@ means exactly "the beat can schedule it".
 
 from __future__ import annotations
 
-import difflib
 import re
 import zoneinfo
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
-from syncd.errors import Diagnostic
+from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
@@ -136,6 +135,9 @@ def _parses_with_any_day(text: str, zone: zoneinfo.ZoneInfo) -> bool:
     return True
 
 
+Where = Callable[[str], PathKey]  # where a field was written: the schedule or its defaults
+
+
 def check_schedule(
     doc: Document,
     at: PathKey,
@@ -148,7 +150,6 @@ def check_schedule(
 ) -> list[Diagnostic]:
     """All per-schedule semantic rules; `origin` maps each field to where it was written
     (the schedule itself or the file's defaults)."""
-    out: list[Diagnostic] = []
 
     def where(field: str) -> PathKey:
         return origin.get(field, at)
@@ -161,94 +162,80 @@ def check_schedule(
     )
     if bounded:
         return bounded
+    out = _check_timezone(doc, merged, where)
+    if "cron" in merged:
+        zone = merged.get("timezone") or default_timezone
+        out += check_cron(doc, where("cron"), merged["cron"], zone)
+    out += _check_durations(doc, merged, where)
+    out += _check_times(doc, merged, where)
+    if registry is not None:
+        out += _check_task(doc, merged, where, registry)
+    return out
+
+
+def _check_timezone(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
     tz = merged.get("timezone")
     if tz in HOST_DEPENDENT:
-        out.append(
-            _diag(
-                doc,
-                where("timezone"),
-                "timezone.host-dependent",
-                f"timezone {tz!r} {HOST_DEPENDENT[tz]}; name the zone, like Europe/Berlin",
-            )
-        )
-    elif tz is not None and not is_timezone(tz):
-        zones = sorted(available_timezones())
-        # `utc`, `europe/berlin`: difflib compares case-sensitively, so try case first.
-        hint = [z for z in zones if z.lower() == tz.lower()] or difflib.get_close_matches(
-            tz, zones, n=1, cutoff=0.6
-        )
-        fix = f"; did you mean {hint[0]!r}?" if hint else " (use an IANA name like Europe/Berlin)"
-        out.append(
-            _diag(
-                doc,
-                where("timezone"),
-                "timezone.unknown",
-                f"timezone {tz!r} is not an IANA time zone{fix}",
-            )
-        )
-    if "cron" in merged:
-        out += check_cron(doc, where("cron"), merged["cron"], tz or default_timezone)
+        message = f"timezone {tz!r} {HOST_DEPENDENT[tz]}; name the zone, like Europe/Berlin"
+        return [_diag(doc, where("timezone"), "timezone.host-dependent", message)]
+    if tz is not None and not is_timezone(tz):
+        fix = did_you_mean(tz, available_timezones()) or " (use an IANA name like Europe/Berlin)"
+        message = f"timezone {tz!r} is not an IANA time zone{fix}"
+        return [_diag(doc, where("timezone"), "timezone.unknown", message)]
+    return []
+
+
+def _check_durations(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
+    out = []
     for field in ("every", "catchup_window"):
-        if field in merged:
-            seconds = parse_duration(merged[field])
-            if seconds is None or seconds < 1:
-                out.append(
-                    _diag(
-                        doc,
-                        where(field),
-                        "duration.too-short",
-                        f"{field}: {merged[field]!r} is shorter than 1s",
-                    )
-                )
+        if field not in merged:
+            continue
+        seconds = parse_duration(merged[field])
+        if seconds is None or seconds < 1:
+            message = f"{field}: {merged[field]!r} is shorter than 1s"
+            out.append(_diag(doc, where(field), "duration.too-short", message))
+    return out
+
+
+def _check_times(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
+    """start_time and expires parse, and expires is after start_time; one expiry only."""
+    out = []
     times: dict[str, datetime] = {}
     for field in ("start_time", "expires"):
-        if field in merged:
-            parsed = parse_time(merged[field])
-            if parsed is None:
-                out.append(
-                    _diag(
-                        doc,
-                        where(field),
-                        "time.invalid",
-                        f"{field}: {merged[field]!r} is not a valid RFC 3339 time "
-                        "with an offset (e.g. 2026-03-01T09:00:00+01:00)",
-                    )
-                )
-            else:
-                times[field] = parsed
+        if field not in merged:
+            continue
+        parsed = parse_time(merged[field])
+        if parsed is None:
+            message = (
+                f"{field}: {merged[field]!r} is not a valid RFC 3339 time "
+                "with an offset (e.g. 2026-03-01T09:00:00+01:00)"
+            )
+            out.append(_diag(doc, where(field), "time.invalid", message))
+        else:
+            times[field] = parsed
     if "start_time" in times and "expires" in times and times["start_time"] >= times["expires"]:
-        out.append(
-            _diag(
-                doc,
-                where("expires"),
-                "time.expires-before-start",
-                f"expires {merged['expires']} is not after start_time "
-                f"{merged['start_time']}; the schedule could never fire",
-            )
+        message = (
+            f"expires {merged['expires']} is not after start_time "
+            f"{merged['start_time']}; the schedule could never fire"
         )
+        out.append(_diag(doc, where("expires"), "time.expires-before-start", message))
     if "expires" in merged and "expire_seconds" in merged:
-        out.append(
-            _diag(
-                doc,
-                where("expire_seconds"),
-                "schema.expires-conflict",
-                "set either `expires` or `expire_seconds`, not both (one of them "
-                "comes from `defaults`)",
-            )
+        message = (
+            "set either `expires` or `expire_seconds`, not both (one of them comes from `defaults`)"
         )
-    if registry is not None and merged.get("task") not in registry:
-        task = merged.get("task", "")
-        hint = difflib.get_close_matches(task, sorted(registry), n=1, cutoff=0.6)
-        fix = f"; did you mean {hint[0]!r}?" if hint else " (is the module imported by the app?)"
-        out.append(
-            _diag(
-                doc,
-                where("task"),
-                "task.unknown",
-                f"task {task!r} is not registered in the Celery app{fix}",
-            )
-        )
+        out.append(_diag(doc, where("expire_seconds"), "schema.expires-conflict", message))
     return out
+
+
+def _check_task(
+    doc: Document, merged: Mapping[str, Any], where: Where, registry: Collection[str]
+) -> list[Diagnostic]:
+    task = merged.get("task", "")
+    if merged.get("task") in registry:
+        return []
+    fix = did_you_mean(task, registry) or " (is the module imported by the app?)"
+    message = f"task {task!r} is not registered in the Celery app{fix}"
+    return [_diag(doc, where("task"), "task.unknown", message)]
 
 
 def build(merged: Mapping[str, Any], source: Source, source_hash: str) -> Schedule:

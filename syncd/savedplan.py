@@ -1,4 +1,8 @@
-"""A plan saved by `syncd plan --out FILE`, read back for `syncd apply FILE`.
+"""A plan saved by `syncd plan --out FILE`, read back for `syncd apply FILE`: the file
+format is written, read and compared with a fresh plan here, and nowhere else.
+
+The file is the json plan (`render.plan_dict`: revision, changes, summary) with the
+`paths` and `options` (prune, adopt) it was made with.
 
 The file may come from anywhere (an artifact of another job, a hand edit), so everything
 about it is checked before it is used: a regular file under a size cap, strict JSON (no
@@ -11,14 +15,74 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from syncd.errors import UsageError
+from syncd.errors import StalePlan, UsageError
+from syncd.plan import Plan
+from syncd.render import plan_dict
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 10 000-schedule plan is about 5 MB
 KEYS = frozenset({"revision", "changes", "summary", "paths", "options"})
 OPTION_KEYS = frozenset({"prune", "adopt"})
 ACTIONS = frozenset({"create", "update", "delete"})
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A checked saved plan: what `syncd apply FILE` re-plans with, and what it must find."""
+
+    paths: tuple[str, ...]
+    prune: bool
+    adopt: bool
+    data: dict[str, Any]
+
+    def check_current(self, fresh: Plan, revision: int | None) -> None:
+        """StalePlan unless the database is at the saved revision and the fresh plan (made
+        under the apply lock) has exactly the saved changes."""
+        saved_revision = self.data.get("revision")
+        if saved_revision != revision:
+            raise StalePlan(
+                f"the plan was made against revision {saved_revision}, the "
+                f"database is at revision {revision}; make a new plan and review it"
+            )
+        if plan_dict(fresh, revision)["changes"] != self.data.get("changes"):
+            raise StalePlan(
+                "the schedules or the database changed since the plan was made; "
+                "make a new plan and review it"
+            )
+
+
+def is_saved_plan(paths: Sequence[str]) -> bool:
+    """`syncd apply FILE.json` applies a saved plan; any other argument is schedule paths."""
+    return len(paths) == 1 and paths[0].endswith(".json")
+
+
+def write(
+    path: str, plan: Plan, revision: int | None, paths: Sequence[str], *, prune: bool, adopt: bool
+) -> None:
+    """Save `plan` (made against `revision`) for `syncd apply FILE`; UsageError if unwritable."""
+    saved = plan_dict(plan, revision)
+    saved["paths"] = list(paths)
+    saved["options"] = {"prune": prune, "adopt": adopt}
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(saved, fh, indent=2, ensure_ascii=False)
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write the plan ({exc.strerror})") from None
+
+
+def load(path: str) -> SavedPlan:
+    """The saved plan at `path`, checked, with the options it was made with."""
+    data = read(path)
+    options = data.get("options", {})
+    return SavedPlan(
+        paths=tuple(data["paths"]),
+        prune=options.get("prune", True),
+        adopt=options.get("adopt", False),
+        data=data,
+    )
 
 
 def _refuse_constant(name: str) -> Any:
@@ -63,18 +127,40 @@ def shape_problem(data: Any) -> str | None:
     for key in ("revision", "changes", "paths"):
         if key not in data:
             return f"{key!r} is missing"
+    for check in (_revision_problem, _paths_problem, _options_problem, _changes_problem):
+        problem = check(data)
+        if problem:
+            return problem
+    if "summary" in data and not isinstance(data["summary"], dict):
+        return "'summary' must be an object"
+    return None
+
+
+def _revision_problem(data: dict[str, Any]) -> str | None:
     revision = data["revision"]
     if revision is not None and (type(revision) is not int or revision < 1):
         return f"'revision' must be a revision number or null, not {revision!r:.40}"
+    return None
+
+
+def _paths_problem(data: dict[str, Any]) -> str | None:
     paths = data["paths"]
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
         return "'paths' must be a non-empty list of paths"
+    return None
+
+
+def _options_problem(data: dict[str, Any]) -> str | None:
     options = data.get("options", {})
     if not isinstance(options, dict):
         return "'options' must be an object"
     for key, value in options.items():
         if key not in OPTION_KEYS or not isinstance(value, bool):
             return f"'options' may hold only prune and adopt, as true or false (got {key!r:.40})"
+    return None
+
+
+def _changes_problem(data: dict[str, Any]) -> str | None:
     changes = data["changes"]
     if not isinstance(changes, list):
         return "'changes' must be a list"
@@ -86,6 +172,4 @@ def shape_problem(data: Any) -> str | None:
             or not isinstance(change.get("fields", {}), dict)
         ):
             return f"'changes'[{i}] is not a change (an object with action, name and fields)"
-    if "summary" in data and not isinstance(data["summary"], dict):
-        return "'summary' must be an object"
     return None

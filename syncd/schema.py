@@ -10,7 +10,6 @@ jsonschema is imported only when a file fails the fast check: valid files never 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import fastjsonschema
 
 from syncd.bounds import reads_differently
-from syncd.errors import Diagnostic
+from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import Document, PathKey
 from syncd.spec import ecma_regex
 
@@ -172,10 +171,6 @@ def schedule_fields() -> tuple[str, ...]:
     return tuple(schema()["$defs"]["schedule"]["properties"])
 
 
-def default_fields() -> tuple[str, ...]:
-    return tuple(schema()["properties"]["defaults"]["properties"])
-
-
 def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
     mark = doc.mark(at, key=key)
     return Diagnostic(doc.path, mark.line, mark.column, code, message)
@@ -241,146 +236,114 @@ def yaml_traps(doc: Document) -> list[Diagnostic]:
     return out
 
 
+def _unknown_keys(doc: Document, error: ValidationError, at: PathKey) -> list[Diagnostic]:
+    allowed = list(error.schema.get("properties", {}))
+    in_defaults = at[:1] == ("defaults",)
+    out = []
+    for key in error.instance:
+        if key in allowed:
+            continue
+        fix = did_you_mean(key, allowed) or f"; allowed keys: {', '.join(allowed)}"
+        if in_defaults and key in ("name", "task", "cron", "every"):
+            fix = f"; {key!r} cannot have a default, set it on each schedule"
+        where = "in defaults" if in_defaults else "here"
+        message = f"unknown key {key!r} {where}{fix}"
+        out.append(_diag(doc, (*at, key), "schema.unknown-key", message, key=True))
+    return out
+
+
+def _missing_keys(doc: Document, error: ValidationError, at: PathKey) -> list[Diagnostic]:
+    missing = [k for k in error.validator_value if k not in error.instance]
+    what = "the file" if not at else ("schedule" if at[0] == "schedules" else "mapping")
+    return [
+        _diag(doc, at, "schema.required", f"{what} is missing required key {k!r}") for k in missing
+    ]
+
+
+def _timing(doc: Document, error: ValidationError, at: PathKey) -> list[Diagnostic]:
+    if any(k in error.instance for k in ("cron", "every")):
+        message = "set either `cron` or `every`, not both"
+        return [_diag(doc, (*at, "every"), "schema.cron-and-every", message, key=True)]
+    message = "schedule needs exactly one of `cron` or `every`"
+    return [_diag(doc, at, "schema.no-timing", message)]
+
+
+def _both_expiries(doc: Document, _error: ValidationError, at: PathKey) -> list[Diagnostic]:
+    message = "set either `expires` or `expire_seconds`, not both"
+    return [_diag(doc, (*at, "expire_seconds"), "schema.expires-conflict", message, key=True)]
+
+
+# Keywords about a mapping's keys: reported only when the instance is a mapping.
+_MAPPING_ERRORS: dict[str, Callable[[Document, ValidationError, PathKey], list[Diagnostic]]] = {
+    "additionalProperties": _unknown_keys,
+    "required": _missing_keys,
+    "oneOf": _timing,
+    "not": _both_expiries,
+}
+
+
+def _type_name(instance: Any) -> str:
+    if isinstance(instance, list):
+        return "list"
+    if isinstance(instance, dict):
+        return "mapping"
+    return _TYPE_NAMES.get(type(instance)) or "string"
+
+
+_PATTERN_HINTS = {
+    "name": "use lowercase letters, digits and _ . : - (at most 64, starting with a "
+    "letter or digit)",
+    "every": "write a duration like 30s, 5m, 1h30m, 1d (units d h m s, in that order)",
+    "catchup_window": "write a duration like 30s, 5m, 1h30m, 1d",
+    "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
+    "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
+    "task": "write a dotted Python name, like reports.send_daily",
+}
+
+
+def _pattern(field: str, instance: Any) -> tuple[str, str]:
+    """The code and message of a value that does not match its pattern."""
+    hint = _PATTERN_HINTS.get(field, f"see docs/schedules.md#{field}")
+    naive = field in ("start_time", "expires") and isinstance(instance, str)
+    if naive and _NAIVE.match(instance):
+        return (
+            "schema.naive-time",
+            f"{field}: {_show(instance)} has no UTC offset; a naive time is ambiguous: {hint}",
+        )
+    return "schema.pattern", f"{field}: {_show(instance)} is invalid: {hint}"
+
+
+def _value_error(error: ValidationError, field: str) -> tuple[str, str]:
+    """The code and message of a value the schema refuses (type, enum, pattern, range)."""
+    validator, instance, limit = str(error.validator), error.instance, error.validator_value
+    shown = _show(instance)
+    if validator == "type":
+        return "schema.type", f"{field}: expected {limit}, got {_type_name(instance)} {shown}"
+    if validator == "enum":
+        return "schema.enum", f"{field}: {shown} is not one of {', '.join(map(repr, limit))}"
+    if validator == "const":
+        return "schema.version", f"version: {shown} is not supported; this syncd reads version 1"
+    if validator == "pattern":
+        return _pattern(field, instance)
+    if validator in ("minimum", "exclusiveMinimum"):
+        return "schema.minimum", f"{field}: {shown} must be at least {limit}"
+    if validator == "maximum":
+        return "schema.maximum", f"{field}: {shown} must be at most {limit}"
+    if validator in ("minLength", "maxLength"):
+        return (
+            f"schema.{validator.lower()}",
+            f"{field}: {shown} {error.message.split(' is ', 1)[-1]}",
+        )
+    return f"schema.{validator}", f"{field}: {error.message}"
+
+
 def _error_diag(doc: Document, error: ValidationError) -> list[Diagnostic]:
     at: PathKey = tuple(error.absolute_path)
-    validator = error.validator
-    instance = error.instance
-    if validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = list(error.schema.get("properties", {}))
-        out = []
-        for key in instance:
-            if key in allowed:
-                continue
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            where = "in defaults" if at[:1] == ("defaults",) else "here"
-            fix = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f"; allowed keys: {', '.join(allowed)}"
-            )
-            if where == "in defaults" and key in ("name", "task", "cron", "every"):
-                fix = f"; {key!r} cannot have a default, set it on each schedule"
-            out.append(
-                _diag(
-                    doc,
-                    (*at, key),
-                    "schema.unknown-key",
-                    f"unknown key {key!r} {where}{fix}",
-                    key=True,
-                )
-            )
-        return out
-    if validator == "required":
-        missing = [k for k in error.validator_value if k not in instance]
-        what = "the file" if not at else ("schedule" if at[0] == "schedules" else "mapping")
-        return [
-            _diag(doc, at, "schema.required", f"{what} is missing required key {k!r}")
-            for k in missing
-        ]
-    if validator == "oneOf" and isinstance(instance, dict):
-        has = [k for k in ("cron", "every") if k in instance]
-        if has:
-            return [
-                _diag(
-                    doc,
-                    (*at, "every"),
-                    "schema.cron-and-every",
-                    "set either `cron` or `every`, not both",
-                    key=True,
-                )
-            ]
-        return [
-            _diag(doc, at, "schema.no-timing", "schedule needs exactly one of `cron` or `every`")
-        ]
-    if validator == "not" and isinstance(instance, dict):
-        return [
-            _diag(
-                doc,
-                (*at, "expire_seconds"),
-                "schema.expires-conflict",
-                "set either `expires` or `expire_seconds`, not both",
-                key=True,
-            )
-        ]
-    field = at[-1] if at else "file"
-    if validator == "type":
-        expected = error.validator_value
-        got = _TYPE_NAMES.get(type(instance)) or (
-            "list"
-            if isinstance(instance, list)
-            else "mapping"
-            if isinstance(instance, dict)
-            else "string"
-        )
-        return [
-            _diag(
-                doc, at, "schema.type", f"{field}: expected {expected}, got {got} {_show(instance)}"
-            )
-        ]
-    if validator == "enum":
-        options = ", ".join(repr(v) for v in error.validator_value)
-        return [
-            _diag(doc, at, "schema.enum", f"{field}: {_show(instance)} is not one of {options}")
-        ]
-    if validator == "const":
-        return [
-            _diag(
-                doc,
-                at,
-                "schema.version",
-                f"version: {_show(instance)} is not supported; this syncd reads version 1",
-            )
-        ]
-    if validator == "pattern":
-        hint = {
-            "name": "use lowercase letters, digits and _ . : - (at most 64, starting with a "
-            "letter or digit)",
-            "every": "write a duration like 30s, 5m, 1h30m, 1d (units d h m s, in that order)",
-            "catchup_window": "write a duration like 30s, 5m, 1h30m, 1d",
-            "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
-            "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
-            "task": "write a dotted Python name, like reports.send_daily",
-        }.get(str(field), f"see docs/schedules.md#{field}")
-        code = "schema.naive-time" if field in ("start_time", "expires") else "schema.pattern"
-        if code == "schema.naive-time" and isinstance(instance, str) and _NAIVE.match(instance):
-            return [
-                _diag(
-                    doc,
-                    at,
-                    code,
-                    f"{field}: {_show(instance)} has no UTC offset; a naive time is "
-                    f"ambiguous: {hint}",
-                )
-            ]
-        return [_diag(doc, at, "schema.pattern", f"{field}: {_show(instance)} is invalid: {hint}")]
-    if validator in ("minimum", "exclusiveMinimum"):
-        return [
-            _diag(
-                doc,
-                at,
-                "schema.minimum",
-                f"{field}: {_show(instance)} must be at least {error.validator_value}",
-            )
-        ]
-    if validator == "maximum":
-        return [
-            _diag(
-                doc,
-                at,
-                "schema.maximum",
-                f"{field}: {_show(instance)} must be at most {error.validator_value}",
-            )
-        ]
-    if validator in ("minLength", "maxLength"):
-        return [
-            _diag(
-                doc,
-                at,
-                f"schema.{validator.lower()}",
-                f"{field}: {_show(instance)} {error.message.split(' is ', 1)[-1]}",
-            )
-        ]
-    return [_diag(doc, at, f"schema.{validator}", f"{field}: {error.message}")]
+    by_keys = _MAPPING_ERRORS.get(str(error.validator))
+    if by_keys is not None and isinstance(error.instance, dict):
+        return by_keys(doc, error, at)
+    code, message = _value_error(error, str(at[-1]) if at else "file")
+    return [_diag(doc, at, code, message)]
 
 
 def validate_document(doc: Document) -> tuple[list[Diagnostic], set[PathKey]]:

@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp.redact import redact_url
 from syncd import controller as decisions
+from syncd.announce import Announcer
 from syncd.errors import (
     EXIT_CONFLICT,
     EXIT_INVALID,
@@ -41,7 +41,7 @@ from syncd.errors import (
     Refused,
     SyncdError,
 )
-from syncd.gitsource import FetchError, GitSource
+from syncd.gitsource import Commit, FetchError, GitSource
 from syncd.notify import Notifier
 from syncd.plan import Plan
 from syncd.spec import format_time
@@ -117,6 +117,7 @@ class Controller:
         self.config = config
         self.source = source
         self.notifier = notifier or Notifier(None)
+        self.announce = Announcer(self.notifier, source.display_url)
         self.signal_fn = signal_fn
         self.leader_fn = leader_fn
         self.clock = clock
@@ -124,7 +125,6 @@ class Controller:
         self.replica = replica_id()
         self.wakeup = decisions.Wakeup()
         self.lock_file = lock_file_for(config.database_url, source.state_dir, self.key)
-        self.last_loop: float | None = None  # monotonic time of the last finished sync
         self._drift_seen: tuple[str, ...] = ()
         self.retry_pending = False  # a hook came while another replica held the lock
         from syncd.metrics import ServeMetrics
@@ -234,34 +234,9 @@ class Controller:
         try:
             head = self.source.fetch()
         except FetchError as exc:
-            self.metrics.fetch_errors.inc()
-            message = exc.message
-            if row.get("fetch_error") is None:
-                log.error("fetch failed: %s (the last good commit stays live)", message)
-                self.notifier.send(
-                    "fetch_failed",
-                    f"syncd: cannot fetch {self.source.display_url} ({message}); "
-                    f"commit {(row.get('live_commit') or '-')[:12]} stays live",
-                    repo=self.source.display_url,
-                    error=message,
-                )
-            self._write(
-                {
-                    "fetch_error": message,
-                    "fetched_time": fetch_started,
-                    "holder": self.replica,
-                    "settings": self.settings_view(),
-                }
-            )
-            return Outcome("fetch-error", errors=[message])
+            return self._fetch_failed(row, exc.message, fetch_started)
         if row.get("fetch_error"):
-            log.info("fetch works again: %s is at %s", self.source.display_url, head[:12])
-            self.notifier.send(
-                "fetch_recovered",
-                f"syncd: {self.source.display_url} is reachable again (head {head[:12]})",
-                repo=self.source.display_url,
-                head=head,
-            )
+            self.announce.fetch_recovered(head)
         with store.connect(self.config.database_url) as conn:
             drift = tuple(store.drifted_names(conn))
             conn.rollback()
@@ -290,38 +265,83 @@ class Controller:
             log.warning("self-heal: reverting drift in %s", ", ".join(drift))
         return self._apply(decision.action, decision.commit, row, drift)
 
+    def _fetch_failed(self, row: dict[str, Any], message: str, started: datetime) -> Outcome:
+        """A failed fetch: recorded; logged and notified when fetching worked before."""
+        self.metrics.fetch_errors.inc()
+        if row.get("fetch_error") is None:
+            self.announce.fetch_failed(message, row.get("live_commit"))
+        self._write(
+            {
+                "fetch_error": message,
+                "fetched_time": started,
+                "holder": self.replica,
+                "settings": self.settings_view(),
+            }
+        )
+        return Outcome("fetch-error", errors=[message])
+
     def _report_drift(self, drift: tuple[str, ...]) -> None:
         """Drift without self-heal: logged and notified once per set of drifted names."""
         if drift == self._drift_seen:
             return
         self._drift_seen = drift
         if drift:
-            log.warning(
-                "drift: %s edited in the database (not reverted: no --self-heal)", ", ".join(drift)
-            )
-            self.notifier.send(
-                "drift_found",
-                "syncd: drift in " + ", ".join(drift) + " (edited in the database)",
-                names=list(drift),
-            )
+            self.announce.drift_found(drift)
+
+    def _failed(
+        self,
+        action: str,
+        outcome: Outcome,
+        row: dict[str, Any],
+        commit: Commit,
+        previous: tuple[Any, Any],
+    ) -> Outcome:
+        """Record, log and (on a change of state) notify a commit that did not go live."""
+        sha = commit.sha
+        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
+        counter = {
+            decisions.INVALID: "invalid",
+            decisions.DENIED: "denied",
+            decisions.REFUSED: "refusals",
+        }.get(outcome.result or "", "errors")
+        self._write_for(
+            action,
+            {
+                "attempt_result": outcome.result,
+                "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
+                "attempt_summary": outcome.summary,
+                "counters": self._count(row, counter),
+            },
+        )
+        self.announce.not_live(
+            commit,
+            outcome.result or decisions.ERROR,
+            outcome.errors,
+            row.get("live_commit"),
+            notify=decisions.transition(previous, (sha, outcome.result)),
+        )
+        return outcome
+
+    def _unreadable(self, action: str, sha: str, row: dict[str, Any], exc: FetchError) -> Outcome:
+        log.error("cannot read commit %s: %s", sha[:12], exc.message)
+        self._write_for(
+            action,
+            {
+                "attempt_commit": sha,
+                "attempt_time": self.clock(),
+                "attempt_result": decisions.ERROR,
+                "attempt_errors": [exc.message],
+                "counters": self._count(row, "errors"),
+            },
+        )
+        return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
 
     def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
         try:
             self.source.ensure(sha)
             commit = self.source.commit(sha)
         except FetchError as exc:
-            log.error("cannot read commit %s: %s", sha[:12], exc.message)
-            self._write_for(
-                action,
-                {
-                    "attempt_commit": sha,
-                    "attempt_time": self.clock(),
-                    "attempt_result": decisions.ERROR,
-                    "attempt_errors": [exc.message],
-                    "counters": self._count(row, "errors"),
-                },
-            )
-            return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
+            return self._unreadable(action, sha, row, exc)
         info = CommitInfo(sha, commit.author, commit.subject)
         started = self.clock()
         self._write_for(
@@ -362,21 +382,8 @@ class Controller:
                     commit_info=info,
                     inside=record_live,
                 )
-        except InvalidSchedules as exc:
-            errors = [str(d) for d in exc.diagnostics]
-            outcome.result, outcome.errors = decisions.INVALID, errors
-        except Refused as exc:
-            only_window = all(r.guard == "force-window" for r in exc.refusals)
-            outcome.result = decisions.DENIED if only_window else decisions.REFUSED
-            outcome.errors = [r.message for r in exc.refusals]
-            outcome.summary = exc.plan.summary()
         except (SyncdError, SQLAlchemyError, OSError) as exc:
-            reason = (
-                exc.message
-                if isinstance(exc, SyncdError)
-                else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            )
-            outcome.result, outcome.errors = decisions.ERROR, [redact_url(reason)]
+            _not_applied(outcome, exc)
         else:
             outcome.result, outcome.revision, outcome.summary = (
                 decisions.APPLIED,
@@ -387,73 +394,9 @@ class Controller:
             if action == "heal":
                 self.metrics.heals.inc()
             self.signal_fn(revision)
-            s = plan.summary()
-            what = (
-                f"revision {revision}: {s['create']} created, {s['update']} updated, "
-                f"{s['delete']} deleted"
-                if revision
-                else "no changes"
-            )
-            verb = "self-heal" if action == "heal" else "applied"
-            log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
-            if action == "heal":
-                self.notifier.send(
-                    "drift_reverted",
-                    f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
-                    commit=sha,
-                    names=list(drift),
-                    revision=revision,
-                )
-            else:
-                self.notifier.send(
-                    "sync_succeeded",
-                    f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
-                    commit=sha,
-                    author=commit.author,
-                    subject=commit.subject,
-                    revision=revision,
-                    summary=s,
-                )
+            self.announce.live(action, commit, drift, revision, plan.summary())
             return outcome
-        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
-        counter = {
-            decisions.INVALID: "invalid",
-            decisions.DENIED: "denied",
-            decisions.REFUSED: "refusals",
-        }.get(outcome.result or "", "errors")
-        self._write_for(
-            action,
-            {
-                "attempt_result": outcome.result,
-                "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
-                "attempt_summary": outcome.summary,
-                "counters": self._count(row, counter),
-            },
-        )
-        log.error(
-            "commit %s (%s) %s; %s stays live:\n  %s",
-            sha[:12],
-            commit.subject,
-            outcome.result,
-            (row.get("live_commit") or "nothing")[:12],
-            "\n  ".join(outcome.errors[:20]),
-        )
-        if decisions.transition(previous, (sha, outcome.result)):
-            event = {"invalid": "sync_failed", "error": "sync_failed"}.get(
-                outcome.result or "", "sync_refused"
-            )
-            self.notifier.send(
-                event,
-                f'syncd: commit {sha[:12]} "{commit.subject}" was {outcome.result}; '
-                f"{(row.get('live_commit') or 'nothing')[:12]} stays live: "
-                + "; ".join(outcome.errors[:5]),
-                commit=sha,
-                author=commit.author,
-                subject=commit.subject,
-                result=outcome.result,
-                errors=outcome.errors[:50],
-            )
-        return outcome
+        return self._failed(action, outcome, row, commit, previous)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -467,7 +410,6 @@ class Controller:
                     log.debug("fetch error: %s", outcome.errors)
             except Exception:
                 log.exception("sync failed")
-            self.last_loop = time.monotonic()
             if stop.is_set():
                 break
             timeout = RETRY_SECONDS if self.retry_pending else self.config.interval
@@ -541,6 +483,24 @@ def database_ready(url: str) -> str | None:
     except (SyncdError, SQLAlchemyError) as exc:
         return redact_url(exc.message if isinstance(exc, SyncdError) else str(exc).splitlines()[0])
     return None
+
+
+def _not_applied(outcome: Outcome, exc: SyncdError | SQLAlchemyError | OSError) -> None:
+    """Why a commit did not go live, into its outcome: invalid, denied, refused or error."""
+    if isinstance(exc, InvalidSchedules):
+        outcome.result, outcome.errors = decisions.INVALID, [str(d) for d in exc.diagnostics]
+    elif isinstance(exc, Refused):
+        only_window = all(r.guard == "force-window" for r in exc.refusals)
+        outcome.result = decisions.DENIED if only_window else decisions.REFUSED
+        outcome.errors = [r.message for r in exc.refusals]
+        outcome.summary = exc.plan.summary()
+    else:
+        reason = (
+            exc.message
+            if isinstance(exc, SyncdError)
+            else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        )
+        outcome.result, outcome.errors = decisions.ERROR, [redact_url(reason)]
 
 
 def state_dir(given: str | None) -> Path:

@@ -162,48 +162,9 @@ def _workers(settings: Settings, timeout: float) -> list[str] | dict[str, str]:
 def render(status: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(status, indent=2, default=str)
-    last = status["last_apply"]
-    beat = status["beat"]
-    lines = [
-        f"database:  {status['database']}",
-        f"revision:  {status['revision'] if status['revision'] is not None else 'none'}"
-        + (
-            f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'})"
-            if last
-            else " (never applied)"
-        ),
-        f"schedules: {status['schedules']['managed']} managed, "
-        f"{status['schedules']['unmanaged']} made by other means, "
-        f"{status['schedules']['enabled']} enabled",
-        "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
-        "beat:      "
-        + (
-            beat.get("error") or (f"leader {beat['leader']}" if beat.get("leader") else "no leader")
-        ),
-    ]
-    for c in status.get("controllers", []):
-        src = c["source"]
-        live, remote, attempt = c["live"], c["remote"], c["last_attempt"]
-        lines.append(
-            f"serve:     {src['repo']} {src['branch']}:{src['path']}: {c['state']} ({c['reason']})"
-        )
-        lines.append(
-            f"  live:    {(live['commit'] or '-')[:12]}"
-            + (f' "{live["subject"]}" by {live["author"]}' if live.get("subject") else "")
-            + (f", revision {live['revision']}" if live["revision"] else "")
-        )
-        lines.append(
-            f"  remote:  {(remote['head'] or '-')[:12]} fetched {remote['fetched_time'] or 'never'}"
-            + (f"; error: {remote['error']}" if remote["error"] else "")
-        )
-        windows = (c.get("settings") or {}).get("deny_windows") or []
-        if windows:
-            lines.append("  deny:    " + "; ".join(windows))
-        if attempt["commit"]:
-            lines.append(
-                f"  attempt: {attempt['commit'][:12]} at {attempt['time']}: {attempt['result']}"
-            )
-            lines.extend(f"    {e}" for e in attempt["errors"][:20])
+    lines = _summary_lines(status)
+    for controller in status.get("controllers", []):
+        lines += _controller_lines(controller)
     workers = status["workers"]
     lines.append(
         "workers:   "
@@ -229,3 +190,48 @@ def render(status: dict[str, Any], fmt: str) -> str:
             ]
         )
     return "\n".join(lines)
+
+
+def _summary_lines(status: dict[str, Any]) -> list[str]:
+    last = status["last_apply"]
+    beat = status["beat"]
+    return [
+        f"database:  {status['database']}",
+        f"revision:  {status['revision'] if status['revision'] is not None else 'none'}"
+        + (
+            f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'})"
+            if last
+            else " (never applied)"
+        ),
+        f"schedules: {status['schedules']['managed']} managed, "
+        f"{status['schedules']['unmanaged']} made by other means, "
+        f"{status['schedules']['enabled']} enabled",
+        "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
+        "beat:      "
+        + (
+            beat.get("error") or (f"leader {beat['leader']}" if beat.get("leader") else "no leader")
+        ),
+    ]
+
+
+def _controller_lines(c: dict[str, Any]) -> list[str]:
+    """One `syncd serve` controller: its source, live and remote commits, last attempt."""
+    src = c["source"]
+    live, remote, attempt = c["live"], c["remote"], c["last_attempt"]
+    lines = [
+        f"serve:     {src['repo']} {src['branch']}:{src['path']}: {c['state']} ({c['reason']})",
+        f"  live:    {(live['commit'] or '-')[:12]}"
+        + (f' "{live["subject"]}" by {live["author"]}' if live.get("subject") else "")
+        + (f", revision {live['revision']}" if live["revision"] else ""),
+        f"  remote:  {(remote['head'] or '-')[:12]} fetched {remote['fetched_time'] or 'never'}"
+        + (f"; error: {remote['error']}" if remote["error"] else ""),
+    ]
+    windows = (c.get("settings") or {}).get("deny_windows") or []
+    if windows:
+        lines.append("  deny:    " + "; ".join(windows))
+    if attempt["commit"]:
+        lines.append(
+            f"  attempt: {attempt['commit'][:12]} at {attempt['time']}: {attempt['result']}"
+        )
+        lines.extend(f"    {e}" for e in attempt["errors"][:20])
+    return lines

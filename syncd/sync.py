@@ -22,12 +22,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, insert, inspect, select
 
 from celeryapp.models import SourceManifest
-from syncd.errors import Diagnostic, InvalidSchedules, Refused, StalePlan
+from syncd.errors import Diagnostic, InvalidSchedules, Refused
 from syncd.gcpause import collector_paused
 from syncd.guards import Guards, check
-from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, SourceFile, read_sources
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.plan import Plan, Row, make_plan
 from syncd.render import plan_dict
+from syncd.savedplan import SavedPlan
+from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule
 from syncd.validate import check_across, context_hash, source_hash, validate_file
 
@@ -272,7 +274,7 @@ def apply(
     *,
     lock_timeout: float,
     now: datetime | None = None,
-    expected: dict[str, Any] | None = None,
+    expected: SavedPlan | None = None,
     progress: Callable[[str], None] | None = None,
     commit_info: CommitInfo | None = None,
     inside: Callable[[Connection, Plan, int | None], None] | None = None,
@@ -293,16 +295,7 @@ def apply(
         say("reading and validating the schedule files")
         fresh, gathered = plan_from(conn, options, revision)
         if expected is not None:
-            if expected.get("revision") != revision:
-                raise StalePlan(
-                    f"the plan was made against revision {expected.get('revision')}, the "
-                    f"database is at revision {revision}; make a new plan and review it"
-                )
-            if plan_dict(fresh, revision)["changes"] != expected.get("changes"):
-                raise StalePlan(
-                    "the schedules or the database changed since the plan was made; "
-                    "make a new plan and review it"
-                )
+            expected.check_current(fresh, revision)
         refusals = check(fresh, options.guards, at)
         if refusals:
             # Raised inside the write transaction: it rolls back, nothing is written.

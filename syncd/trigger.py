@@ -15,46 +15,28 @@ still applies, because it protects the task, however the run was started.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import os
-import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import click
 
 from celeryapp.redact import redact_url
 from celeryapp.settings import Settings
 from syncd.errors import (
-    EXIT_INVALID,
     EXIT_OK,
     NoWorkers,
+    ScheduleExpired,
     ServiceUnavailable,
-    SyncdError,
+    TaskFailed,
     UnknownSchedule,
+    WaitTimeout,
+    did_you_mean,
 )
-from syncd.terminal import NO_COLOR_OPTION, complete_schedule_name
 
 DEFAULT_PING_TIMEOUT = 1.0
 DEFAULT_WAIT_TIMEOUT = 60.0
-
-
-class ScheduleExpired(SyncdError):
-    """The schedule has expired; it no longer runs. Change `expires` in its YAML first."""
-
-    exit_code = EXIT_INVALID
-
-
-class TaskFailed(SyncdError):
-    """The triggered task ran and failed; see the worker's log for the traceback."""
-
-
-class WaitTimeout(SyncdError):
-    """The task was sent but did not finish in time; look it up later by its id."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,39 +70,6 @@ def message_expiry(target: Target, now: datetime) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-def did_you_mean(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return " did you mean " + " or ".join(repr(c) for c in close) + "?"
-
-
-def settings_for(ctx: click.Context | None) -> Settings:
-    """Settings from the environment, overridden by the global CLI options when given."""
-    env = dict(os.environ)
-    root = ctx.find_root() if ctx is not None else None
-    sources: list[Mapping[str, Any]] = []
-    if root is not None:
-        sources.append(root.params)
-        obj = root.obj
-        if isinstance(obj, Mapping):
-            sources.append(obj)
-        elif obj is not None:
-            sources.append(vars(obj) if hasattr(obj, "__dict__") else {})
-    for source in sources:
-        for option, variable in (
-            ("database_url", "SYNCD_DATABASE_URL"),
-            ("redis_url", "SYNCD_REDIS_URL"),
-        ):
-            value = source.get(option)
-            if isinstance(value, str) and value:
-                env[variable] = value
-        settings = source.get("settings")
-        if isinstance(settings, Settings):
-            return settings
-    return Settings.from_env(env)
-
-
 def load_target(settings: Settings, name: str) -> Target:
     """The schedule row, or UnknownSchedule with the closest names in the table."""
     from sqlalchemy import create_engine, inspect, select
@@ -140,7 +89,8 @@ def load_target(settings: Settings, name: str) -> Target:
             if row is None:
                 names = list(conn.execute(select(TaskSchedule.name)).scalars())
                 raise UnknownSchedule(
-                    f"no schedule named {name!r} in the database.{did_you_mean(name, names)}"
+                    f"no schedule named {name!r} in the database."
+                    + did_you_mean(name, names, n=3, lead=" ")
                 )
     except SQLAlchemyError as exc:
         raise ServiceUnavailable(
@@ -286,77 +236,22 @@ def render_report(report: Mapping[str, Any], fmt: str) -> str:
     return f"{report['state']} {result}" if done else str(report["task_id"])
 
 
-@click.command("trigger")
-@click.argument("name", shell_complete=complete_schedule_name)
-@click.option("--wait", is_flag=True, help="Wait for the task to finish and print its result.")
-@click.option(
-    "--timeout",
-    type=float,
-    default=DEFAULT_WAIT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait with --wait.",
-)
-@click.option(
-    "--ping-timeout",
-    type=float,
-    default=DEFAULT_PING_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for workers to answer.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown", "github"]),
-    default="text",
-    show_default=True,
-)
-@NO_COLOR_OPTION
-@click.pass_context
-def trigger_command(
-    ctx: click.Context,
-    *,
-    name: str,
-    wait: bool,
-    timeout: float,
-    ping_timeout: float,
-    output_format: str,
-) -> int:
-    """Run schedule NAME's task now, with its own queue, routing and expiry.
-
-    Reads the schedule from the database, checks that a worker answers (exit 3 if none
-    does), sends the task and prints its id; with --wait, prints its result too.
-    """
-    # The CLI maps exceptions to exit codes in one place (syncd.cli.run); imported here
-    # because syncd.cli registers this command at its end.
-    from syncd.cli import run
-
-    return run(
-        ctx,
-        output_format,
-        lambda: trigger(
-            ctx,
-            name,
-            wait=wait,
-            timeout=timeout,
-            ping_timeout=ping_timeout,
-            output_format=output_format,
-        ),
-    )
-
-
 def trigger(
-    ctx: click.Context | None,
+    settings: Settings,
     name: str,
     *,
     wait: bool,
     timeout: float,
     ping_timeout: float,
     output_format: str,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
 ) -> int:
-    """The body of `syncd trigger`; raises SyncdError subclasses for the CLI to map."""
+    """The body of `syncd trigger`; raises SyncdError subclasses for the CLI to map.
+    `out` prints a line on stdout at once (a person sees the id while --wait waits), `err`
+    on stderr."""
     from celeryapp.app import make_app
 
-    settings = settings_for(ctx)
     target = load_target(settings, name)
     now = datetime.now(UTC)
     expires = message_expiry(target, now)
@@ -371,7 +266,7 @@ def trigger(
         if not target.enabled:
             warnings.append(f"schedule {name!r} is disabled; running it because you asked")
         for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
+            err(f"warning: {warning}")
         task_id = send(app, target, now)
         report: dict[str, Any] = {
             "schedule": name,
@@ -381,15 +276,14 @@ def trigger(
             "warnings": warnings,
         }
         if output_format == "text":
-            click.echo(task_id)  # at once: a person sees the id while --wait waits
-            sys.stdout.flush()
+            out(task_id)
         if not wait:
             if output_format != "text":
-                click.echo(render_report(report, output_format))
+                out(render_report(report, output_format))
             return EXIT_OK
         state, result = wait_for(app, task_id, timeout)
         report.update(state=state, result=_jsonable(result))
-        click.echo(render_report(report, output_format))
+        out(render_report(report, output_format))
         if state != "SUCCESS":
             detail = f": {result}" if isinstance(result, BaseException) else ""
             raise TaskFailed(f"task {task_id} ended in state {state}{detail}")

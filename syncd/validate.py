@@ -16,17 +16,10 @@ from typing import Any
 from syncd import __version__
 from syncd.errors import Diagnostic, SyncdError
 from syncd.gcpause import collector_paused
-from syncd.loader import (
-    DEFAULT_SIZE_LIMITS,
-    Document,
-    PathKey,
-    SizeLimits,
-    SourceFile,
-    parse,
-    read_sources,
-)
+from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits, parse
 from syncd.rules import RULES_VERSION, build, check_schedule
 from syncd.schema import schema_bytes, validate_document
+from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule, Source
 
 DEFAULT_TIMEZONE = "UTC"
@@ -91,71 +84,87 @@ def validate_file(
         result.diagnostics = diagnostics
         return result
     if not isinstance(doc.value, dict):
-        mark = doc.mark(())
-        kind = "empty" if doc.value is None else f"a {type(doc.value).__name__}"
-        result.diagnostics = [
-            Diagnostic(
-                source.path,
-                mark.line,
-                mark.column,
-                "schema.not-a-mapping",
-                f"the file is {kind}; write a mapping with `version: 1` and `schedules:`",
-            )
-        ]
+        result.diagnostics = [_not_a_mapping(doc)]
         return result
     schema_diags, broken = validate_document(doc)
-    for diag_path in _trap_parts(doc, schema_diags):
-        broken.add(diag_path)
+    broken |= _trap_parts(doc, schema_diags)
     result.diagnostics.extend(schema_diags)
     items = doc.value.get("schedules")
-    if not isinstance(items, list):
-        return result
-    # Rules run only on schedules the schema accepted (and only if defaults are sound), so a
-    # type error is reported once, not again as a confusing rule failure.
+    if isinstance(items, list) and ("defaults",) not in broken:
+        # Rules run only on schedules the schema accepted (and only if defaults are sound),
+        # so a type error is reported once, not again as a confusing rule failure.
+        _check_schedules(
+            doc, items, broken, result, registry=registry, tz=default_timezone, limits=limits
+        )
+    result.diagnostics = sorted(set(result.diagnostics))
+    if result.diagnostics:
+        result.schedules = []
+    return result
+
+
+def _not_a_mapping(doc: Document) -> Diagnostic:
+    mark = doc.mark(())
+    kind = "empty" if doc.value is None else f"a {type(doc.value).__name__}"
+    return Diagnostic(
+        doc.path,
+        mark.line,
+        mark.column,
+        "schema.not-a-mapping",
+        f"the file is {kind}; write a mapping with `version: 1` and `schedules:`",
+    )
+
+
+def _check_schedules(
+    doc: Document,
+    items: list[Any],
+    broken: set[PathKey],
+    result: FileResult,
+    *,
+    registry: Collection[str] | None,
+    tz: str,
+    limits: SizeLimits,
+) -> None:
+    """Rule-check each schedule the schema accepted; a valid one is built into `result`."""
     seen: dict[str, PathKey] = {}
     for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            continue
         at: PathKey = ("schedules", index)
-        if at in broken or ("defaults",) in broken:
+        if not isinstance(item, dict) or at in broken:
             continue
         merged, origin = _merge(doc, index, item)
-        name = merged.get("name")
-        if isinstance(name, str):
-            if name in seen:
-                first = doc.mark(seen[name])
-                mark = doc.mark((*at, "name"))
-                result.diagnostics.append(
-                    Diagnostic(
-                        source.path,
-                        mark.line,
-                        mark.column,
-                        "name.duplicate",
-                        f"schedule name {name!r} is already used on line {first.line}",
-                    )
-                )
-                continue
-            seen[name] = (*at, "name")
+        duplicate = _duplicate_name(doc, at, merged.get("name"), seen)
+        if duplicate is not None:
+            result.diagnostics.append(duplicate)
+            continue
         rule_diags = check_schedule(
-            doc,
-            at,
-            merged,
-            origin,
-            default_timezone=default_timezone,
-            registry=registry,
-            size=limits,
+            doc, at, merged, origin, default_timezone=tz, registry=registry, size=limits
         )
         if rule_diags:
             result.diagnostics.extend(rule_diags)
             continue
         mark = doc.mark((*at, "name"), key=True)
         result.schedules.append(
-            build(merged, Source(source.path, mark.line, mark.column), result.source_hash)
+            build(merged, Source(doc.path, mark.line, mark.column), result.source_hash)
         )
-    result.diagnostics = sorted(set(result.diagnostics))
-    if result.diagnostics:
-        result.schedules = []
-    return result
+
+
+def _duplicate_name(
+    doc: Document, at: PathKey, name: Any, seen: dict[str, PathKey]
+) -> Diagnostic | None:
+    """A second schedule of the same name in one file (across files: check_across)."""
+    if not isinstance(name, str):
+        return None
+    if name not in seen:
+        seen[name] = (*at, "name")
+        return None
+    first = doc.mark(seen[name])
+    mark = doc.mark((*at, "name"))
+    return Diagnostic(
+        doc.path,
+        mark.line,
+        mark.column,
+        "name.duplicate",
+        f"schedule name {name!r} is already used on line {first.line}",
+    )
 
 
 def _trap_parts(doc: Document, diagnostics: Sequence[Diagnostic]) -> set[PathKey]:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.loader import SourceFile
+from syncd.sources import SourceFile
 from syncd.validate import validate_file
 from tests.corpus import INVALID_CASES
 

@@ -35,8 +35,8 @@ from sqlalchemy import select
 from celeryapp import limits
 from celeryapp.dueplan import entry_from_row, first_due, following, message_expiry
 from syncd.guards import Guards
-from syncd.loader import SourceFile
 from syncd.nextrun import fire_times_for
+from syncd.sources import SourceFile
 from syncd.spec import schedule_from_row
 from syncd.store import connect, table
 from syncd.sync import Options, apply, plan

@@ -15,9 +15,10 @@ from celeryapp import limits
 from celeryapp.models import DispatchLedger, TaskSchedule
 from celeryapp.schedules import CronTimetable, IntervalTimetable
 from syncd.cli import main
-from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, SourceFile
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.nextrun import fire_times_for
 from syncd.schema import _validator, is_valid_fast, schema
+from syncd.sources import SourceFile
 from syncd.spec import DURATION_PATTERN, NAME_PATTERN, ecma_regex
 from syncd.validate import validate_file
 

@@ -81,11 +81,5 @@ def test_help_and_schema_import_nothing_heavy(tmp_path: Path) -> None:
         assert modules.isdisjoint((*HEAVY, "jsonschema")), (argv, modules & {*HEAVY, "jsonschema"})
 
 
-def test_the_beat_core_and_its_rules_import_no_io_module() -> None:
-    """beatcore and dueplan are pure (the model test drives them without services)."""
-    probe = (
-        "import json, sys, celeryapp.beatcore, celeryapp.dueplan; "
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert not set(json.loads(done.stdout)) & set(HEAVY)
+# That the pure modules (beatcore, dueplan, loader, validate, ...) import no I/O module at
+# all is an import contract (pyproject.toml), checked by tests/unit/test_import_contracts.py.

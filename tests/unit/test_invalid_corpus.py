@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.loader import read_sources
+from syncd.sources import read_sources
 from syncd.validate import load, validate_file
 from tests.corpus import INVALID_CASES, INVALID_DIR
 

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd import loader
-from syncd.loader import SourceFile, discover, parse, read_sources
+from syncd import sources as sources_module
+from syncd.loader import parse
+from syncd.sources import SourceFile, discover, read_sources
 
 
 def src(text: str | bytes, path: str = "f.yaml") -> SourceFile:
@@ -107,7 +109,7 @@ def test_symlink_outside_the_directory_is_refused(tmp_path: Path) -> None:
 
 
 def test_oversized_file_is_refused_without_reading_it(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(sources_module, "MAX_FILE_BYTES", 100)
     big = tmp_path / "big.yaml"
     big.write_text("x: " + "y" * 200 + "\n")
     sources, diags = read_sources([str(big)])

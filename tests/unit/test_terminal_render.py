@@ -12,10 +12,10 @@ import click
 import pytest
 
 from syncd import export as exporting
+from syncd.cli.terminal import Progress, color_enabled
 from syncd.plan import Change, Plan, Row
 from syncd.render import COMPACT_FIRST, COMPACT_THRESHOLD, render_plan
 from syncd.status import render as render_status
-from syncd.terminal import Progress, color_enabled
 from syncd.trigger import render_report
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

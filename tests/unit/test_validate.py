@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.loader import SourceFile
+from syncd.sources import SourceFile
 from syncd.spec import NAME_RE, Schedule, format_duration, parse_duration, set_fields
 from syncd.validate import check_across, context_hash, load, validate_file
 

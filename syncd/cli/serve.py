@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from syncd.cli import LOCK_TIMEOUT, Context, _options, _signal, guard_options, run
+from syncd.cli.group import Context, main, run, warn
+from syncd.cli.options import (
+    ADOPT_OPTION,
+    LOCK_TIMEOUT,
+    guard_options,
+    signal_revision,
+    sync_options,
+)
 from syncd.errors import EXIT_OK, UsageError
 from syncd.spec import parse_duration
 
@@ -60,7 +67,8 @@ def _logging() -> None:
     root.propagate = False
 
 
-@click.command("serve")
+# Over 60 lines only by its signature: one parameter a line for each click option.
+@main.command("serve")
 @click.option(
     "--repo",
     envvar="SYNCD_REPO",
@@ -106,10 +114,8 @@ def _logging() -> None:
     envvar="SYNCD_SELF_HEAL",
     help="Revert drift (managed rows edited by hand) within an interval [SYNCD_SELF_HEAL].",
 )
-@click.option(
-    "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
-)
-@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)  # type: ignore[has-type]
+@ADOPT_OPTION
+@click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @guard_options
 @click.pass_context
 def serve_command(
@@ -139,7 +145,6 @@ def serve_command(
         from syncd.gitsource import Credentials, GitSource
         from syncd.notify import Notifier
         from syncd.serve import Controller, ServeConfig
-        from syncd.serve import state_dir as make_state_dir
 
         if not repo:
             raise UsageError("give the git repository to track: --repo URL or SYNCD_REPO")
@@ -148,7 +153,7 @@ def serve_command(
         inner = _check_path(path)
         webhook_secret = _read_secret("SYNCD_WEBHOOK_SECRET_FILE")
         notify_secret = _read_secret("SYNCD_NOTIFY_SECRET_FILE")
-        options = _options(
+        options = sync_options(
             obj,
             (inner,),
             prune=True,
@@ -157,18 +162,8 @@ def serve_command(
             max_delete=max_delete,
             deny_windows=deny_windows,
         )
-        address = None
-        if listen.lower() != "off" and not once:
-            from syncd.listener import parse_listen
-
-            try:
-                address = parse_listen(listen)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-        try:
-            directory = make_state_dir(state_dir)
-        except OSError as exc:
-            raise UsageError(f"--state-dir {state_dir}: {exc.strerror}") from None
+        address = None if once else _address(listen)
+        directory = _state_directory(state_dir)
         source = GitSource(repo, branch, directory, Credentials.from_env(os.environ))
         notifier = Notifier(os.environ.get("SYNCD_NOTIFY_URL") or None, notify_secret)
         controller = Controller(
@@ -183,20 +178,13 @@ def serve_command(
             ),
             source,
             notifier=notifier,
-            signal_fn=lambda revision: _signal(obj, revision),
+            signal_fn=lambda revision: signal_revision(obj, revision),
             leader_fn=_leader(obj),
         )
         log = logging.getLogger("syncd.serve")
         try:
             if once:
-                outcome = controller.sync("once")
-                for error in outcome.errors:
-                    click.echo(error, err=True)
-                click.echo(
-                    f"{outcome.action}: {outcome.result or '-'} {(outcome.commit or '-')[:12]}"
-                    + (f" revision {outcome.revision}" if outcome.revision else "")
-                )
-                return outcome.exit_code
+                return _once(controller)
             return _run(controller, address, webhook_secret, log)
         finally:
             notifier.close()
@@ -204,16 +192,44 @@ def serve_command(
     return run(ctx, "text", body)
 
 
+def _address(listen: str) -> tuple[str, int] | None:
+    """--listen as HOST:PORT, or None for 'off'."""
+    if listen.lower() == "off":
+        return None
+    from syncd.listener import parse_listen
+
+    try:
+        return parse_listen(listen)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _state_directory(state_dir: str) -> Path:
+    from syncd.serve import state_dir as make_state_dir
+
+    try:
+        return make_state_dir(state_dir)
+    except OSError as exc:
+        raise UsageError(f"--state-dir {state_dir}: {exc.strerror}") from None
+
+
+def _once(controller: Any) -> int:
+    """`serve --once`: one sync, its errors on stderr, one line of outcome; apply's codes."""
+    outcome = controller.sync("once")
+    for error in outcome.errors:
+        warn(error)
+    click.echo(
+        f"{outcome.action}: {outcome.result or '-'} {(outcome.commit or '-')[:12]}"
+        + (f" revision {outcome.revision}" if outcome.revision else "")
+    )
+    return int(outcome.exit_code)
+
+
 def _leader(obj: Context) -> Any:
     """The beat leader as `syncd status` reads it, for /status."""
-    from celeryapp.settings import Settings
     from syncd.status import beat_leader
 
-    env = {**os.environ, "SYNCD_DATABASE_URL": obj.database_url}
-    if obj.redis_url:
-        env["SYNCD_REDIS_URL"] = obj.redis_url
-    settings = Settings.from_env(env)
-    return lambda: beat_leader(settings)
+    return lambda: beat_leader(obj.settings)
 
 
 def _run(controller: Any, address: tuple[str, int] | None, secret: bytes | None, log: Any) -> int:

@@ -168,7 +168,7 @@ def _names_in(paths: list[str]) -> set[str]:
     completes its names)."""
     import yaml
 
-    from syncd.loader import read_sources
+    from syncd.sources import read_sources
 
     names: set[str] = set()
     sources, _ = read_sources(paths)

@@ -1,0 +1,17 @@
+"""The `syncd` command line: the only package that imports click (an import contract in
+pyproject.toml says so). Each module registers its commands on the group in `group`:
+
+- group: global options, the one Settings of an invocation, exit codes (`run`)
+- options: options shared by commands (formats, paths, guards) and the revision signal
+- terminal: colour, compact plans, progress line, shell completion
+- syncing: validate, plan, apply, watch, migrate
+- reading: diff, next, export, status, schema
+- serve, trigger: one command each
+"""
+
+from __future__ import annotations
+
+from syncd.cli import reading, serve, syncing, trigger  # noqa: F401 - registers the commands
+from syncd.cli.group import main
+
+__all__ = ["main"]

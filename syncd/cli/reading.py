@@ -1,0 +1,217 @@
+"""The commands that only read: diff, next, export, status, schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from syncd.cli.group import Context, emit, main, run, step_summary, warn
+from syncd.cli.options import FORMAT_OPTION, PATHS_ARGUMENT, paths_or_default
+from syncd.cli.terminal import (
+    COMPACT_OPTION,
+    NO_COLOR_OPTION,
+    complete_schedule_name,
+    text_options,
+)
+from syncd.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from syncd.plan import Row
+
+
+@main.command()
+@click.option("--base", required=True, help="Git ref to compare against (e.g. origin/main).")
+@PATHS_ARGUMENT
+@FORMAT_OPTION
+@NO_COLOR_OPTION
+@COMPACT_OPTION
+@click.pass_context
+def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int:
+    """The plan between the schedules at a git ref and the working tree; no database."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.gitdiff import diff as git_diff
+        from syncd.render import render_plan
+
+        result, warnings = git_diff(
+            base, paths_or_default(paths), default_timezone=obj.timezone, limits=obj.limits
+        )
+        for warning in warnings:
+            warn(f"warning: {warning}")
+        emit(render_plan(result, fmt, **text_options(fmt)))
+        if fmt == "github":
+            step_summary(render_plan(result, "markdown"))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+def _parse_after(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    from syncd.rules import parse_time
+
+    parsed = parse_time(value)
+    if parsed is None:
+        raise UsageError(
+            f"--after {value!r}: write an RFC 3339 time with an offset, like "
+            "2026-03-08T00:00:00-05:00"
+        )
+    return parsed
+
+
+@main.command("next")
+@click.argument("name", shell_complete=complete_schedule_name)
+@PATHS_ARGUMENT
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1, max=10_000),
+    default=5,
+    show_default=True,
+    help="How many fire times.",
+)
+@click.option("--after", help="RFC 3339 instant to start after (default: now).")
+@click.option("--from-db", is_flag=True, help="Read the schedule from the table, not the YAML.")
+@FORMAT_OPTION
+@NO_COLOR_OPTION
+@click.pass_context
+def next_command(
+    ctx: click.Context,
+    name: str,
+    paths: tuple[str, ...],
+    count: int,
+    after: str | None,
+    from_db: bool,
+    fmt: str,
+) -> int:
+    """The next N fire times of a schedule, in its timezone, computed by the beat's code."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.nextrun import find_schedule, fire_times_for, render_next
+
+        start = _parse_after(after)
+        schedule, anchor = find_schedule(
+            name,
+            paths_or_default(paths),
+            from_db=from_db,
+            database_url=obj.database_url,
+            default_timezone=obj.timezone,
+            now=start,
+            limits=obj.limits,
+        )
+        tz_name, times = fire_times_for(
+            schedule, start, count, default_timezone=obj.timezone, anchor=anchor
+        )
+        emit(render_next(schedule.name, tz_name, times, fmt))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write one file per source file into DIR instead of one document to stdout.",
+)
+@FORMAT_OPTION
+@NO_COLOR_OPTION
+@click.pass_context
+def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
+    """Write the database's schedules as YAML that re-applies with no changes.
+
+    --format json prints the same file as JSON (also valid YAML); markdown fences the YAML;
+    github is refused (exit 64): an export has no lines in files to annotate.
+    """
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd import export as exporting
+        from syncd.store import connect, require_database, snapshot
+
+        if fmt not in exporting.FORMATS:
+            raise UsageError(
+                f"export --format {fmt}: an export annotates no file lines; use text (YAML), "
+                "json or markdown"
+            )
+        require_database(obj.database_url)
+        with connect(obj.database_url) as conn:
+            rows = snapshot(conn)
+        if not out_dir:
+            click.echo(exporting.render(rows, fmt), nl=False)
+            return EXIT_OK
+        _report_written(_write_export(rows, out_dir), fmt)
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+def _write_export(rows: Sequence[Row], out_dir: str) -> list[str]:
+    """One YAML file per source file into `out_dir`; the paths written."""
+    from pathlib import Path
+
+    from syncd import export as exporting
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in exporting.export(rows, exporting.modeline(folder)).items():
+        (folder / name).write_text(text, encoding="utf-8")
+        written.append(str(folder / name))
+    return written
+
+
+def _report_written(written: list[str], fmt: str) -> None:
+    if fmt == "json":
+        emit(json.dumps({"written": written}, indent=2))
+    elif fmt == "markdown":
+        emit("\n".join(f"- wrote `{path}`" for path in written))
+    else:
+        for path in written:
+            warn(f"wrote {path}")
+
+
+@main.command()
+@FORMAT_OPTION
+@NO_COLOR_OPTION
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> int:
+    """Revision, last apply, drift, beat leader, workers online."""
+    obj: Context = ctx.obj
+
+    def body() -> int:
+        from syncd.status import gather, render
+
+        emit(render(gather(obj.settings), fmt))
+        return EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
+@main.command("schema")
+@click.option("--id", "show_id", is_flag=True, help="Print only the schema's $id.")
+@click.option(
+    "--path",
+    "show_path",
+    is_flag=True,
+    help="Print the installed schema file's path (for editor settings; docs/editors.md).",
+)
+def schema_command(show_id: bool, show_path: bool) -> int:
+    """Print the JSON Schema of a schedules file, as shipped with this installed version."""
+    from syncd.schema import schema, schema_bytes, schema_path
+
+    if show_id:
+        click.echo(schema()["$id"])
+    elif show_path:
+        click.echo(schema_path())
+    else:
+        click.echo(schema_bytes().decode("utf-8"), nl=False)
+    return EXIT_OK
