@@ -836,6 +836,101 @@ def schema_command(show_id: bool, show_path: bool) -> int:
     return EXIT_OK
 
 
+# --- syncd import (issue 16) -------------------------------------------------------------
+@main.command("import")
+@click.option(
+    "--from",
+    "kind",
+    required=True,
+    type=click.Choice(["django-celery-beat", "redbeat", "fba", "crontab"]),
+    help="What SOURCE is.",
+)
+@click.argument("source")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write DIR/<kind>.yaml instead of printing the YAML.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the file in --out if it exists.")
+@click.option(
+    "--timezone",
+    "zone",
+    help="Zone the source evaluated its times in (redbeat: the app's timezone, default UTC; "
+    "fba: DATETIME_TIMEZONE, default Asia/Shanghai; crontab: default UTC).",
+)
+@click.option("--task", help="crontab: the Celery task that runs each line's command.")
+@click.option("--name-prefix", default="", help="crontab: put before every derived name.")
+@click.option(
+    "--prefix", "key_prefix", default="redbeat:", show_default=True, help="redbeat: key prefix."
+)
+@click.option("--table", help="fba: the table (default: task_scheduler or sys_task_scheduler).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def import_command(
+    ctx: click.Context,
+    kind: str,
+    source: str,
+    out_dir: str | None,
+    force: bool,
+    zone: str | None,
+    task: str | None,
+    name_prefix: str,
+    key_prefix: str,
+    table: str | None,
+    fmt: str,
+) -> int:
+    """Write YAML from django-celery-beat (a database URL), RedBeat (a Redis URL), fba (a
+    database URL) or a crontab file (a path, - for stdin). Reads only; exit 1 when some
+    entries could not be carried (the file holds the others), every note on stderr."""
+
+    def body() -> int:
+        from pathlib import Path
+
+        from celeryapp.settings import check_timezone
+        from syncd.errors import EXIT_INVALID
+        from syncd.export import modeline
+        from syncd.importers import writer
+        from syncd.importers.run import run_import
+
+        if zone is not None:
+            check_timezone(zone, "--timezone")
+        imported = run_import(
+            kind,
+            source,
+            now=datetime.now(UTC),
+            timezone_name=zone,
+            task=task,
+            prefix=key_prefix,
+            table=table,
+            name_prefix=name_prefix,
+        )
+        written: list[str] = []
+        if out_dir:
+            folder = Path(out_dir)
+            target = folder / writer.file_name(imported)
+            if target.exists() and not force:
+                raise UsageError(f"{target} exists; pass --force to overwrite it")
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_text(writer.document(imported, modeline(folder)), encoding="utf-8")
+            written.append(str(target))
+        if fmt == "json":
+            report = writer.report_json(imported, written)
+            if not out_dir:
+                report["document"] = writer.document(imported)
+            emit(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            if not out_dir:
+                click.echo(writer.document(imported), nl=False)
+            for line in writer.report_lines(imported):
+                click.echo(line, err=True)
+            for path in written:
+                click.echo(f"wrote {path}", err=True)
+        return EXIT_INVALID if imported.skipped else EXIT_OK
+
+    return run(ctx, fmt, body)
+
+
 __all__ = ["UnknownSchedule", "main"]
 
 # --- commands living in their own modules ------------------------------------------------
