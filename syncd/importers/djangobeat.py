@@ -80,13 +80,20 @@ def _timing(row: Mapping[str, Any], now: datetime, notes: list[str]) -> dict[str
     if row.get("solar"):
         solar = row["solar"]
         raise ValueError(
-            f"solar schedule ({solar.get('event')} at {solar.get('latitude')}, "
-            f"{solar.get('longitude')}) cannot be carried: a sun event moves every day, and "
-            "syncd schedules are a cron expression or a fixed interval"
+            f"solar schedule ({solar.get('event')} at {_degrees(solar.get('latitude'))}, "
+            f"{_degrees(solar.get('longitude'))}) cannot be carried: a sun event moves "
+            "every day, and syncd schedules are a cron expression or a fixed interval"
         )
     if row.get("clocked"):
         return _clocked(row, now, notes)
     raise ValueError("the task has no interval, crontab, solar or clocked schedule")
+
+
+def _degrees(value: Any) -> str:
+    try:  # PostgreSQL hands back Decimal('52.370000')
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _interval(row: Mapping[str, Any]) -> dict[str, Any]:
