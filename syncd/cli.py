@@ -865,7 +865,8 @@ def schema_command(show_id: bool, show_path: bool) -> int:
     "--prefix", "key_prefix", default="redbeat:", show_default=True, help="redbeat: key prefix."
 )
 @click.option("--table", help="fba: the table (default: task_scheduler or sys_task_scheduler).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@FORMAT_OPTION
+@NO_COLOR_OPTION
 @click.pass_context
 def import_command(
     ctx: click.Context,
@@ -893,6 +894,11 @@ def import_command(
         from syncd.importers import writer
         from syncd.importers.run import run_import
 
+        if fmt not in writer.FORMATS:
+            raise UsageError(
+                f"import --format {fmt}: an import annotates no file lines; use "
+                "text, json or markdown"
+            )
         if zone is not None:
             check_timezone(zone, "--timezone")
         imported = run_import(
@@ -914,18 +920,10 @@ def import_command(
             folder.mkdir(parents=True, exist_ok=True)
             target.write_text(writer.document(imported, modeline(folder)), encoding="utf-8")
             written.append(str(target))
-        if fmt == "json":
-            report = writer.report_json(imported, written)
-            if not out_dir:
-                report["document"] = writer.document(imported)
-            emit(json.dumps(report, indent=2, ensure_ascii=False))
-        else:
-            if not out_dir:
-                click.echo(writer.document(imported), nl=False)
-            for line in writer.report_lines(imported):
-                click.echo(line, err=True)
-            for path in written:
-                click.echo(f"wrote {path}", err=True)
+        out, notes = writer.render(imported, fmt, written)
+        click.echo(out, nl=False)
+        for line in notes:
+            click.echo(line, err=True)
         return EXIT_INVALID if imported.skipped else EXIT_OK
 
     return run(ctx, fmt, body)

@@ -6,6 +6,7 @@ that adds the file sees them where they matter; the same notes go to stderr (or 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -59,3 +60,27 @@ def report_json(imported: Imported, written: list[str]) -> dict[str, Any]:
         "notes": [n.as_json() for n in imported.notes],
         "written": written,
     }
+
+
+FORMATS = ("text", "json", "markdown")  # github annotates file lines; an import has none
+
+
+def render(imported: Imported, fmt: str, written: list[str]) -> tuple[str, list[str]]:
+    """(stdout, stderr lines). Without `written` files the document goes to stdout: as it
+    is (text), inside the report object (json), or fenced under the notes (markdown)."""
+    document_ = None if written else document(imported)
+    if fmt == "json":
+        report = report_json(imported, written)
+        if document_ is not None:
+            report["document"] = document_
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n", []
+    if fmt == "markdown":
+        n = len(imported.schedules)
+        out = [f"### syncd import from {imported.source}: {n} schedule{'s' * (n != 1)}", ""]
+        out += [f"- **{x.kind}** `{x.origin}`: {x.message}" for x in imported.notes]
+        out += [f"- wrote `{path}`" for path in written]
+        if document_ is not None:
+            out += ["", "```yaml", document_.rstrip("\n"), "```"]
+        return "\n".join(out) + "\n", []
+    lines = report_lines(imported) + [f"wrote {path}" for path in written]
+    return document_ or "", lines
