@@ -469,3 +469,51 @@ def test_renamed_note() -> None:
     assert notes(imported, RENAMED) == {
         "Daily Report": "'Daily Report' is not a valid syncd name; imported as 'daily-report'"
     }
+
+
+# --- where Celery's crontab and cron part ways, besides the day fields ------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def both_fire_times(expr: str, fields: dict[str, str], after: datetime) -> tuple[list, list]:
+    from celery.schedules import crontab as celery_crontab
+
+    from celeryapp.schedules import fire_times
+    from tests.celerytimes import celery_fire_times
+
+    theirs = celery_crontab(**fields)
+    theirs.tz = BERLIN
+    celery = celery_fire_times(theirs, after, after, 3)
+    ours = fire_times(CronTimetable(expr, BERLIN), after, 3)
+    return [t.astimezone(BERLIN).isoformat() for t in celery], [
+        t.astimezone(BERLIN).isoformat() for t in ours
+    ]
+
+
+def test_dst_differences_between_celery_and_cron() -> None:
+    """Listed in docs/import.md. Celery shifts a time in the spring-forward gap by the gap
+    (02:30 -> 03:30); cron fires right after it (03:00). In the repeated fall-back hour a
+    job whose fields start with `*` follows elapsed time in cron (both passes); Celery
+    skips the second pass. A fixed time in the repeated hour fires once in both."""
+    spring = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    celery, ours = both_fire_times("30 2 * * *", {"minute": "30", "hour": "2"}, spring)
+    assert celery[0] == "2026-03-29T03:30:00+02:00"
+    assert ours[0] == "2026-03-29T03:00:00+02:00"
+    assert celery[1:] == ours[1:]
+
+    fall = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)  # 02:00 CEST, the first pass
+    celery, ours = both_fire_times("*/30 * * * *", {"minute": "*/30"}, fall)
+    assert celery == [
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T03:00:00+01:00",
+        "2026-10-25T03:30:00+01:00",
+    ]
+    assert ours == [
+        "2026-10-25T02:30:00+02:00",
+        "2026-10-25T02:00:00+01:00",
+        "2026-10-25T02:30:00+01:00",
+    ]
+
+    celery, ours = both_fire_times("30 2 * * *", {"minute": "30", "hour": "2"}, fall)
+    assert celery == ours
