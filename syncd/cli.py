@@ -865,6 +865,12 @@ def schema_command(show_id: bool, show_path: bool) -> int:
     "--prefix", "key_prefix", default="redbeat:", show_default=True, help="redbeat: key prefix."
 )
 @click.option("--table", help="fba: the table (default: task_scheduler or sys_task_scheduler).")
+@click.option(
+    "--accept-or-days",
+    is_flag=True,
+    help="Import crontabs with both day fields restricted enabled: Celery ANDed them, cron "
+    "ORs them (default: such schedules are written disabled, with a note).",
+)
 @FORMAT_OPTION
 @NO_COLOR_OPTION
 @click.pass_context
@@ -879,6 +885,7 @@ def import_command(
     name_prefix: str,
     key_prefix: str,
     table: str | None,
+    accept_or_days: bool,
     fmt: str,
 ) -> int:
     """Write YAML from django-celery-beat (a database URL), RedBeat (a Redis URL), fba (a
@@ -910,6 +917,7 @@ def import_command(
             prefix=key_prefix,
             table=table,
             name_prefix=name_prefix,
+            accept_or_days=accept_or_days,
         )
         written: list[str] = []
         if out_dir:

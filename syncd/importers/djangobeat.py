@@ -32,7 +32,9 @@ SOURCE = "django-celery-beat"
 PREFIX = "django_celery_beat_"
 
 
-def convert(rows: Sequence[Mapping[str, Any]], *, now: datetime) -> Imported:
+def convert(
+    rows: Sequence[Mapping[str, Any]], *, now: datetime, accept_or_days: bool = False
+) -> Imported:
     items: list[Candidate | Note] = []
     for row in rows:
         name = str(row["name"])
@@ -42,7 +44,7 @@ def convert(rows: Sequence[Mapping[str, Any]], *, now: datetime) -> Imported:
             items.append(skip(name, str(exc)))
             continue
         items.append(candidate)
-    return finish(SOURCE, items)
+    return finish(SOURCE, items, hold_and_days=not accept_or_days)
 
 
 def _candidate(row: Mapping[str, Any], now: datetime) -> Candidate:

@@ -75,13 +75,30 @@ def _check(item: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
     return [d.message for d in result.diagnostics]
 
 
+def both_days_restricted(fields: Mapping[str, Any]) -> bool:
+    parts = str(fields.get("cron") or "").split()
+    return len(parts) == 5 and parts[2] != "*" and parts[4] != "*"
+
+
+HELD = (
+    "imported disabled, so it does not fire on days Celery never fired it: rewrite it, then "
+    "enable it (or import with --accept-or-days to take cron's OR as it is)"
+)
+
+
 def finish(
     source: str,
     items: Sequence[Candidate | Note],
     defaults: Mapping[str, Any] | None = None,
+    *,
+    hold_and_days: bool = False,
 ) -> Imported:
     """Valid unique names, validated schedules; `items` in source order (a Note is an
-    entry the converter already skipped), so the notes come out in that order too."""
+    entry the converter already skipped), so the notes come out in that order too.
+
+    `hold_and_days` (the Celery sources): a cron with both day fields restricted meant AND
+    there and means OR here, so it would fire on more days; such a schedule is written
+    disabled, with a note, unless the caller accepts the OR."""
     defaults = dict(defaults or {})
     out = Imported(source, defaults, [], {}, [])
     candidates = [c for c in items if isinstance(c, Candidate)]
@@ -95,6 +112,9 @@ def finish(
             continue
         name, rename = chosen[id(entry)]
         item = {**entry.fields, "name": name}
+        if hold_and_days and both_days_restricted(item) and item.get("enabled", True):
+            item["enabled"] = False
+            entry.notes.append(HELD)
         problems = _check(item, defaults)
         if problems:
             out.notes.append(skip(entry.origin, "syncd refuses it: " + "; ".join(problems)))

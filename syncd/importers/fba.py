@@ -32,7 +32,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"  # fba's DATETIME_TIMEZONE default
 INTERVAL, CRONTAB = 0, 1
 
 
-def convert(rows: Sequence[Mapping[str, Any]], *, timezone_name: str) -> Imported:
+def convert(
+    rows: Sequence[Mapping[str, Any]], *, timezone_name: str, accept_or_days: bool = False
+) -> Imported:
     zone = ZoneInfo(timezone_name)
     items: list[Candidate | Note] = []
     for row in rows:
@@ -41,7 +43,7 @@ def convert(rows: Sequence[Mapping[str, Any]], *, timezone_name: str) -> Importe
             items.append(_candidate(row, zone))
         except ValueError as exc:
             items.append(skip(origin, str(exc)))
-    return finish(SOURCE, items, {"timezone": timezone_name})
+    return finish(SOURCE, items, {"timezone": timezone_name}, hold_and_days=not accept_or_days)
 
 
 def _crontab(text: Any) -> tuple[str, list[str]]:

@@ -43,7 +43,10 @@ def decode_time(value: Any) -> datetime | None:
 
 
 def convert(
-    entries: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]], *, timezone_name: str
+    entries: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    timezone_name: str,
+    accept_or_days: bool = False,
 ) -> Imported:
     """(key, definition, meta) per entry -> schedules with `timezone_name` as the default."""
     items: list[Candidate | Note] = []
@@ -53,7 +56,7 @@ def convert(
             items.append(_candidate(origin, definition, meta))
         except ValueError as exc:
             items.append(skip(origin, str(exc)))
-    return finish(SOURCE, items, {"timezone": timezone_name})
+    return finish(SOURCE, items, {"timezone": timezone_name}, hold_and_days=not accept_or_days)
 
 
 def _candidate(origin: str, definition: Mapping[str, Any], meta: Mapping[str, Any]) -> Candidate:

@@ -19,15 +19,19 @@ def run_import(
     prefix: str = "redbeat:",
     table: str | None = None,
     name_prefix: str = "",
+    accept_or_days: bool = False,
 ) -> Imported:
     if kind == "django-celery-beat":
-        return djangobeat.convert(read.django_rows(source), now=now)
+        return djangobeat.convert(read.django_rows(source), now=now, accept_or_days=accept_or_days)
     if kind == "redbeat":
         entries = read.redbeat_entries(source, prefix)
-        return redbeat.convert(entries, timezone_name=timezone_name or "UTC")
+        return redbeat.convert(
+            entries, timezone_name=timezone_name or "UTC", accept_or_days=accept_or_days
+        )
     if kind == "fba":
         rows = read.fba_rows(source, table)
-        return fba.convert(rows, timezone_name=timezone_name or fba.DEFAULT_TIMEZONE)
+        zone = timezone_name or fba.DEFAULT_TIMEZONE
+        return fba.convert(rows, timezone_name=zone, accept_or_days=accept_or_days)
     if kind == "crontab":
         if not task:
             raise UsageError(

@@ -45,3 +45,20 @@ def round_trip(folder: Path, database_url: str) -> None:
     syncd("validate", str(folder))
     syncd("--database-url", database_url, "apply", str(folder))
     syncd("--database-url", database_url, "plan", str(folder), "--detailed-exitcode")
+
+
+def held_then_accepted(
+    args: tuple[str, ...], out: Path, name: str
+) -> subprocess.CompletedProcess[str]:
+    """Import twice: by default the entry whose day fields Celery ANDed is written disabled
+    with a note; with --accept-or-days it is enabled (so its fire times can be compared).
+    Returns the second run."""
+    import yaml
+
+    syncd(*args, "--out", str(out), check=1)
+    (written,) = out.glob("*.yaml")
+    document = written.read_text()
+    assert "does not fire on days Celery never fired it" in document
+    held = {s["name"]: s for s in yaml.safe_load(document)["schedules"]}[name]
+    assert held["enabled"] is False
+    return syncd(*args, "--out", str(out), "--force", "--accept-or-days", check=1)

@@ -29,7 +29,13 @@ from sqlalchemy import (
     create_engine,
 )
 
-from tests.integration.importing import celery_fire_times, round_trip, syncd, syncd_fire_times
+from tests.integration.importing import (
+    celery_fire_times,
+    held_then_accepted,
+    round_trip,
+    syncd,
+    syncd_fire_times,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +135,7 @@ def test_fba_round_trip(db_url: str, table_name: str, tmp_path: Path) -> None:
         engine.dispose()
     out = tmp_path / "schedules"
     secret = db_url.replace("postgres@", "postgres:s3cret-pw@", 1)
-    done = syncd("import", "--from", "fba", secret, "--out", str(out), check=1)
+    done = held_then_accepted(("import", "--from", "fba", secret), out, "first-monday")
     assert "s3cret-pw" not in done.stdout + done.stderr
     err = done.stderr
     assert "bad-cron: crontab '0 0  * * *' is not five fields split by single spaces" in err

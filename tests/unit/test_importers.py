@@ -517,3 +517,28 @@ def test_dst_differences_between_celery_and_cron() -> None:
 
     celery, ours = both_fire_times("30 2 * * *", {"minute": "30", "hour": "2"}, fall)
     assert celery == ours
+
+
+def test_and_days_are_held_disabled_unless_accepted() -> None:
+    rows = [
+        task(
+            "first-monday",
+            crontab={
+                "minute": "0",
+                "hour": "6",
+                "day_of_month": "1-7",
+                "day_of_week": "mon",
+                "month_of_year": "*",
+            },
+        )
+    ]
+    held = djangobeat.convert(rows, now=NOW)
+    assert held.schedules[0]["enabled"] is False
+    assert any("imported disabled" in m for m in held.comments["first-monday"])
+    accepted = djangobeat.convert(rows, now=NOW, accept_or_days=True)
+    assert "enabled" not in accepted.schedules[0]
+    assert not any("imported disabled" in m for m in accepted.comments["first-monday"])
+    # a crontab file means OR already: nothing to hold
+    plain = crontab.convert("0 6 1-7 * mon /x\n", task="t.a", timezone_name="UTC", path="c")
+    assert "enabled" not in plain.schedules[0]
+    assert plain.notes == []
