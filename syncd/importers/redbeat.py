@@ -43,7 +43,7 @@ def decode_time(value: Any) -> datetime | None:
 
 
 def convert(
-    entries: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    entries: Sequence[tuple[str, Any, Any]],
     *,
     timezone_name: str,
     accept_or_days: bool = False,
@@ -51,9 +51,13 @@ def convert(
     """(key, definition, meta) per entry -> schedules with `timezone_name` as the default."""
     items: list[Candidate | Note] = []
     for key, definition, meta in entries:
+        if not isinstance(definition, Mapping):
+            items.append(skip(key, "its definition is not a JSON object"))
+            continue
         origin = str(definition.get("name") or key)
+        state = meta if isinstance(meta, Mapping) else {}
         try:
-            items.append(_candidate(origin, definition, meta))
+            items.append(_candidate(origin, definition, state))
         except ValueError as exc:
             items.append(skip(origin, str(exc)))
     return finish(SOURCE, items, {"timezone": timezone_name}, hold_and_days=not accept_or_days)

@@ -21,6 +21,16 @@ def _dump(value: Any) -> str:
     )
 
 
+def shown(text: str) -> str:
+    """Source text made safe to print: control characters (a newline that would forge a
+    report line, a terminal escape) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _code(text: str) -> str:
+    return "`" + shown(text).replace("`", "'") + "`"
+
+
 def file_name(imported: Imported) -> str:
     return f"{imported.source}.yaml"
 
@@ -36,7 +46,7 @@ def document(imported: Imported, header: str = NO_MODELINE) -> str:
     lines.append("schedules:")
     for item in imported.schedules:
         for note in imported.comments.get(item["name"], []):
-            lines.append("  # NOTE: " + " ".join(note.split()))
+            lines.append("  # NOTE: " + shown(" ".join(note.split())))
         body = _dump([item]).rstrip("\n")
         lines.extend("  " + row for row in body.splitlines())
     return "\n".join(lines) + "\n"
@@ -44,7 +54,9 @@ def document(imported: Imported, header: str = NO_MODELINE) -> str:
 
 def report_lines(imported: Imported) -> list[str]:
     """`warning[import.KIND]: ENTRY: MESSAGE` per note, then a one-line summary."""
-    out = [f"warning[import.{n.kind}]: {n.origin}: {n.message}" for n in imported.notes]
+    out = [
+        f"warning[import.{n.kind}]: {shown(n.origin)}: {shown(n.message)}" for n in imported.notes
+    ]
     n, skipped = len(imported.schedules), len(imported.skipped)
     out.append(
         f"imported {n} schedule{'s' * (n != 1)} from {imported.source}"
@@ -77,7 +89,7 @@ def render(imported: Imported, fmt: str, written: list[str]) -> tuple[str, list[
     if fmt == "markdown":
         n = len(imported.schedules)
         out = [f"### syncd import from {imported.source}: {n} schedule{'s' * (n != 1)}", ""]
-        out += [f"- **{x.kind}** `{x.origin}`: {x.message}" for x in imported.notes]
+        out += [f"- **{x.kind}** {_code(x.origin)}: {shown(x.message)}" for x in imported.notes]
         out += [f"- wrote `{path}`" for path in written]
         if document_ is not None:
             out += ["", "```yaml", document_.rstrip("\n"), "```"]

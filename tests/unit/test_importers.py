@@ -542,3 +542,39 @@ def test_and_days_are_held_disabled_unless_accepted() -> None:
     plain = crontab.convert("0 6 1-7 * mon /x\n", task="t.a", timezone_name="UTC", path="c")
     assert "enabled" not in plain.schedules[0]
     assert plain.notes == []
+
+
+def test_hostile_source_text_cannot_forge_report_lines() -> None:
+    rows = [{"name": "evil\nwarning[import.skipped]: fake\x1b[31m", "task": "t.a", "type": 9}]
+    imported = fba.convert(rows, timezone_name="UTC")
+    (line, summary) = writer.report_lines(imported)
+    assert "\n" not in line
+    assert "\x1b" not in line
+    assert "\\n" in line
+    assert "\\x1b" in line
+    assert summary == "imported 0 schedules from fba; skipped 1 (listed above)"
+    text, _ = writer.render(imported, "markdown", [])
+    assert "\x1b" not in text
+
+
+def test_redbeat_entries_that_are_not_objects_are_skipped() -> None:
+    imported = redbeat.convert(
+        [
+            ("k:a", ["not", "a", "dict"], None),
+            (
+                "k:b",
+                {"name": "b", "task": "t.b", "schedule": {"__type__": "interval", "every": "soon"}},
+                "junk",
+            ),
+        ],
+        timezone_name="UTC",
+    )
+    skipped = notes(imported, SKIPPED)
+    assert skipped["k:a"] == "its definition is not a JSON object"
+    assert "could not convert string to float" in skipped["b"]
+
+
+def test_crontab_nul_in_a_command_is_refused_by_the_validator() -> None:
+    imported = crontab.convert("* * * * * echo \x00\n", task="t.a", timezone_name="UTC", path="c")
+    assert imported.schedules == []
+    assert "syncd refuses it" in notes(imported, SKIPPED)["c:1"]
