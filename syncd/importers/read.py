@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from celeryapp.redact import redact_url
-from syncd.errors import NoDatabase, ServiceUnavailable, SyncdError
+from syncd.errors import NoDatabase, ServiceUnavailable, SyncdError, UsageError
 
 
 class SourceError(SyncdError):
@@ -33,8 +33,19 @@ def _database(url: str) -> Iterator[Connection]:
     path = sqlite_file(url)
     if path is not None and not os.path.exists(path):
         raise NoDatabase(f"no database at {redact_url(url)}: the file {path} does not exist")
-    with connect(url) as conn:
-        yield conn
+    try:  # the body only reads: a usage error or a missing driver comes from connecting
+        with connect(url) as conn:
+            yield conn
+    except UsageError:
+        raise UsageError(
+            f"SOURCE {redact_url(url)!r} is not a SQLAlchemy URL; write it as "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB, mysql+pymysql://... or sqlite:///PATH"
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise ServiceUnavailable(
+            f"the database driver for {redact_url(url).split(':', 1)[0]} is not installed "
+            f"(no module {exc.name!r}); install it beside syncd"
+        ) from None
 
 
 def _select(conn: Connection, sql: str) -> list[dict[str, Any]]:

@@ -178,3 +178,13 @@ def test_syncd_own_table_is_refused(sqlite_url: str) -> None:
     assert "is syncd's own table, not fba's: use `syncd export`" in done.stderr
     done = syncd("import", "--from", "fba", sqlite_url, "--table", "nope", check=3)
     assert "no fba schedule table (nope)" in done.stderr
+
+
+def test_unusable_source_urls() -> None:
+    done = syncd("import", "--from", "fba", "not a url", check=64)
+    assert "SOURCE 'not a url' is not a SQLAlchemy URL" in done.stderr
+    done = syncd(
+        "import", "--from", "fba", "postgresql://postgres:s3cret-pw@127.0.0.1:1/x", check=3
+    )
+    assert "cannot reach the database at postgresql://postgres:***@127.0.0.1:1/x" in done.stderr
+    assert "s3cret-pw" not in done.stderr
