@@ -77,7 +77,8 @@ def django_dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 
 def make_entries(alias: str) -> dict[str, object]:
-    """One PeriodicTask per case, through django-celery-beat's models; name -> task."""
+    """One PeriodicTask per case, through django-celery-beat's models; name -> task.
+    Long because it is a table of cases, read best in one piece."""
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,

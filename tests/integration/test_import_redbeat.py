@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,18 +30,21 @@ AFTER = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
 KNOWN_DIFFERENCES = {"monthly-friday": "Celery ANDs day_of_month and day_of_week; cron ORs"}
 
 
-def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -> None:
+LAST = datetime(2026, 12, 6, 23, 59, 10, tzinfo=UTC)
+
+
+def save_entries(redis_url: str, key_prefix: str) -> Any:
+    """One entry per case, saved by RedBeat itself; returns the Celery app they belong to."""
     from celery import Celery
     from celery.schedules import crontab, schedule
     from redbeat import RedBeatSchedulerEntry
     from redbeat.schedules import rrule
 
-    key_prefix = f"{redis_prefix}:redbeat:"
     app = Celery("import-test", set_as_current=True)
     app.conf.update(
         redbeat_redis_url=redis_url, redbeat_key_prefix=key_prefix, timezone=ZONE, enable_utc=True
     )
-    last = datetime(2026, 12, 6, 23, 59, 10, tzinfo=UTC)
+    last = LAST
 
     def save(name: str, sched: object, **options: object) -> RedBeatSchedulerEntry:
         entry = RedBeatSchedulerEntry(
@@ -62,6 +66,15 @@ def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -
     save("odd", schedule(timedelta(seconds=2.5)))
     save("paused", schedule(timedelta(hours=1)), enabled=False, options={"priority": 3})
     save("rule", rrule("MINUTELY", interval=10, dtstart=last))
+    return app
+
+
+def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -> None:
+    from redbeat import RedBeatSchedulerEntry
+
+    key_prefix = f"{redis_prefix}:redbeat:"
+    app = save_entries(redis_url, key_prefix)
+    last = LAST
 
     out = tmp_path / "schedules"
     secret_url = redis_url.replace("redis://", "redis://:s3cret-pw@", 1)

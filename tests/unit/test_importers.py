@@ -140,6 +140,7 @@ def test_fires_when_celery_fires(
     cron, found = celerycron.convert(fields)
     assert found == []
     theirs = celery_crontab(**fields)
+    theirs.tz = ZoneInfo("UTC")  # else the current app's zone, whichever test set one
     ours = CronTimetable(cron, ZoneInfo("UTC"))
     at = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     for _ in range(5):
@@ -167,6 +168,7 @@ def task(name: str, **values: object) -> dict[str, object]:
 
 
 def test_django_mapping() -> None:
+    # One row per mapping rule and the whole expected result: long, and read in one piece.
     last = datetime(2026, 12, 1, 10, 0, 5, 123456)  # naive: Django's SQLite keeps UTC
     rows = [
         task(
@@ -240,6 +242,7 @@ def tagged_time(**parts: object) -> dict[str, object]:
 
 
 def test_redbeat_mapping() -> None:
+    # One entry per mapping rule and the whole expected result: long, read in one piece.
     last = tagged_time(year=2026, month=12, day=1, hour=11, minute=0, timezone="Europe/Berlin")
     entries = [
         (
