@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from syncd.spec import format_duration, format_time
 
+ROUTING = ("queue", "exchange", "routing_key")
 PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
@@ -72,6 +74,21 @@ def _decoded(raw: Any, what: str) -> Any:
         except ValueError as exc:
             raise ValueError(f"{what} is not JSON: {exc}") from exc
     return raw
+
+
+def call_fields(
+    args: Any, kwargs: Any, routing: Mapping[str, Any], keys: tuple[str, ...] = ROUTING
+) -> dict[str, Any]:
+    """What every Celery source stores the same way: the task's arguments (JSON) and its
+    routing options (empty ones left out)."""
+    out: dict[str, Any] = {}
+    decoded_args, decoded_kwargs = json_list(args, "args"), json_dict(kwargs, "kwargs")
+    if decoded_args is not None:
+        out["args"] = decoded_args
+    if decoded_kwargs is not None:
+        out["kwargs"] = decoded_kwargs
+    out.update({k: routing[k] for k in keys if text_or_none(routing.get(k))})
+    return out
 
 
 def text_or_none(value: Any) -> str | None:

@@ -20,8 +20,8 @@ from typing import Any
 from syncd.importers import celerycron
 from syncd.importers.common import (
     aware,
+    call_fields,
     json_dict,
-    json_list,
     period_interval,
     text_or_none,
     time_text,
@@ -52,15 +52,7 @@ def _candidate(row: Mapping[str, Any], now: datetime) -> Candidate:
     notes: list[str] = []
     fields: dict[str, Any] = {"name": name, "task": row["task"]}
     fields.update(_timing(row, now, notes))
-    args = json_list(row.get("args"), "args")
-    kwargs = json_dict(row.get("kwargs"), "kwargs")
-    if args is not None:
-        fields["args"] = args
-    if kwargs is not None:
-        fields["kwargs"] = kwargs
-    for key in ("queue", "exchange", "routing_key"):
-        if text_or_none(row.get(key)):
-            fields[key] = row[key]
+    fields.update(call_fields(row.get("args"), row.get("kwargs"), row))
     _expiry(row, fields, notes)
     if not row.get("enabled", True):
         fields["enabled"] = False

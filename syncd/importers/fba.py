@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 from syncd.importers import celerycron
 from syncd.importers.common import (
     aware,
-    json_dict,
-    json_list,
+    call_fields,
     period_interval,
     text_or_none,
     time_text,
@@ -82,15 +81,7 @@ def _candidate(row: Mapping[str, Any], zone: ZoneInfo) -> Candidate:
             )
     else:
         raise ValueError(f"type {row.get('type')!r} is neither 0 (interval) nor 1 (crontab)")
-    args = json_list(row.get("args"), "args")
-    kwargs = json_dict(row.get("kwargs"), "kwargs")
-    if args is not None:
-        fields["args"] = args
-    if kwargs is not None:
-        fields["kwargs"] = kwargs
-    for key in ("queue", "exchange", "routing_key"):
-        if text_or_none(row.get(key)):
-            fields[key] = row[key]
+    fields.update(call_fields(row.get("args"), row.get("kwargs"), row))
     _expiry(row, zone, fields, notes)
     _state(row, fields, notes)
     if text_or_none(row.get("remark")):

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.importers import celerycron
-from syncd.importers.common import interval, json_dict, json_list, text_or_none, time_text
+from syncd.importers.common import call_fields, interval, time_text
 from syncd.importers.entries import Candidate, Imported, Note, finish, skip
 
 SOURCE = "redbeat"
@@ -70,13 +70,11 @@ def _candidate(origin: str, definition: Mapping[str, Any], meta: Mapping[str, An
     notes: list[str] = []
     fields: dict[str, Any] = {"name": origin, "task": task}
     fields.update(_timing(definition.get("schedule"), meta, notes))
-    args = json_list(definition.get("args"), "args")
-    kwargs = json_dict(definition.get("kwargs"), "kwargs")
-    if args is not None:
-        fields["args"] = args
-    if kwargs is not None:
-        fields["kwargs"] = kwargs
-    _options(definition.get("options") or {}, fields, notes)
+    options = definition.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise ValueError("its options are not a JSON object")
+    fields.update(call_fields(definition.get("args"), definition.get("kwargs"), options))
+    _options(options, fields, notes)
     if definition.get("enabled") is False:
         fields["enabled"] = False
     return Candidate(origin, fields, notes)
@@ -110,9 +108,6 @@ def _timing(spec: Any, meta: Mapping[str, Any], notes: list[str]) -> dict[str, A
 
 
 def _options(options: Mapping[str, Any], fields: dict[str, Any], notes: list[str]) -> None:
-    for key in ("queue", "exchange", "routing_key"):
-        if text_or_none(options.get(key)):
-            fields[key] = options[key]
     expires = options.get("expires")
     when = decode_time(expires)
     if when is not None:
