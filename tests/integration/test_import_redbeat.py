@@ -8,6 +8,7 @@ remaining_estimate).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,17 @@ def save_entries(redis_url: str, key_prefix: str) -> Any:
     save("paused", schedule(timedelta(hours=1)), enabled=False, options={"priority": 3})
     save("rule", rrule("MINUTELY", interval=10, dtstart=last))
     return app
+
+
+@pytest.fixture(autouse=True)
+def _restore_current_app() -> Iterator[None]:
+    """RedBeat's decoder builds crontabs on the current app: this test sets its own, and
+    puts the previous one back so later tests do not evaluate in Europe/Berlin."""
+    from celery import current_app
+
+    previous = current_app._get_current_object()
+    yield
+    previous.set_current()
 
 
 def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -> None:
