@@ -8,6 +8,24 @@ from syncd.errors import UsageError
 from syncd.importers import crontab, djangobeat, fba, read, redbeat
 from syncd.importers.entries import Imported
 
+# Which --from kinds each option means something for; given elsewhere it is a usage error,
+# not silently ignored (a --timezone for django-celery-beat would suggest it was applied).
+APPLIES = {
+    "--timezone": ("redbeat", "fba", "crontab"),
+    "--task": ("crontab",),
+    "--name-prefix": ("crontab",),
+    "--prefix": ("redbeat",),
+    "--table": ("fba",),
+    "--accept-or-days": ("django-celery-beat", "redbeat", "fba"),
+}
+
+
+def check_options(kind: str, given: dict[str, bool]) -> None:
+    for option, is_given in given.items():
+        if is_given and kind not in APPLIES[option]:
+            kinds = " or ".join(f"--from {k}" for k in APPLIES[option])
+            raise UsageError(f"{option} applies to {kinds} only")
+
 
 def run_import(
     kind: str,
@@ -21,6 +39,17 @@ def run_import(
     name_prefix: str = "",
     accept_or_days: bool = False,
 ) -> Imported:
+    check_options(
+        kind,
+        {
+            "--timezone": timezone_name is not None,
+            "--task": task is not None,
+            "--name-prefix": bool(name_prefix),
+            "--prefix": prefix != "redbeat:",
+            "--table": table is not None,
+            "--accept-or-days": accept_or_days,
+        },
+    )
     if kind == "django-celery-beat":
         return djangobeat.convert(read.django_rows(source), now=now, accept_or_days=accept_or_days)
     if kind == "redbeat":

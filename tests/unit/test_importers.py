@@ -581,3 +581,14 @@ def test_crontab_nul_in_a_command_is_refused_by_the_validator() -> None:
     imported = crontab.convert("* * * * * echo \x00\n", task="t.a", timezone_name="UTC", path="c")
     assert imported.schedules == []
     assert "syncd refuses it" in notes(imported, SKIPPED)["c:1"]
+
+
+def test_an_option_for_another_source_is_a_usage_error() -> None:
+    from syncd.errors import UsageError
+    from syncd.importers.run import check_options
+
+    check_options("crontab", {"--task": True, "--timezone": True, "--table": False})
+    with pytest.raises(UsageError, match="--table applies to --from fba only"):
+        check_options("redbeat", {"--table": True})
+    with pytest.raises(UsageError, match="--accept-or-days applies to --from django-celery-beat"):
+        check_options("crontab", {"--accept-or-days": True})
