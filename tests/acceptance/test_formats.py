@@ -33,11 +33,17 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
     "watch": (("--max-applies", "1"), {0}),
     "export": ((), {0}),
     "status": ((), {0}),
+    "import": (("--from", "crontab", "crontab", "--task", "reports.send"), {0}),
     # No worker runs here: the format must be accepted, and the failure is exit 3 (the
     # report it prints once a worker answers is tested in tests/unit/test_terminal.py).
     "trigger": (("nightly", "--ping-timeout", "0.2"), {3}),
 }
-REFUSED = {("export", "github"), ("watch", "markdown"), ("watch", "github")}
+REFUSED = {
+    ("export", "github"),
+    ("import", "github"),
+    ("watch", "markdown"),
+    ("watch", "github"),
+}
 
 
 def _printing_commands() -> dict[str, click.Command]:
@@ -62,6 +68,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("formats")
     (folder / "schedules").mkdir()
     (folder / "schedules" / "a.yaml").write_text(GOOD)
+    (folder / "crontab").write_text("0 2 * * * /usr/local/bin/report\n")  # for `import`
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q"], cwd=folder, check=True)
     subprocess.run([*git, "add", "."], cwd=folder, check=True)

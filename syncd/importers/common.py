@@ -1,0 +1,96 @@
+"""Field conversions every Celery-derived source shares (intervals, times, arguments)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from syncd.spec import format_duration, format_time
+
+ROUTING = ("queue", "exchange", "routing_key")
+PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+
+
+def interval(seconds: float) -> str:
+    """A source interval as a syncd duration; ValueError when it is not whole seconds."""
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError(
+            f"an interval of {seconds:g} s cannot be carried: syncd intervals are whole "
+            "seconds, at least 1s"
+        )
+    return format_duration(int(seconds))
+
+
+def period_interval(every: Any, period: str | None) -> str:
+    """`every` periods (days, hours, minutes, seconds, microseconds) as a syncd duration."""
+    if not isinstance(every, int | float) or isinstance(every, bool):
+        raise ValueError(f"interval every={every!r} is not a number")
+    if period == "microseconds":
+        return interval(every / 1_000_000)
+    if period not in PERIOD_SECONDS:
+        raise ValueError(f"interval period {period!r} is not days, hours, minutes or seconds")
+    return interval(every * PERIOD_SECONDS[period])
+
+
+def aware(value: datetime, zone: Any = UTC) -> datetime:
+    """A stored time with its zone: naive values are read in `zone` (UTC unless told)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def time_text(value: datetime) -> str:
+    return format_time(aware(value).replace(microsecond=0))
+
+
+def json_list(raw: Any, what: str) -> list[Any] | None:
+    """Positional arguments stored as JSON text (or already decoded); None when empty."""
+    value = _decoded(raw, what)
+    if value in (None, []):
+        return None
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is {type(value).__name__}, not a list")
+    return value
+
+
+def json_dict(raw: Any, what: str) -> dict[str, Any] | None:
+    value = _decoded(raw, what)
+    if value in (None, {}):
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is {type(value).__name__}, not a mapping")
+    return value
+
+
+def _decoded(raw: Any, what: str) -> Any:
+    # fba stores a JSON string inside a JSON column (its W9): decode until not a string.
+    for _ in range(3):
+        if not isinstance(raw, str | bytes):
+            return raw
+        if not raw.strip():
+            return None
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"{what} is not JSON: {exc}") from exc
+    return raw
+
+
+def call_fields(
+    args: Any, kwargs: Any, routing: Mapping[str, Any], keys: tuple[str, ...] = ROUTING
+) -> dict[str, Any]:
+    """What every Celery source stores the same way: the task's arguments (JSON) and its
+    routing options (empty ones left out)."""
+    out: dict[str, Any] = {}
+    decoded_args, decoded_kwargs = json_list(args, "args"), json_dict(kwargs, "kwargs")
+    if decoded_args is not None:
+        out["args"] = decoded_args
+    if decoded_kwargs is not None:
+        out["kwargs"] = decoded_kwargs
+    out.update({k: routing[k] for k in keys if text_or_none(routing.get(k))})
+    return out
+
+
+def text_or_none(value: Any) -> str | None:
+    """Optional text columns: empty strings (Django's blank) mean not set."""
+    return value if isinstance(value, str) and value.strip() else None
