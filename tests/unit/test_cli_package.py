@@ -11,6 +11,7 @@ from syncd.cli import main
 COMMANDS = {
     "apply",
     "diff",
+    "import",
     "export",
     "migrate",
     "next",
