@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -224,10 +225,41 @@ def schedule_dicts(draw: st.DrawFn) -> dict[str, object]:
     return d
 
 
+class _Yaml12Dumper(yaml.SafeDumper):
+    """Quotes strings YAML 1.2 reads as numbers, as a careful author does: PyYAML writes
+    YAML 1.1 and leaves `0E0` or `0o7` plain, which syncd rightly flags (yaml.1.1-trap)."""
+
+
+_Yaml12Dumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def test_the_generator_dumper_quotes_what_yaml_1_2_reads_as_a_number() -> None:
+    # hypothesis found args: ['0E0'] written plain, a document syncd refuses by design
+    text = yaml.dump(["0E0", "0o7", "1.5", "x"], Dumper=_Yaml12Dumper, default_flow_style=True)
+    assert text.strip() == "['0E0', '0o7', '1.5', x]"
+    assert (
+        validate_file(
+            src(f"version: 1\nschedules:\n- name: a\n  task: t.x\n  every: 1s\n  args: {text}")
+        ).diagnostics
+        == []
+    )
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(schedule_dicts(), max_size=6, unique_by=lambda d: d["name"]))
 def test_generated_documents_round_trip(items: list[dict[str, object]]) -> None:
-    text = yaml.safe_dump({"version": 1, "schedules": items}, allow_unicode=True, sort_keys=False)
+    text = yaml.dump(
+        {"version": 1, "schedules": items},
+        Dumper=_Yaml12Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+    )
     result = validate_file(src(text))
     assert result.diagnostics == []
     assert [s.name for s in result.schedules] == [i["name"] for i in items]
