@@ -107,7 +107,9 @@ class Field:
     `timing`: a change restarts the schedule (missed runs before it are not missed; an
     interval without start_time is anchored at it). `beat`: the beat loads the column.
     `option`: the Celery message option that carries the value. `added`: declared after
-    the row hash was fixed (hashed only when set).
+    the row hash was fixed (hashed only when set). What a field means, its type and range
+    for people are in the JSON Schema (syncd/schemas/schedule.schema.json), which the
+    reference docs are generated from; a unit test keeps the two lists of fields equal.
     """
 
     name: str
@@ -119,7 +121,6 @@ class Field:
     beat: bool = True
     option: str | None = None
     added: bool = False
-    doc: str = ""
 
     def to_yaml(self, value: Any) -> Any:
         encode = _TO_YAML.get(self.kind)
@@ -127,33 +128,32 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("name", "name", "text", required=True, doc="unique across all files"),
-    Field("task", "task", "text", required=True, doc="registered Celery task name"),
-    Field("cron", "crontab", "text", timing=True, doc="five-field cron (or `every`)"),
-    Field("every", "interval_every", "duration", timing=True, doc="interval (or `cron`)"),
-    Field("args", "args", "json", doc="positional arguments"),
-    Field("kwargs", "kwargs", "json", doc="keyword arguments"),
-    Field("queue", "queue", "text", option="queue", doc="message queue"),
-    Field("exchange", "exchange", "text", option="exchange", doc="message exchange"),
-    Field("routing_key", "routing_key", "text", option="routing_key", doc="routing key"),
+    Field("name", "name", "text", required=True),
+    Field("task", "task", "text", required=True),
+    Field("cron", "crontab", "text", timing=True),
+    Field("every", "interval_every", "duration", timing=True),
+    Field("args", "args", "json"),
+    Field("kwargs", "kwargs", "json"),
+    Field("queue", "queue", "text", option="queue"),
+    Field("exchange", "exchange", "text", option="exchange"),
+    Field("routing_key", "routing_key", "text", option="routing_key"),
     Field(
         "priority",
         "priority",
         "int",
         option="priority",
         added=True,
-        doc="message priority 0-9 (higher first on brokers that honour it)",
     ),
-    Field("timezone", "timezone", "text", timing=True, doc="IANA zone the cron runs in"),
-    Field("start_time", "start_time", "instant", timing=True, doc="nothing fires before"),
-    Field("expires", "expire_time", "instant", doc="nothing fires after; also on the message"),
-    Field("expire_seconds", "expire_seconds", "int", doc="message expiry after the due time"),
-    Field("one_off", "one_off", "bool", default=False, doc="fires once"),
-    Field("enabled", "enabled", "bool", default=True, timing=True, doc="false: never fires"),
-    Field("catchup", "catchup", "text", default="latest", doc="missed runs: latest | skip"),
-    Field("catchup_window", "catchup_window", "duration", doc="how old a missed run may be"),
-    Field("overlap", "overlap", "text", default="allow", doc="allow | skip a running task"),
-    Field("description", "remark", "text", beat=False, doc="free text"),
+    Field("timezone", "timezone", "text", timing=True),
+    Field("start_time", "start_time", "instant", timing=True),
+    Field("expires", "expire_time", "instant"),
+    Field("expire_seconds", "expire_seconds", "int"),
+    Field("one_off", "one_off", "bool", default=False),
+    Field("enabled", "enabled", "bool", default=True, timing=True),
+    Field("catchup", "catchup", "text", default="latest"),
+    Field("catchup_window", "catchup_window", "duration"),
+    Field("overlap", "overlap", "text", default="allow"),
+    Field("description", "remark", "text", beat=False),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
