@@ -202,10 +202,15 @@ def dispatched(entry: Entry, due: datetime) -> tuple[Entry, datetime | None]:
 
 
 def upcoming(entry: Entry, after: datetime, count: int) -> list[datetime]:
-    """The next `count` due times strictly after `after` that the beat would dispatch, if
-    each went out when due: `syncd next`'s answer (a one-off gives at most one)."""
+    """The next `count` due times strictly after `after` that a beat leading from `after`
+    would dispatch, each going out when due: `syncd next`'s answer. A run the beat would
+    fire at `after` itself (due then, or missed and caught up) is not "next", but it
+    counts: a one-off that fires then shows no later time."""
+    decision = first_due(entry, after)
+    due = decision.next_due
+    if decision.fire_now is not None:
+        entry, due = dispatched(entry, decision.fire_now)
     out: list[datetime] = []
-    due = following(entry, after)
     while due is not None and len(out) < count:
         out.append(due)
         entry, due = dispatched(entry, due)

@@ -156,7 +156,6 @@ FIELDS: tuple[Field, ...] = (
     Field("description", "remark", "text", beat=False),
 )
 
-BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 # The YAML fields of a schedule besides its name, in the order they are diffed and exported.
 YAML_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.name != "name")
 # Values a field takes when the YAML leaves it out; equal to these means "not set".

@@ -42,8 +42,9 @@ class BadRow(ValueError):
 
 
 @lru_cache(maxsize=4096)
-def _cron(expr: str, tz: str) -> CronTimetable:
-    # Many rows share an expression and zone: parse each pair once per process.
+def cron_timetable(expr: str, tz: str) -> CronTimetable:
+    """The timetable of a cron in a zone; rows and files share a handful of pairs, so each
+    is parsed once per process (validation asks for the same ones)."""
     return CronTimetable(expr, ZoneInfo(tz))
 
 
@@ -86,7 +87,7 @@ def timetable(row: Mapping[str, Any], tz_name: str) -> tuple[Timetable, int | No
         if not expr:
             raise BadRow("cron row without a crontab")
         try:
-            return _cron(expr, tz_name), None
+            return cron_timetable(expr, tz_name), None
         except ValueError as exc:
             raise BadRow(str(exc)) from exc
     if row.get("type") != ScheduleType.INTERVAL:

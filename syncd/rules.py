@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from celeryapp import codec
+from celeryapp.dueplan import cron_timetable
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
@@ -91,7 +92,7 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
     try:
         expand_cron(text)
         zone = zoneinfo.ZoneInfo(tz) if is_timezone(tz) else zoneinfo.ZoneInfo("UTC")
-        _timetable(text, zone.key)
+        cron_timetable(text, zone.key)
     except CronError as exc:
         if "day-of-month" in str(exc) and _parses_with_any_day(text, zone):
             # cronsim rejects a day that no listed month has (31 Feb) at parse time.
@@ -117,14 +118,8 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
 
 
 @lru_cache(maxsize=4096)
-def _timetable(text: str, zone: str) -> CronTimetable:
-    # Files repeat a handful of expressions; parse each (expression, zone) once.
-    return CronTimetable(text, zoneinfo.ZoneInfo(zone))
-
-
-@lru_cache(maxsize=4096)
 def _fires(text: str, zone: str) -> bool:
-    return _timetable(text, zone).can_fire(_EPOCH)
+    return cron_timetable(text, zone).can_fire(_EPOCH)
 
 
 def _parses_with_any_day(text: str, zone: zoneinfo.ZoneInfo) -> bool:

@@ -89,3 +89,28 @@ def test_the_beat_core_and_its_rules_import_no_io_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert not set(json.loads(done.stdout)) & set(HEAVY)
+
+
+def test_pure_modules_import_neither_io_nor_the_models() -> None:
+    """The codec and everything derived from it stay pure: `celeryapp.models` reads the
+    environment when imported (the table name), so none of them may import it."""
+    pure = (
+        "celeryapp.codec",
+        "celeryapp.schedules",
+        "celeryapp.dueplan",
+        "celeryapp.beatcore",
+        "celeryapp.tasklog",
+        "syncd.spec",
+        "syncd.rules",
+        "syncd.plan",
+        "syncd.nextrun",
+    )
+    probe = (
+        f"import json, sys, importlib; [importlib.import_module(m) for m in {pure!r}]; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stdout))
+    assert "celeryapp.models" not in modules
+    assert "celeryapp.settings" not in modules  # no environment read at import
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
