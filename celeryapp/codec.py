@@ -188,20 +188,25 @@ BEAT_COLUMNS: tuple[str, ...] = (
 # --- rows -------------------------------------------------------------------------------
 
 
-def to_row(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed field values (by field name) as the row's schedule columns, in ROW_COLUMNS order."""
-    is_cron = values.get("cron") is not None
-    row: dict[str, Any] = {}
-    for f in FIELDS:
-        value = values.get(f.name, f.default)
-        if f.name == "cron":
-            row["type"] = int(ScheduleType.CRONTAB if is_cron else ScheduleType.INTERVAL)
-            row["crontab"] = value
-        elif f.name == "every":
-            row["interval_every"] = value
-            row["interval_period"] = None if is_cron else "seconds"
-        else:
-            row[f.column] = json_value(value) if f.kind == "json" else value
+# (attribute, column, is JSON) of every field stored as it is: all but cron and every.
+_PLAIN: tuple[tuple[str, str, bool], ...] = tuple(
+    (f.name, f.column, f.kind == "json") for f in FIELDS if f.name not in ("cron", "every")
+)
+assert [n for n, _, _ in _PLAIN[:2]] == ["name", "task"]  # to_row writes these first
+
+
+def to_row(schedule: Any) -> dict[str, Any]:
+    """A schedule (anything with the fields as attributes: `syncd.spec.Schedule`) as the
+    row's schedule columns, in ROW_COLUMNS order."""
+    cron = schedule.cron
+    row: dict[str, Any] = {"name": schedule.name, "task": schedule.task}
+    row["type"] = int(ScheduleType.INTERVAL if cron is None else ScheduleType.CRONTAB)
+    row["crontab"] = cron
+    row["interval_every"] = schedule.every
+    row["interval_period"] = "seconds" if cron is None else None
+    for name, column, is_json in _PLAIN[2:]:
+        value = getattr(schedule, name)
+        row[column] = json_value(value) if is_json else value
     return row
 
 

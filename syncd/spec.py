@@ -133,13 +133,9 @@ def comparable(name: str, value: Any) -> Any:
     return value
 
 
-def _values(schedule: Schedule) -> dict[str, Any]:
-    return {f.name: getattr(schedule, f.name) for f in codec.FIELDS}
-
-
 def row_values(schedule: Schedule) -> dict[str, Any]:
     """The schedule columns of the table row for this schedule (no run state, no hashes)."""
-    return codec.to_row(_values(schedule))
+    return codec.to_row(schedule)
 
 
 # Columns that make up a schedule, in the order the store reads them.
