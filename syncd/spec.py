@@ -26,8 +26,6 @@ from typing import Any
 from celeryapp import codec
 from celeryapp.codec import DURATION_PATTERN, format_duration, format_time, parse_duration
 
-__all__ = ["DURATION_PATTERN", "format_duration", "format_time", "parse_duration"]
-
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
@@ -174,3 +172,26 @@ def row_hash(columns: Mapping[str, Any]) -> str:
 _HASH_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_instant
 )
+
+
+__all__ = [  # the value encodings are the codec's, re-exported for the sync side
+    "DURATION_PATTERN",
+    "FIELD_DEFAULTS",
+    "NAME_PATTERN",
+    "NAME_RE",
+    "SCHEDULE_COLUMNS",
+    "TIMING_FIELDS",
+    "Schedule",
+    "Source",
+    "comparable",
+    "ecma_regex",
+    "fields",
+    "fields_from_row",
+    "format_duration",
+    "format_time",
+    "parse_duration",
+    "row_hash",
+    "row_values",
+    "schedule_from_row",
+    "set_fields",
+]
