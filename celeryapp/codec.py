@@ -35,7 +35,10 @@ _DURATION_RE = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?(?!\n)$"
 _DURATION_FULL_RE = re.compile(r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?\Z")
-PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+# fba's interval_period names for the same units.
+PERIOD_SECONDS = {
+    period: _UNIT_SECONDS[period[0]] for period in ("days", "hours", "minutes", "seconds")
+}
 
 
 @functools.lru_cache(maxsize=4096)  # a tree repeats a handful of durations many times
