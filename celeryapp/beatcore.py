@@ -151,9 +151,8 @@ class BeatCore:
         if self._out.get(run.name) is not run:
             return  # reloaded or removed since it was handed out
         del self._out[run.name]
-        entry = replace(run.entry, baseline=_later(run.entry.baseline, run.due), has_run=True)
+        entry, nxt = dispatched(run.entry, run.due)
         self.entries[run.name] = entry
-        nxt = following(entry, run.due)
         if nxt is not None:
             self._push(run.name, to_utc(nxt))
 
@@ -200,6 +199,28 @@ class BeatCore:
         heapq.heappush(self._heap, (slot.at, seq, name))
 
 
+def dispatched(entry: Entry, due: datetime) -> tuple[Entry, datetime | None]:
+    """`entry` after its run at `due` went out, and its next due time (None: never)."""
+    entry = replace(entry, baseline=_later(entry.baseline, due), has_run=True)
+    return entry, following(entry, due)
+
+
+def upcoming(entry: Entry, after: datetime, count: int) -> list[datetime]:
+    """The next `count` due times strictly after `after` that a beat leading from `after`
+    would dispatch, each going out when due: `syncd next`'s answer. A run the beat would
+    fire at `after` itself (due then, or missed and caught up) is not "next", but it
+    counts: a one-off that fires then shows no later time."""
+    decision = first_due(entry, after)
+    due = decision.next_due
+    if decision.fire_now is not None:
+        entry, due = dispatched(entry, decision.fire_now)
+    out: list[datetime] = []
+    while due is not None and len(out) < count:
+        out.append(due)
+        entry, due = dispatched(entry, due)
+    return out
+
+
 def _later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or to_utc(b) > to_utc(a) else a
 
@@ -210,4 +231,4 @@ def _fresher(old: Entry, new: Entry) -> bool:
     )
 
 
-__all__ = ["BeatCore", "Run"]
+__all__ = ["BeatCore", "Run", "dispatched", "upcoming"]

@@ -23,18 +23,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from celeryapp import limits
+from celeryapp import codec, limits, tasklog
 from celeryapp.schedules import CronTimetable, IntervalTimetable, ScheduleType, Timetable, to_utc
 
 MAX_WINDOW = timedelta(days=1)
 # The schema's rule for task names: the beat sends nothing else, whatever a row says.
 TASK_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-_PERIODS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+_DEFAULTS = codec.DEFAULTS
 
 
 class BadRow(ValueError):
@@ -42,8 +42,9 @@ class BadRow(ValueError):
 
 
 @lru_cache(maxsize=4096)
-def _cron(expr: str, tz: str) -> CronTimetable:
-    # Many rows share an expression and zone: parse each pair once per process.
+def cron_timetable(expr: str, tz: str) -> CronTimetable:
+    """The timetable of a cron in a zone; rows and files share a handful of pairs, so each
+    is parsed once per process (validation asks for the same ones)."""
     return CronTimetable(expr, ZoneInfo(tz))
 
 
@@ -62,7 +63,7 @@ class Entry:
     task: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any]
-    options: Mapping[str, Any]  # queue / exchange / routing_key
+    options: Mapping[str, Any]  # the message options the row sets (codec.message_options)
     timetable: Timetable
     every: int | None
     start_time: datetime | None
@@ -77,68 +78,78 @@ class Entry:
     has_run: bool  # dispatched at least once since the timing last changed
 
 
+def timetable(row: Mapping[str, Any], tz_name: str) -> tuple[Timetable, int | None]:
+    """The row's timetable and, for an interval, its period in seconds (BadRow if none).
+
+    An interval is anchored at `start_time`, else when its timing last changed."""
+    if row.get("type") == ScheduleType.CRONTAB:
+        expr = row.get("crontab")
+        if not expr:
+            raise BadRow("cron row without a crontab")
+        try:
+            return cron_timetable(expr, tz_name), None
+        except ValueError as exc:
+            raise BadRow(str(exc)) from exc
+    if row.get("type") != ScheduleType.INTERVAL:
+        raise BadRow(f"unknown schedule type {row.get('type')!r}")
+    try:
+        every = codec.interval_seconds(row.get("interval_every"), row.get("interval_period"))
+    except ValueError as exc:
+        raise BadRow(str(exc)) from exc
+    if every < 1:
+        raise BadRow(f"interval of {every}s is shorter than 1s (it would fire forever)")
+    anchor = row.get("start_time") or row.get("schedule_changed_time") or row.get("created_time")
+    if anchor is None:
+        raise BadRow("interval row without start_time or created_time")
+    return IntervalTimetable(every, anchor, _zone(tz_name)), every
+
+
+def _check_payload(row: Mapping[str, Any]) -> None:
+    args = row.get("args")
+    kwargs = row.get("kwargs")
+    if args is not None and not isinstance(args, list | tuple):
+        raise BadRow(f"args must be a JSON array, got {type(args).__name__}")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+    task = row.get("task")
+    if not isinstance(task, str) or len(task) > limits.TASK_LENGTH or not TASK_NAME.match(task):
+        raise BadRow(f"task name {task!r} is not a dotted Python name")
+
+
 def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
-    """Turn a row into an Entry; raise BadRow with a reason a person can act on."""
+    """Turn a row into an Entry; raise BadRow with a reason a person can act on.
+
+    The columns are `codec.BEAT_COLUMNS`; unset ones take the field's default."""
     name = row.get("name") or "<unnamed>"
     try:
         tz_name = row.get("timezone") or default_timezone
         try:
-            tz = _zone(tz_name)
+            _zone(tz_name)
         except (KeyError, ValueError) as exc:
             raise BadRow(f"unknown timezone {tz_name!r}") from exc
+        table, every = timetable(row, tz_name)
+        _check_payload(row)
         changed = row.get("schedule_changed_time") or row.get("created_time")
         last = row.get("last_run_time")
-        every: int | None = None
-        if row.get("type") == ScheduleType.CRONTAB:
-            expr = row.get("crontab")
-            if not expr:
-                raise BadRow("cron row without a crontab")
-            try:
-                timetable: Timetable = _cron(expr, tz_name)
-            except ValueError as exc:
-                raise BadRow(str(exc)) from exc
-        elif row.get("type") == ScheduleType.INTERVAL:
-            amount = row.get("interval_every")
-            period = row.get("interval_period") or "seconds"
-            if not isinstance(amount, int) or period not in _PERIODS:
-                raise BadRow(f"interval {amount!r} {period!r} is not a whole interval")
-            every = amount * _PERIODS[period]
-            if every < 1:
-                raise BadRow(f"interval of {every}s is shorter than 1s (it would fire forever)")
-            anchor = row.get("start_time") or changed
-            if anchor is None:
-                raise BadRow("interval row without start_time or created_time")
-            timetable = IntervalTimetable(every, anchor, tz)
-        else:
-            raise BadRow(f"unknown schedule type {row.get('type')!r}")
-        args = row.get("args")
-        kwargs = row.get("kwargs")
-        if args is not None and not isinstance(args, list | tuple):
-            raise BadRow(f"args must be a JSON array, got {type(args).__name__}")
-        if kwargs is not None and not isinstance(kwargs, Mapping):
-            raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
-        task = row.get("task")
-        if not isinstance(task, str) or len(task) > limits.TASK_LENGTH or not TASK_NAME.match(task):
-            raise BadRow(f"task name {task!r} is not a dotted Python name")
-        options = {k: row[k] for k in ("queue", "exchange", "routing_key") if row.get(k)}
         baseline = max((t for t in (last, changed) if t is not None), default=None)
         window = row.get("catchup_window")
+        one_off, enabled = row.get("one_off"), row.get("enabled")
         return Entry(
             name=name,
             task=row["task"],
-            args=tuple(args or ()),
-            kwargs=dict(kwargs or {}),
-            options=options,
-            timetable=timetable,
+            args=tuple(row.get("args") or ()),
+            kwargs=dict(row.get("kwargs") or {}),
+            options=codec.message_options(row),
+            timetable=table,
             every=every,
             start_time=row.get("start_time"),
             expire_time=row.get("expire_time"),
             expire_seconds=row.get("expire_seconds"),
-            one_off=bool(row.get("one_off")),
-            enabled=bool(row.get("enabled", True)),
-            catchup=row.get("catchup") or "latest",
+            one_off=bool(_DEFAULTS["one_off"] if one_off is None else one_off),
+            enabled=bool(_DEFAULTS["enabled"] if enabled is None else enabled),
+            catchup=row.get("catchup") or _DEFAULTS["catchup"],
             catchup_window=timedelta(seconds=window) if window else None,
-            overlap=row.get("overlap") or "allow",
+            overlap=row.get("overlap") or _DEFAULTS["overlap"],
             baseline=baseline,
             has_run=last is not None and (changed is None or last >= changed),
         )
@@ -250,5 +261,26 @@ def message_expiry(entry: Entry, due: datetime) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-def utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What goes to the broker for one run: `send_task(task, args, kwargs, task_id,
+    headers, **options)`."""
+
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    task_id: str
+    options: dict[str, Any]
+    headers: dict[str, str]
+
+
+def message(
+    entry: Entry, due: datetime, *, task_id: str, manual: bool = False, beat: str | None = None
+) -> Message:
+    """The message of one run of `entry` due at `due` (a manual trigger: due is now)."""
+    options = dict(entry.options)
+    expires = message_expiry(entry, due)
+    if expires is not None:
+        options["expires"] = expires
+    headers = tasklog.headers(entry.name, entry.overlap, due=None if manual else due, beat=beat)
+    return Message(entry.task, list(entry.args), dict(entry.kwargs), task_id, options, headers)

@@ -132,6 +132,8 @@ class TaskSchedule(Base):
     catchup: Mapped[str] = mapped_column(String(16), default="latest")
     catchup_window: Mapped[int | None] = mapped_column(Integer)  # seconds
     overlap: Mapped[str] = mapped_column(String(16), default="allow")
+    # Celery message priority 0-9 (celeryapp.codec); None: the broker's default.
+    priority: Mapped[int | None] = mapped_column(Integer)
     # Rows created by syncd are managed; rows made by other means are never touched.
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the schedule is declared, "PATH:LINE", refreshed silently when it moves.

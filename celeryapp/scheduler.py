@@ -32,9 +32,9 @@ from celery.beat import Scheduler
 from sqlalchemy import Engine, Table, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from celeryapp import ledger, runstate
+from celeryapp import codec, ledger, runstate
 from celeryapp.beatcore import BeatCore, Run
-from celeryapp.dueplan import BadRow, Entry, entry_from_row, message_expiry, window
+from celeryapp.dueplan import BadRow, Entry, entry_from_row, message, window
 from celeryapp.lock import BeatLock, LeaseLock, RedisLock
 from celeryapp.models import Revision, TaskSchedule, json_column_loads
 from celeryapp.publish import Outcome, publish_chunk
@@ -46,15 +46,7 @@ log = logging.getLogger("celeryapp.beat")
 
 table = cast(Table, TaskSchedule.__table__)
 # What entry_from_row reads; descriptions, provenance and hashes stay in the database.
-_ENTRY_COLUMNS = [
-    table.c[name]
-    for name in (
-        "name", "task", "type", "crontab", "interval_every", "interval_period", "args",
-        "kwargs", "queue", "exchange", "routing_key", "timezone", "start_time",
-        "expire_time", "expire_seconds", "one_off", "enabled", "catchup", "catchup_window",
-        "overlap", "created_time", "schedule_changed_time", "last_run_time",
-    )
-]  # fmt: skip
+_ENTRY_COLUMNS = [table.c[name] for name in codec.BEAT_COLUMNS]
 revisions = cast(Table, Revision.__table__)
 # Reload everything instead of by name when a change names more rows than this.
 _FULL_RELOAD_NAMES = 20_000
@@ -508,23 +500,15 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     def _publish(self, entry: Entry, due: datetime, producer: Any) -> None:
         tid = task_id(entry.name, due)
-        options: dict[str, Any] = dict(entry.options)
-        expires = message_expiry(entry, due)
-        if expires is not None:
-            options["expires"] = expires
+        msg = message(entry, due, task_id=tid, beat=self.sender)
         self.app.send_task(
-            entry.task,
-            args=list(entry.args),
-            kwargs=dict(entry.kwargs),
-            task_id=tid,
-            headers={
-                "syncd_schedule": entry.name,
-                "syncd_due": to_utc(due).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "syncd_overlap": entry.overlap,
-                "syncd_beat": self.sender,
-            },
+            msg.task,
+            args=msg.args,
+            kwargs=msg.kwargs,
+            task_id=msg.task_id,
+            headers=msg.headers,
             producer=producer,
-            **options,
+            **msg.options,
         )
         log.debug("sent %s -> %s", tid, entry.task)
 

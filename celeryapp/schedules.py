@@ -189,29 +189,11 @@ class IntervalTimetable:
         return candidate
 
 
-def fire_times(
-    timetable: Timetable,
-    after: datetime,
-    count: int,
-    *,
-    start_time: datetime | None = None,
-    expires: datetime | None = None,
-) -> list[datetime]:
-    """The next `count` due times strictly after `after`, never before `start_time` nor after
-    `expires`. This is what `syncd next` prints and what the beat dispatches."""
-    out: list[datetime] = []
-    cursor = after
-    if start_time is not None and to_utc(start_time) > to_utc(cursor):
-        cursor = start_time - timedelta(microseconds=1)
-    while len(out) < count:
-        due = timetable.next_after(cursor)
-        if due is None or (expires is not None and to_utc(due) > to_utc(expires)):
-            break
-        out.append(due)
-        cursor = due
-    return out
+def format_due(due: datetime) -> str:
+    """A due time as the task id and the message header write it: RFC 3339 UTC, seconds."""
+    return to_utc(due).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def task_id(name: str, due: datetime) -> str:
     """The task id of one (schedule, due time): `NAME@DUE`, DUE in RFC 3339 UTC."""
-    return f"{name}@{to_utc(due).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"{name}@{format_due(due)}"

@@ -10,14 +10,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from celeryapp.schedules import format_due
 
 HEADER_SCHEDULE = "syncd_schedule"
 HEADER_DUE = "syncd_due"
 HEADER_OVERLAP = "syncd_overlap"
 HEADER_TRIGGER = "syncd_trigger"
+HEADER_BEAT = "syncd_beat"
 
 logger = logging.getLogger("celeryapp.task")
+
+
+def headers(
+    schedule: str, overlap: str, *, due: datetime | None, beat: str | None = None
+) -> dict[str, str]:
+    """The headers a run's message carries; `RunInfo.from_headers` reads them back.
+
+    `due` None: a manual run (`syncd trigger`), not subject to the once-only check."""
+    out = {HEADER_SCHEDULE: schedule, HEADER_OVERLAP: overlap}
+    if due is None:
+        out[HEADER_TRIGGER] = "manual"
+    else:
+        out[HEADER_DUE] = format_due(due)
+    if beat is not None:
+        out[HEADER_BEAT] = beat
+    return out
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,12 @@ class UnknownSchedule(SyncdError):
     exit_code = EXIT_INVALID
 
 
+class UnschedulableRow(SyncdError):
+    """A table row the beat cannot schedule (it logs and skips it); fix or re-apply it."""
+
+    exit_code = EXIT_INVALID
+
+
 class UsageError(SyncdError):
     """The command line is not valid; see --help."""
 

@@ -1,41 +1,105 @@
-"""`syncd next`: a schedule's next fire times, computed by the beat's own timetable code."""
+"""`syncd next`: a schedule's next fire times, computed by the beat's own code.
+
+The schedule becomes the row `apply` would write, the row becomes the beat's `Entry`
+(`dueplan.entry_from_row`), and the times are what the beat core would dispatch
+(`beatcore.upcoming`): the same timetable, start/expiry clamp and one-off rule.
+
+Run state (docs/decisions.md, "syncd next agrees with the beat"): `--from-db` reads the
+row as the beat does. The YAML view uses the stored row's run state (interval anchor, last
+due time, whether a one-off has fired) when the schedule is applied and its timing is
+unchanged; otherwise it is as if applied at the start instant. A database that cannot be
+read leaves the YAML view as if applied then: `next` of YAML needs no database.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from celeryapp.schedules import CronTimetable, IntervalTimetable, Timetable, fire_times
-from syncd.errors import InvalidSchedules, UnknownSchedule, did_you_mean
-from syncd.spec import Schedule, format_time, schedule_from_row
+from celeryapp.beatcore import upcoming
+from celeryapp.codec import RUN_STATE_COLUMNS
+from celeryapp.dueplan import BadRow, entry_from_row
+from syncd.errors import (
+    InvalidSchedules,
+    SyncdError,
+    UnknownSchedule,
+    UnschedulableRow,
+    did_you_mean,
+)
+from syncd.spec import (
+    TIMING_FIELDS,
+    Schedule,
+    comparable,
+    fields,
+    format_time,
+    row_values,
+    schedule_from_row,
+)
 
 
-def timetable_for(schedule: Schedule, *, default_timezone: str, anchor: datetime) -> Timetable:
-    tz = ZoneInfo(schedule.timezone or default_timezone)
-    if schedule.cron is not None:
-        return CronTimetable(schedule.cron, tz)
-    assert schedule.every is not None
-    return IntervalTimetable(schedule.every, schedule.start_time or anchor, tz)
+def beat_row(
+    schedule: Schedule, *, anchor: datetime, stored: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The row the beat would load for `schedule`: its columns, with the stored run state
+    when its timing is unchanged since `stored` was written, else as if applied at
+    `anchor`."""
+    row = row_values(schedule)
+    if stored is not None and _same_timing(schedule, stored):
+        row.update({c: stored.get(c) for c in RUN_STATE_COLUMNS})
+    else:
+        row.update(created_time=anchor, schedule_changed_time=anchor, last_run_time=None)
+    return row
+
+
+def _same_timing(schedule: Schedule, stored: Mapping[str, Any]) -> bool:
+    new, old = fields(schedule), fields(schedule_from_row(stored))
+    return all(comparable(f, new[f]) == comparable(f, old[f]) for f in TIMING_FIELDS)
 
 
 def fire_times_for(
-    schedule: Schedule, after: datetime, count: int, *, default_timezone: str, anchor: datetime
+    schedule: Schedule,
+    after: datetime,
+    count: int,
+    *,
+    default_timezone: str,
+    anchor: datetime,
+    stored: Mapping[str, Any] | None = None,
 ) -> tuple[str, list[datetime]]:
+    """(zone name, the next `count` times the beat would fire strictly after `after`)."""
     tz_name = schedule.timezone or default_timezone
-    timetable = timetable_for(schedule, default_timezone=default_timezone, anchor=anchor)
-    if not schedule.enabled:
-        return tz_name, []
-    expires = schedule.expires
-    times = fire_times(timetable, after, count, start_time=schedule.start_time, expires=expires)
+    try:
+        entry = entry_from_row(
+            beat_row(schedule, anchor=anchor, stored=stored), default_timezone=default_timezone
+        )
+    except BadRow as exc:
+        raise UnschedulableRow(f"schedule {schedule.name!r} cannot be scheduled: {exc}") from None
     zone = ZoneInfo(tz_name)
-    return tz_name, [t.astimezone(zone) for t in times]
+    return tz_name, [t.astimezone(zone) for t in upcoming(entry, after, count)]
 
 
 def _unknown(name: str, names: Sequence[str]) -> UnknownSchedule:
     return UnknownSchedule(f"no schedule named {name!r}{did_you_mean(name, names)}")
+
+
+def stored_row(name: str, database_url: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The table row named `name` (None if absent) and, when absent, the names there are.
+
+    Raises the store's errors (no database file, unreachable) for the caller to judge."""
+    from sqlalchemy import select
+
+    from syncd.store import connect, has_schema, require_database, table
+
+    require_database(database_url)
+    with connect(database_url) as conn:
+        if not has_schema(conn):
+            return None, []
+        record = conn.execute(select(table).where(table.c.name == name)).mappings().first()
+        if record is None:
+            return None, list(conn.execute(select(table.c.name)).scalars())
+        return dict(record), []
 
 
 def find_schedule(
@@ -45,26 +109,15 @@ def find_schedule(
     from_db: bool,
     database_url: str,
     default_timezone: str,
-    now: datetime,
     limits: Any = None,
-) -> tuple[Schedule, datetime]:
-    """The schedule and its interval anchor (YAML: `now`, as if applied now; table: when its
-    timing last changed)."""
+) -> tuple[Schedule, dict[str, Any] | None]:
+    """The schedule (from the YAML, or the table with `from_db`) and its stored row, if
+    the database has one (the YAML view reads it only to learn the run state)."""
     if from_db:
-        from sqlalchemy import select
-
-        from syncd.store import connect, has_schema, require_database, table
-
-        require_database(database_url)
-        with connect(database_url) as conn:
-            if not has_schema(conn):
-                raise _unknown(name, [])
-            record = conn.execute(select(table).where(table.c.name == name)).mappings().first()
-            if record is None:
-                names = list(conn.execute(select(table.c.name)).scalars())
-                raise _unknown(name, names)
-            anchor = record["schedule_changed_time"] or record["created_time"] or now
-            return schedule_from_row(dict(record)), anchor
+        row, names = stored_row(name, database_url)
+        if row is None:
+            raise _unknown(name, names)
+        return schedule_from_row(row), row
     from syncd.loader import DEFAULT_SIZE_LIMITS
     from syncd.validate import load
 
@@ -75,7 +128,11 @@ def find_schedule(
         raise InvalidSchedules(diagnostics)
     for schedule in schedules:
         if schedule.name == name:
-            return schedule, now
+            try:
+                stored, _ = stored_row(name, database_url)
+            except SyncdError:
+                stored = None  # no database here: as if applied now
+            return schedule, stored
     raise _unknown(name, [s.name for s in schedules])
 
 

@@ -24,6 +24,7 @@ from syncd.errors import Diagnostic
 from syncd.spec import (
     FIELD_DEFAULTS,
     SCHEDULE_COLUMNS,
+    TIMING_FIELDS,
     Schedule,
     comparable,
     fields,
@@ -32,9 +33,6 @@ from syncd.spec import (
 )
 
 Action = Literal["create", "update", "delete"]
-# Fields whose change makes a schedule start afresh (due times before the apply are not
-# missed runs).
-TIMING_FIELDS = frozenset({"cron", "every", "timezone", "start_time", "enabled"})
 
 
 @dataclass(frozen=True)

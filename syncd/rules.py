@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
+from celeryapp import codec
+from celeryapp.dueplan import cron_timetable
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
@@ -89,7 +91,7 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
     try:
         expand_cron(text)
         zone = zoneinfo.ZoneInfo(tz) if is_timezone(tz) else zoneinfo.ZoneInfo("UTC")
-        _timetable(text, zone.key)
+        cron_timetable(text, zone.key)
     except CronError as exc:
         if "day-of-month" in str(exc) and _parses_with_any_day(text, zone):
             # cronsim rejects a day that no listed month has (31 Feb) at parse time.
@@ -115,14 +117,8 @@ def check_cron(doc: Document, at: PathKey, expr: str, tz: str) -> list[Diagnosti
 
 
 @lru_cache(maxsize=4096)
-def _timetable(text: str, zone: str) -> CronTimetable:
-    # Files repeat a handful of expressions; parse each (expression, zone) once.
-    return CronTimetable(text, zoneinfo.ZoneInfo(zone))
-
-
-@lru_cache(maxsize=4096)
 def _fires(text: str, zone: str) -> bool:
-    return _timetable(text, zone).can_fire(_EPOCH)
+    return cron_timetable(text, zone).can_fire(_EPOCH)
 
 
 def _parses_with_any_day(text: str, zone: zoneinfo.ZoneInfo) -> bool:
@@ -238,36 +234,30 @@ def _check_task(
     return [_diag(doc, where("task"), "task.unknown", message)]
 
 
+# kind -> YAML value (already checked) -> typed value; absent: taken as written.
+_DECODE: dict[str, Any] = {
+    "duration": parse_duration,
+    "instant": parse_time,
+    "bool": bool,
+}
+
+
 def build(merged: Mapping[str, Any], source: Source, source_hash: str) -> Schedule:
-    """A checked mapping as a Schedule value (durations in seconds, aware datetimes)."""
+    """A checked mapping as a Schedule value (durations in seconds, aware datetimes).
 
-    def duration(field: str) -> int | None:
-        return parse_duration(merged[field]) if field in merged else None
-
-    def instant(field: str) -> datetime | None:
-        return parse_time(merged[field]) if field in merged else None
-
-    args = merged.get("args")
-    return Schedule(
-        name=merged["name"],
-        task=merged["task"],
-        cron=merged.get("cron"),
-        every=duration("every"),
-        args=tuple(args) if args is not None else None,
-        kwargs=dict(merged["kwargs"]) if merged.get("kwargs") is not None else None,
-        queue=merged.get("queue"),
-        exchange=merged.get("exchange"),
-        routing_key=merged.get("routing_key"),
-        timezone=merged.get("timezone"),
-        start_time=instant("start_time"),
-        expires=instant("expires"),
-        expire_seconds=merged.get("expire_seconds"),
-        one_off=bool(merged.get("one_off", False)),
-        enabled=bool(merged.get("enabled", True)),
-        catchup=merged.get("catchup", "latest"),
-        catchup_window=duration("catchup_window"),
-        overlap=merged.get("overlap", "allow"),
-        description=merged.get("description"),
-        source=source,
-        source_hash=source_hash,
-    )
+    Driven by the field declaration (celeryapp.codec): a key the YAML leaves out takes
+    the field's default."""
+    values: dict[str, Any] = {}
+    for f in codec.FIELDS:
+        if f.name not in merged:
+            continue
+        value = merged[f.name]
+        decode = _DECODE.get(f.kind)
+        if decode is not None:
+            value = decode(value)
+        elif f.name == "args" and value is not None:
+            value = tuple(value)
+        elif f.name == "kwargs" and value is not None:
+            value = dict(value)
+        values[f.name] = value
+    return Schedule(**values, source=source, source_hash=source_hash)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from celeryapp.schedules import ScheduleType
+from celeryapp import codec
+from celeryapp.codec import DURATION_PATTERN, format_duration, format_time, parse_duration
 
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
@@ -40,78 +41,9 @@ def ecma_regex(pattern: str) -> re.Pattern[str]:
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}(?!\n)$"
 NAME_RE = ecma_regex(NAME_PATTERN)
 
-# The YAML fields of a schedule, in the order they are rendered and diffed.
-FIELD_ORDER: tuple[str, ...] = (
-    "task",
-    "cron",
-    "every",
-    "args",
-    "kwargs",
-    "queue",
-    "exchange",
-    "routing_key",
-    "timezone",
-    "start_time",
-    "expires",
-    "expire_seconds",
-    "one_off",
-    "enabled",
-    "catchup",
-    "catchup_window",
-    "overlap",
-    "description",
-)
-
 # Values a field takes when the YAML leaves it out; equal to these means "not set".
-FIELD_DEFAULTS: dict[str, Any] = {
-    "args": None,
-    "kwargs": None,
-    "queue": None,
-    "exchange": None,
-    "routing_key": None,
-    "timezone": None,
-    "start_time": None,
-    "expires": None,
-    "expire_seconds": None,
-    "one_off": False,
-    "enabled": True,
-    "catchup": "latest",
-    "catchup_window": None,
-    "overlap": "allow",
-    "description": None,
-}
-
-_DURATION_RE = re.compile(r"(\d+)([dhms])")
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?(?!\n)$"
-_DURATION_FULL_RE = ecma_regex(DURATION_PATTERN)
-
-
-@functools.lru_cache(maxsize=4096)  # a tree repeats a handful of durations many times
-def parse_duration(text: str) -> int | None:
-    """'1h30m' -> 5400; None when the text is not a duration (units d, h, m, s, in order)."""
-    if not _DURATION_FULL_RE.match(text):
-        return None
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_RE.findall(text))
-
-
-@functools.lru_cache(maxsize=4096)
-def format_duration(seconds: int) -> str:
-    """5400 -> '1h30m'; the canonical form that `export` writes and diffs show."""
-    if seconds <= 0:
-        return f"{seconds}s"
-    out = []
-    for unit, size in _UNIT_SECONDS.items():
-        n, seconds = divmod(seconds, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 with the value's own offset; UTC is written 'Z'."""
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+FIELD_DEFAULTS: dict[str, Any] = codec.DEFAULTS
+TIMING_FIELDS = codec.TIMING_FIELDS
 
 
 @dataclass(frozen=True)
@@ -144,6 +76,7 @@ class Schedule:
     queue: str | None = None
     exchange: str | None = None
     routing_key: str | None = None
+    priority: int | None = None
     timezone: str | None = None
     start_time: datetime | None = None
     expires: datetime | None = None
@@ -162,47 +95,20 @@ class Schedule:
         return replace(self, source=source, source_hash=source_hash)
 
 
-_SCALARS = frozenset({str, int, float, bool})
-
-
-def _json_value(value: Any) -> Any:
-    """Make a value JSON-shaped (tuples to lists, mappings to dicts), recursively."""
-    if value is None or type(value) in _SCALARS:
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
+# (field name, its YAML encoding or None): `fields` runs once per schedule of every plan.
+_ENCODERS: tuple[tuple[str, Any], ...] = tuple(
+    (f.name, f.to_yaml if f.kind in ("duration", "instant", "json") else None)
+    for f in codec.YAML_FIELDS
+)
 
 
 def fields(schedule: Schedule) -> dict[str, Any]:
-    """The YAML-level values of every field (unset ones at their default), JSON-shaped.
-
-    Spelled out field by field: it runs once per schedule of every plan, and only five
-    fields need converting (the rest are str, int, bool or None already).
-    """
-    s = schedule
-    return {
-        "task": s.task,
-        "cron": s.cron,
-        "every": None if s.every is None else format_duration(s.every),
-        "args": None if s.args is None else _json_value(s.args),
-        "kwargs": None if s.kwargs is None else _json_value(s.kwargs),
-        "queue": s.queue,
-        "exchange": s.exchange,
-        "routing_key": s.routing_key,
-        "timezone": s.timezone,
-        "start_time": None if s.start_time is None else format_time(s.start_time),
-        "expires": None if s.expires is None else format_time(s.expires),
-        "expire_seconds": s.expire_seconds,
-        "one_off": s.one_off,
-        "enabled": s.enabled,
-        "catchup": s.catchup,
-        "catchup_window": None if s.catchup_window is None else format_duration(s.catchup_window),
-        "overlap": s.overlap,
-        "description": s.description,
-    }
+    """The YAML-level values of every field (unset ones at their default), JSON-shaped."""
+    out: dict[str, Any] = {}
+    for name, encode in _ENCODERS:
+        value = getattr(schedule, name)
+        out[name] = value if encode is None or value is None else encode(value)
+    return out
 
 
 def set_fields(schedule: Schedule) -> dict[str, Any]:
@@ -214,82 +120,32 @@ def set_fields(schedule: Schedule) -> dict[str, Any]:
     }
 
 
+_INSTANTS = frozenset(f.name for f in codec.FIELDS if f.kind == "instant")
+
+
 def comparable(name: str, value: Any) -> Any:
     """A key under which two renderings of one field value compare equal (instants, not
     offsets: 10:00+01:00 equals 09:00Z)."""
-    if name in ("start_time", "expires") and isinstance(value, str):
+    if isinstance(value, str) and name in _INSTANTS:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     return value
 
 
 def row_values(schedule: Schedule) -> dict[str, Any]:
     """The schedule columns of the table row for this schedule (no run state, no hashes)."""
-    is_cron = schedule.cron is not None
-    return {
-        "name": schedule.name,
-        "task": schedule.task,
-        "type": int(ScheduleType.CRONTAB if is_cron else ScheduleType.INTERVAL),
-        "crontab": schedule.cron,
-        "interval_every": schedule.every,
-        "interval_period": None if is_cron else "seconds",
-        "args": _json_value(schedule.args),
-        "kwargs": _json_value(schedule.kwargs),
-        "queue": schedule.queue,
-        "exchange": schedule.exchange,
-        "routing_key": schedule.routing_key,
-        "timezone": schedule.timezone,
-        "start_time": schedule.start_time,
-        "expire_time": schedule.expires,
-        "expire_seconds": schedule.expire_seconds,
-        "one_off": schedule.one_off,
-        "enabled": schedule.enabled,
-        "catchup": schedule.catchup,
-        "catchup_window": schedule.catchup_window,
-        "overlap": schedule.overlap,
-        "remark": schedule.description,
-    }
+    return codec.to_row(schedule)
 
 
-# Columns that make up a schedule; the row hash covers exactly these.
-SCHEDULE_COLUMNS: tuple[str, ...] = tuple(
-    row_values(Schedule(name="x", task="x", cron="* * * * *"))
-)
-
-
-def _interval_seconds(every: int | None, period: str | None) -> int | None:
-    if every is None:
-        return None
-    per = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, None: 1}
-    return int(every * per.get(period, 1))
+# Columns that make up a schedule, in the order the store reads them.
+SCHEDULE_COLUMNS: tuple[str, ...] = codec.ROW_COLUMNS
 
 
 def schedule_from_row(columns: Mapping[str, Any]) -> Schedule:
     """Invert `row_values`: the Schedule a row describes (rows made by fba included)."""
-    is_cron = columns.get("type") == ScheduleType.CRONTAB
-    args = columns.get("args")
-    return Schedule(
-        name=columns["name"],
-        task=columns["task"],
-        cron=columns.get("crontab") if is_cron else None,
-        every=None
-        if is_cron
-        else _interval_seconds(columns.get("interval_every"), columns.get("interval_period")),
-        args=tuple(args) if isinstance(args, list) else args,
-        kwargs=columns.get("kwargs"),
-        queue=columns.get("queue"),
-        exchange=columns.get("exchange"),
-        routing_key=columns.get("routing_key"),
-        timezone=columns.get("timezone"),
-        start_time=columns.get("start_time"),
-        expires=columns.get("expire_time"),
-        expire_seconds=columns.get("expire_seconds"),
-        one_off=bool(columns.get("one_off", False)),
-        enabled=bool(columns.get("enabled", True)),
-        catchup=columns.get("catchup") or "latest",
-        catchup_window=columns.get("catchup_window"),
-        overlap=columns.get("overlap") or "allow",
-        description=columns.get("remark"),
-    )
+    values = codec.from_row(columns)
+    if isinstance(values["args"], list):
+        values["args"] = tuple(values["args"])
+    return Schedule(**values)
 
 
 def fields_from_row(columns: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,7 +164,7 @@ def row_hash(columns: Mapping[str, Any]) -> str:
     On the hot path of every plan (one per managed row), so it leans on json's C encoder:
     tuples encode as lists, nested keys are sorted, only datetimes need help.
     """
-    payload = [columns.get(name) for name in SCHEDULE_COLUMNS]
+    payload = codec.hash_payload(columns)
     return hashlib.sha256(_HASH_ENCODER.encode(payload).encode()).hexdigest()
 
 
@@ -316,3 +172,26 @@ def row_hash(columns: Mapping[str, Any]) -> str:
 _HASH_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_instant
 )
+
+
+__all__ = [  # the value encodings are the codec's, re-exported for the sync side
+    "DURATION_PATTERN",
+    "FIELD_DEFAULTS",
+    "NAME_PATTERN",
+    "NAME_RE",
+    "SCHEDULE_COLUMNS",
+    "TIMING_FIELDS",
+    "Schedule",
+    "Source",
+    "comparable",
+    "ecma_regex",
+    "fields",
+    "fields_from_row",
+    "format_duration",
+    "format_time",
+    "parse_duration",
+    "row_hash",
+    "row_values",
+    "schedule_from_row",
+    "set_fields",
+]

@@ -14,14 +14,14 @@ still applies, because it protects the task, however the run was started.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from celeryapp.dueplan import BadRow, Entry, entry_from_row, message, message_expiry
 from celeryapp.redact import redact_url
 from celeryapp.settings import Settings
 from syncd.errors import (
@@ -31,6 +31,7 @@ from syncd.errors import (
     ServiceUnavailable,
     TaskFailed,
     UnknownSchedule,
+    UnschedulableRow,
     WaitTimeout,
     did_you_mean,
 )
@@ -39,35 +40,12 @@ DEFAULT_PING_TIMEOUT = 1.0
 DEFAULT_WAIT_TIMEOUT = 60.0
 
 
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """What to send for one schedule: the table row's fields the message needs."""
-
-    name: str
-    task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    queue: str | None
-    exchange: str | None
-    routing_key: str | None
-    expire_time: datetime | None
-    expire_seconds: int | None
-    overlap: str
-    enabled: bool
+# What to send for one schedule: the row as the beat loads it (one decoding, dueplan's).
+Target = Entry
 
 
 def manual_task_id(name: str) -> str:
     return f"{name}@manual-{uuid.uuid4().hex}"
-
-
-def message_expiry(target: Target, now: datetime) -> datetime | None:
-    """The earlier of the schedule's expiry and now + expire_seconds (None: never)."""
-    candidates = []
-    if target.expire_time is not None:
-        candidates.append(target.expire_time)
-    if target.expire_seconds is not None:
-        candidates.append(now + timedelta(seconds=target.expire_seconds))
-    return min(candidates) if candidates else None
 
 
 def load_target(settings: Settings, name: str) -> Target:
@@ -99,20 +77,10 @@ def load_target(settings: Settings, name: str) -> Target:
         ) from exc
     finally:
         engine.dispose()
-    r = row._mapping
-    return Target(
-        name=r["name"],
-        task=r["task"],
-        args=list(r["args"] or []),
-        kwargs=dict(r["kwargs"] or {}),
-        queue=r["queue"],
-        exchange=r["exchange"],
-        routing_key=r["routing_key"],
-        expire_time=r["expire_time"],
-        expire_seconds=r["expire_seconds"],
-        overlap=r["overlap"] or "allow",
-        enabled=bool(r["enabled"]),
-    )
+    try:
+        return entry_from_row(dict(row._mapping), default_timezone=settings.timezone)
+    except BadRow as exc:
+        raise UnschedulableRow(f"schedule {name!r} cannot be run: {exc}") from None
 
 
 def check_workers(app: Any, target: Target, ping_timeout: float) -> list[str]:
@@ -134,8 +102,8 @@ def check_workers(app: Any, target: Target, ping_timeout: float) -> list[str]:
         )
     inspect = app.control.inspect(destination=hosts, timeout=ping_timeout, limit=len(hosts))
     warnings: list[str] = []
-    queue = target.queue
-    if queue is None and target.exchange is None and target.routing_key is None:
+    queue = target.options.get("queue")
+    if not target.options.keys() & {"queue", "exchange", "routing_key"}:
         queue = app.conf.task_default_queue
     active = inspect.active_queues() or {}
     consumers = [h for h, queues in active.items() if any(q.get("name") == queue for q in queues)]
@@ -155,30 +123,17 @@ def check_workers(app: Any, target: Target, ping_timeout: float) -> list[str]:
 
 
 def send(app: Any, target: Target, now: datetime) -> str:
-    from celeryapp.tasklog import HEADER_OVERLAP, HEADER_SCHEDULE, HEADER_TRIGGER
-
-    task_id = manual_task_id(target.name)
-    options: dict[str, Any] = {}
-    for option in ("queue", "exchange", "routing_key"):
-        value = getattr(target, option)
-        if value is not None:
-            options[option] = value
-    expires = message_expiry(target, now)
-    if expires is not None:
-        options["expires"] = expires
+    """Send the beat's message for `target`, due now, marked manual."""
+    msg = message(target, now, task_id=manual_task_id(target.name), manual=True)
     app.send_task(
-        target.task,
-        args=target.args,
-        kwargs=target.kwargs,
-        task_id=task_id,
-        headers={
-            HEADER_SCHEDULE: target.name,
-            HEADER_OVERLAP: target.overlap,
-            HEADER_TRIGGER: "manual",
-        },
-        **options,
+        msg.task,
+        args=msg.args,
+        kwargs=msg.kwargs,
+        task_id=msg.task_id,
+        headers=msg.headers,
+        **msg.options,
     )
-    return task_id
+    return msg.task_id
 
 
 def wait_for(app: Any, task_id: str, timeout: float) -> tuple[str, Any]:
@@ -272,7 +227,7 @@ def trigger(
             "schedule": name,
             "task": target.task,
             "task_id": task_id,
-            "queue": target.queue,
+            "queue": target.options.get("queue"),
             "warnings": warnings,
         }
         if output_format == "text":

@@ -97,17 +97,16 @@ def next_command(
         from syncd.nextrun import find_schedule, fire_times_for, render_next
 
         start = _parse_after(after)
-        schedule, anchor = find_schedule(
+        schedule, stored = find_schedule(
             name,
             paths_or_default(paths),
             from_db=from_db,
             database_url=obj.database_url,
             default_timezone=obj.timezone,
-            now=start,
             limits=obj.limits,
         )
         tz_name, times = fire_times_for(
-            schedule, start, count, default_timezone=obj.timezone, anchor=anchor
+            schedule, start, count, default_timezone=obj.timezone, anchor=start, stored=stored
         )
         emit(render_next(schedule.name, tz_name, times, fmt))
         return EXIT_OK

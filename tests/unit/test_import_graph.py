@@ -83,3 +83,28 @@ def test_help_and_schema_import_nothing_heavy(tmp_path: Path) -> None:
 
 # That the pure modules (beatcore, dueplan, loader, validate, ...) import no I/O module at
 # all is an import contract (pyproject.toml), checked by tests/unit/test_import_contracts.py.
+
+
+def test_pure_modules_import_neither_io_nor_the_models() -> None:
+    """The codec and everything derived from it stay pure: `celeryapp.models` reads the
+    environment when imported (the table name), so none of them may import it."""
+    pure = (
+        "celeryapp.codec",
+        "celeryapp.schedules",
+        "celeryapp.dueplan",
+        "celeryapp.beatcore",
+        "celeryapp.tasklog",
+        "syncd.spec",
+        "syncd.rules",
+        "syncd.plan",
+        "syncd.nextrun",
+    )
+    probe = (
+        f"import json, sys, importlib; [importlib.import_module(m) for m in {pure!r}]; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stdout))
+    assert "celeryapp.models" not in modules
+    assert "celeryapp.settings" not in modules  # no environment read at import
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
