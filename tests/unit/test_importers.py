@@ -482,8 +482,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def both_fire_times(expr: str, fields: dict[str, str], after: datetime) -> tuple[list, list]:
     from celery.schedules import crontab as celery_crontab
 
-    from celeryapp.schedules import fire_times
     from tests.celerytimes import celery_fire_times
+    from tests.timetables import fire_times
 
     theirs = celery_crontab(**fields)
     theirs.tz = BERLIN

@@ -15,20 +15,10 @@ from celeryapp.schedules import (
     CronError,
     CronTimetable,
     IntervalTimetable,
-    Timetable,
     expand_cron,
     task_id,
 )
-
-
-def fire_times(timetable: Timetable, after: datetime, count: int) -> list[datetime]:
-    out: list[datetime] = []
-    due = timetable.next_after(after)
-    while due is not None and len(out) < count:
-        out.append(due)
-        due = timetable.next_after(due)
-    return out
-
+from tests.timetables import fire_times
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
