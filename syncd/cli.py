@@ -170,9 +170,9 @@ def run(ctx: click.Context, fmt: str, body: Callable[[], int | None]) -> int:
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the one place any failure gets its exit code
         _traceback(obj)
-        from sqlalchemy.exc import SQLAlchemyError
+        from syncd.store import DatabaseError
 
-        if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, DatabaseError):
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             click.echo(
                 f"error: database error at {redact_url(obj.database_url)}: {redact_url(reason)} "
@@ -333,7 +333,7 @@ def _options(
     force_window: bool = False,
 ) -> Any:
     from syncd.guards import Guards
-    from syncd.sync import Options
+    from syncd.sync import Options, Signal
     from syncd.windows import DenyWindow, WindowError
 
     try:
@@ -353,26 +353,8 @@ def _options(
             deny_windows=windows,
             force_window=force_window,
         ),
+        signal=Signal(obj.redis_url, obj.redis_prefix, warn=lambda m: click.echo(m, err=True)),
     )
-
-
-def _signal(obj: Context, revision: int | None) -> None:
-    if revision is None or not obj.redis_url:
-        return
-    import redis
-
-    from celeryapp.signal import publish_revision
-
-    try:
-        publish_revision(obj.redis_url, obj.redis_prefix, revision)
-    except (redis.RedisError, OSError, ValueError) as exc:
-        reason = redact_url(str(exc))
-        click.echo(
-            f"warning: revision {revision} is committed, but Redis at "
-            f"{redact_url(obj.redis_url)} could not be told ({reason}); the beat will pick "
-            "the change up from the database within its poll interval",
-            err=True,
-        )
 
 
 @main.command()
@@ -553,7 +535,6 @@ def apply(
                 expected=saved,
                 progress=shown,
             )
-        _signal(obj, revision)
         emit(render_plan(result, fmt, applied=True, revision=revision, **text_options(fmt)))
         if fmt == "github":
             _step_summary(render_plan(result, "markdown", applied=True, revision=revision))
@@ -732,7 +713,6 @@ def watch(
             lock_timeout=lock_timeout,
             fmt=fmt,
             emit=emit,
-            signal_fn=lambda revision: _signal(obj, revision),
             max_applies=max_applies,
             debounce_ms=debounce,
         )

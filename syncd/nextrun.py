@@ -54,20 +54,15 @@ def find_schedule(
     """The schedule and its interval anchor (YAML: `now`, as if applied now; table: when its
     timing last changed)."""
     if from_db:
-        from sqlalchemy import select
+        from syncd import store
 
-        from syncd.store import connect, has_schema, require_database, table
-
-        require_database(database_url)
-        with connect(database_url) as conn:
-            if not has_schema(conn):
-                raise _unknown(name, [])
-            record = conn.execute(select(table).where(table.c.name == name)).mappings().first()
+        store.require_database(database_url)
+        with store.connect(database_url) as conn:
+            record = store.schedule_row(conn, name)
             if record is None:
-                names = list(conn.execute(select(table.c.name)).scalars())
-                raise _unknown(name, names)
-            anchor = record["schedule_changed_time"] or record["created_time"] or now
-            return schedule_from_row(dict(record)), anchor
+                raise _unknown(name, store.schedule_names(conn))
+        anchor = record["schedule_changed_time"] or record["created_time"] or now
+        return schedule_from_row(record), anchor
     from syncd.loader import DEFAULT_SIZE_LIMITS
     from syncd.validate import load
 

@@ -26,11 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
-
 from celeryapp.redact import redact_url
 from syncd import controller as decisions
+from syncd import store
 from syncd.errors import (
     EXIT_CONFLICT,
     EXIT_INVALID,
@@ -46,6 +44,7 @@ from syncd.notify import Notifier
 from syncd.plan import Plan
 from syncd.spec import format_time
 from syncd.status import describe
+from syncd.store import Connection, DatabaseError
 from syncd.sync import CommitInfo, Options, apply
 from syncd.windows import denied_until
 
@@ -110,14 +109,12 @@ class Controller:
         source: GitSource,
         *,
         notifier: Notifier | None = None,
-        signal_fn: Callable[[int | None], None] = lambda _r: None,
         leader_fn: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.source = source
         self.notifier = notifier or Notifier(None)
-        self.signal_fn = signal_fn
         self.leader_fn = leader_fn
         self.clock = clock
         self.key = source_key(source.display_url, config.branch, config.path)
@@ -134,14 +131,10 @@ class Controller:
     # --- the shared row ---------------------------------------------------------------
 
     def _row(self, conn: Connection) -> dict[str, Any]:
-        from syncd import store
-
         rows = store.read_controller(conn, self.key)
         return rows[0] if rows else {}
 
     def _write(self, values: dict[str, Any], conn: Connection | None = None) -> None:
-        from syncd import store
-
         values = {
             "repo": self.source.display_url,
             "branch": self.config.branch,
@@ -189,8 +182,6 @@ class Controller:
 
     def sync(self, reason: str = "interval") -> Outcome:
         """One sync under the source's lock; runs again while requests arrive meanwhile."""
-        from syncd import store
-
         store.migrate(self.config.database_url, self.config.lock_timeout)
         with store.controller_lock(self.config.database_url, self.key, self.lock_file) as held:
             if not held:
@@ -223,8 +214,6 @@ class Controller:
             return outcome
 
     def _sync_held(self, reason: str) -> Outcome:
-        from syncd import store
-
         row: dict[str, Any]
         with store.connect(self.config.database_url) as conn:
             row = self._row(conn)
@@ -370,7 +359,7 @@ class Controller:
             outcome.result = decisions.DENIED if only_window else decisions.REFUSED
             outcome.errors = [r.message for r in exc.refusals]
             outcome.summary = exc.plan.summary()
-        except (SyncdError, SQLAlchemyError, OSError) as exc:
+        except (SyncdError, DatabaseError, OSError) as exc:
             reason = (
                 exc.message
                 if isinstance(exc, SyncdError)
@@ -386,7 +375,6 @@ class Controller:
             self.metrics.applies.labels(decisions.APPLIED).inc()
             if action == "heal":
                 self.metrics.heals.inc()
-            self.signal_fn(revision)
             s = plan.summary()
             what = (
                 f"revision {revision}: {s['create']} created, {s['update']} updated, "
@@ -480,8 +468,6 @@ class Controller:
 
     def status(self) -> dict[str, Any]:
         """The controller's status from the shared row (every replica reports the same)."""
-        from syncd import store
-
         with store.connect(self.config.database_url) as conn:
             rows = store.read_controller(conn, self.key)
             drift = store.drifted_names(conn)
@@ -515,30 +501,19 @@ class Controller:
 def lock_file_for(database_url: str, state: Path, key: str) -> str:
     """SQLite's controller lock: a file beside the database (replicas on one host share the
     database file, not a state directory); elsewhere unused."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(database_url)
-    except ValueError:
-        url = None
     name = f".syncd-serve-{key[:12]}.lock"
-    if (
-        url is not None
-        and url.get_backend_name() == "sqlite"
-        and url.database not in (None, "", ":memory:")
-    ):
-        database = Path(url.database)
+    path = store.sqlite_file(database_url)
+    if path:
+        database = Path(path)
         return str(database.with_name(database.name + name))
     return str(state / name)
 
 
 def database_ready(url: str) -> str | None:
     """None when the database answers, else why not."""
-    from syncd import store
-
     try:
         store.ping(url)
-    except (SyncdError, SQLAlchemyError) as exc:
+    except (SyncdError, DatabaseError) as exc:
         return redact_url(exc.message if isinstance(exc, SyncdError) else str(exc).splitlines()[0])
     return None
 

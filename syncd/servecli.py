@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from syncd.cli import LOCK_TIMEOUT, Context, _options, _signal, guard_options, run
+from syncd.cli import LOCK_TIMEOUT, Context, _options, guard_options, run
 from syncd.errors import EXIT_OK, UsageError
 from syncd.spec import parse_duration
 
@@ -183,7 +183,6 @@ def serve_command(
             ),
             source,
             notifier=notifier,
-            signal_fn=lambda revision: _signal(obj, revision),
             leader_fn=_leader(obj),
         )
         log = logging.getLogger("syncd.serve")
