@@ -105,9 +105,9 @@ def beat_leader(settings: Settings) -> dict[str, Any]:
     if settings.redis_url:
         import redis
 
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
+        from celeryapp.clients import new_client
+
+        client = new_client(settings.redis_url, timeout=2)
         try:
             leader = client.get(lock_key(settings.redis_prefix))
             beat = client.get(heartbeat_key(settings.redis_prefix))
