@@ -13,14 +13,16 @@ import logging
 import secrets
 import socket
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
-from sqlalchemy import Engine
 
 from celeryapp import runstore
 from celeryapp.clients import IF_HOLDER_DEL, IF_HOLDER_PEXPIRE
 from celeryapp.settings import heartbeat_key, lock_key
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
