@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,28 +30,20 @@ from celeryapp.redact import redact_url
 from syncd import controller as decisions
 from syncd import store
 from syncd.errors import (
-    EXIT_CONFLICT,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_SERVICE,
-    InvalidSchedules,
-    Refused,
     SyncdError,
 )
 from syncd.gitsource import FetchError, GitSource
 from syncd.notify import Notifier
-from syncd.plan import Plan
+from syncd.serveapply import Attempt, Outcome
 from syncd.spec import format_time
 from syncd.status import describe
 from syncd.store import Connection, DatabaseError
-from syncd.sync import CommitInfo, Options, apply
+from syncd.sync import Options
 from syncd.windows import denied_until
 
 log = logging.getLogger("syncd.serve")
 
 RETRY_SECONDS = 1.0  # how soon a replica checks that a hook it passed on was served
-MAX_ERRORS_KEPT = 200  # positioned errors kept in the row and shown by /status
 
 
 def utcnow() -> datetime:
@@ -76,30 +68,6 @@ class ServeConfig:
     options: Options  # paths = (path,), root set per commit
     lock_timeout: float = 30.0
     self_heal: bool = False
-
-
-@dataclass
-class Outcome:
-    """What one sync did (for --once, the log and tests)."""
-
-    action: str  # apply | heal | none | busy | fetch-error
-    result: str | None = None  # applied | invalid | refused | denied | error
-    commit: str | None = None
-    revision: int | None = None
-    errors: list[str] = field(default_factory=list)
-    summary: dict[str, int] | None = None
-
-    @property
-    def exit_code(self) -> int:
-        if self.action == "busy":
-            return EXIT_CONFLICT  # another replica is syncing this source
-        if self.action == "fetch-error" or self.result == decisions.ERROR:
-            return EXIT_SERVICE
-        if self.result == decisions.INVALID:
-            return EXIT_INVALID
-        if self.result in (decisions.REFUSED, decisions.DENIED):
-            return EXIT_REFUSED
-        return EXIT_OK
 
 
 class Controller:
@@ -295,155 +263,9 @@ class Controller:
             )
 
     def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
-        try:
-            self.source.ensure(sha)
-            commit = self.source.commit(sha)
-        except FetchError as exc:
-            log.error("cannot read commit %s: %s", sha[:12], exc.message)
-            self._write_for(
-                action,
-                {
-                    "attempt_commit": sha,
-                    "attempt_time": self.clock(),
-                    "attempt_result": decisions.ERROR,
-                    "attempt_errors": [exc.message],
-                    "counters": self._count(row, "errors"),
-                },
-            )
-            return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
-        info = CommitInfo(sha, commit.author, commit.subject)
-        started = self.clock()
-        self._write_for(
-            action,
-            {
-                "attempt_commit": sha,
-                "attempt_time": started,
-                "attempt_result": decisions.APPLYING,
-                "attempt_errors": None,
-            },
-        )
-        previous = (row.get("attempt_commit"), row.get("attempt_result"))
-        outcome = Outcome(action, commit=sha)
-
-        def record_live(conn: Connection, plan: Plan, revision: int | None) -> None:
-            counters = self._count(row, "applies", *(["heals"] if action == "heal" else []))
-            self._write_for(
-                action,
-                {
-                    "live_commit": sha,
-                    "live_revision": revision if revision is not None else row.get("live_revision"),
-                    "live_time": self.clock(),
-                    "attempt_result": decisions.APPLIED,
-                    "attempt_errors": [],
-                    "attempt_summary": plan.summary(),
-                    "counters": counters,
-                },
-                conn,
-            )
-
-        try:
-            with self.source.tree(sha, self.config.path) as root:
-                options = replace(self.config.options, root=str(root))
-                plan, revision = apply(
-                    self.config.database_url,
-                    options,
-                    lock_timeout=self.config.lock_timeout,
-                    commit_info=info,
-                    inside=record_live,
-                )
-        except InvalidSchedules as exc:
-            errors = [str(d) for d in exc.diagnostics]
-            outcome.result, outcome.errors = decisions.INVALID, errors
-        except Refused as exc:
-            only_window = all(r.guard == "force-window" for r in exc.refusals)
-            outcome.result = decisions.DENIED if only_window else decisions.REFUSED
-            outcome.errors = [r.message for r in exc.refusals]
-            outcome.summary = exc.plan.summary()
-        except (SyncdError, DatabaseError, OSError) as exc:
-            reason = (
-                exc.message
-                if isinstance(exc, SyncdError)
-                else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            )
-            outcome.result, outcome.errors = decisions.ERROR, [redact_url(reason)]
-        else:
-            outcome.result, outcome.revision, outcome.summary = (
-                decisions.APPLIED,
-                revision,
-                plan.summary(),
-            )
-            self.metrics.applies.labels(decisions.APPLIED).inc()
-            if action == "heal":
-                self.metrics.heals.inc()
-            s = plan.summary()
-            what = (
-                f"revision {revision}: {s['create']} created, {s['update']} updated, "
-                f"{s['delete']} deleted"
-                if revision
-                else "no changes"
-            )
-            verb = "self-heal" if action == "heal" else "applied"
-            log.info("%s %s (%s): %s", verb, sha[:12], commit.subject, what)
-            if action == "heal":
-                self.notifier.send(
-                    "drift_reverted",
-                    f"syncd: reverted drift in {', '.join(drift)} (commit {sha[:12]})",
-                    commit=sha,
-                    names=list(drift),
-                    revision=revision,
-                )
-            else:
-                self.notifier.send(
-                    "sync_succeeded",
-                    f'syncd: {sha[:12]} "{commit.subject}" by {commit.author} is live: {what}',
-                    commit=sha,
-                    author=commit.author,
-                    subject=commit.subject,
-                    revision=revision,
-                    summary=s,
-                )
-            return outcome
-        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
-        counter = {
-            decisions.INVALID: "invalid",
-            decisions.DENIED: "denied",
-            decisions.REFUSED: "refusals",
-        }.get(outcome.result or "", "errors")
-        self._write_for(
-            action,
-            {
-                "attempt_result": outcome.result,
-                "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
-                "attempt_summary": outcome.summary,
-                "counters": self._count(row, counter),
-            },
-        )
-        log.error(
-            "commit %s (%s) %s; %s stays live:\n  %s",
-            sha[:12],
-            commit.subject,
-            outcome.result,
-            (row.get("live_commit") or "nothing")[:12],
-            "\n  ".join(outcome.errors[:20]),
-        )
-        if decisions.transition(previous, (sha, outcome.result)):
-            event = {"invalid": "sync_failed", "error": "sync_failed"}.get(
-                outcome.result or "", "sync_refused"
-            )
-            self.notifier.send(
-                event,
-                f'syncd: commit {sha[:12]} "{commit.subject}" was {outcome.result}; '
-                f"{(row.get('live_commit') or 'nothing')[:12]} stays live: "
-                + "; ".join(outcome.errors[:5]),
-                commit=sha,
-                author=commit.author,
-                subject=commit.subject,
-                result=outcome.result,
-                errors=outcome.errors[:50],
-            )
-        return outcome
-
-    # --- the loop ------------------------------------------------------------------------
+        """One commit's tree through the pipeline, its outcome recorded and told
+        (`serveapply`)."""
+        return Attempt(self, action, sha, row).run(drift)
 
     def run(self, stop: threading.Event) -> None:
         """Sync now, then on every interval or webhook, until `stop` is set."""
