@@ -123,12 +123,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
 
     @property
     def info(self) -> str:
-        where = redact_url(self.settings.database_url)
-        lock = (
-            f"redis {redact_url(self.settings.redis_url)}"
-            if self.settings.redis_url
-            else ("database lease")
-        )
+        where, redis_url = redact_url(self.settings.database_url), self.settings.redis_url
+        lock = f"redis {redact_url(redis_url)}" if redis_url else "database lease"
         return (
             f"    . database -> {where}\n    . lock -> {lock} (ttl {self.settings.beat_lock_ttl}s)"
         )
