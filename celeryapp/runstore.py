@@ -267,23 +267,24 @@ def write_run_state(conn: Connection, sent: Sequence[tuple[str, datetime]]) -> N
         return
     s = schedules
     if conn.dialect.name == "postgresql":
-        x = _unnested(("name", _TEXTS), ("due", _TIMES), alias="x")
+        # Bound names differ from the table's columns: SQLAlchemy reserves those in SET.
+        x = _unnested(("n", _TEXTS), ("d", _TIMES), alias="x")
         u = (
-            select(x.c.name, func.max(x.c.due).label("due"), func.count().label("n"))
-            .group_by(x.c.name)
+            select(x.c.n, func.max(x.c.d).label("due"), func.count().label("runs"))
+            .group_by(x.c.n)
             .subquery("u")
         )
         stmt = (
             update(s)
-            .where(s.c.name == u.c.name)
+            .where(s.c.name == u.c.n)
             .where(s.c.last_run_time.is_(None) | (s.c.last_run_time < u.c.due))
             .values(
                 last_run_time=u.c.due,
-                total_run_count=s.c.total_run_count + u.c.n,
+                total_run_count=s.c.total_run_count + u.c.runs,
                 updated_time=s.c.updated_time,  # see _RUN_STATE_KEEPS
             )
         )
-        conn.execute(stmt, {"name": [n for n, _ in sent], "due": [d for _, d in sent]})
+        conn.execute(stmt, {"n": [n for n, _ in sent], "d": [d for _, d in sent]})
         return
     conn.execute(
         update(s)
