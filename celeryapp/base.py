@@ -24,7 +24,7 @@ from celery import Task
 from celery._state import _task_stack
 from celery.exceptions import Ignore
 
-from celeryapp.clients import redis_client
+from celeryapp.clients import shared_client
 from celeryapp.once import settings_of
 from celeryapp.overlap import overlap_guard
 from celeryapp.retry import backoff_delay, is_transient
@@ -59,7 +59,7 @@ class TaskBase(Task):  # type: ignore[misc]
         if run.overlap != "skip" or run.schedule is None:
             return self._run_body(run, args, kwargs)
         settings = self.settings
-        client = redis_client(settings.redis_url) if settings.redis_url else None
+        client = shared_client(settings.redis_url) if settings.redis_url else None
         key = running_key(settings.redis_prefix, run.schedule)
         with overlap_guard(client, key) as may_run:
             if not may_run:

@@ -1,33 +1,47 @@
-"""One Redis client and one database engine per URL and process, shared by the task base
-class concerns."""
+"""Redis, built in one place: every client of syncd and the beat comes from `new_client`
+(one connection pool each) or `shared_client` (one per URL and process, for the task base
+class concerns), and the token-checked scripts the locks run are written once here.
+
+A later Redis form (Sentinel, TLS options) is added in `new_client` and reaches the
+lock, the signal, the once-only keys and `syncd status` alike.
+"""
 
 from __future__ import annotations
 
 import threading
 
 import redis
-from sqlalchemy import Engine, create_engine
 
-from celeryapp.settings import sqlalchemy_url
+# Compare-and-set on a token: act on KEYS[1] only while it still holds ARGV[1], so a holder
+# whose key expired (a stall past its TTL) never touches the key of the one that took over.
+# Used by the beat lock and the overlap guard.
+IF_HOLDER_PEXPIRE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+IF_HOLDER_DEL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 _clients: dict[str, redis.Redis[bytes]] = {}
-_engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def redis_client(url: str) -> redis.Redis[bytes]:
+def new_client(url: str, *, timeout: float = 5.0) -> redis.Redis[bytes]:
+    """A client of its own (close it when done), with connect and read timeouts."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def shared_client(url: str) -> redis.Redis[bytes]:
+    """One client per URL and process (never closed: it lives as long as the worker)."""
     with _lock:
         client = _clients.get(url)
         if client is None:
-            client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+            client = new_client(url)
             _clients[url] = client
         return client
-
-
-def database_engine(url: str) -> Engine:
-    with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
-            _engines[url] = engine
-        return engine

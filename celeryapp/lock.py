@@ -13,29 +13,18 @@ import logging
 import secrets
 import socket
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
-from sqlalchemy import Connection, Engine, Table, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from celeryapp.models import BeatLease
+from celeryapp import runstore
+from celeryapp.clients import IF_HOLDER_DEL, IF_HOLDER_PEXPIRE
 from celeryapp.settings import heartbeat_key, lock_key
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+log = logging.getLogger(__name__)
 
 
 def new_token() -> str:
@@ -62,8 +51,8 @@ class RedisLock:
         self.heartbeat_key = heartbeat_key(prefix)
         self.ttl_ms = int(ttl * 1000)
         self.token = new_token()
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(IF_HOLDER_PEXPIRE)
+        self._release = client.register_script(IF_HOLDER_DEL)
 
     def hold(self, now: datetime) -> bool:
         if self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
@@ -92,49 +81,18 @@ class LeaseLock:
         self.engine = engine
         self.ttl = timedelta(seconds=ttl)
         self.token = new_token()
-        self.table = cast(Table, BeatLease.__table__)
-
-    def _ensure_row(self, conn: Connection) -> None:
-        exists = conn.execute(select(self.table.c.name).where(self.table.c.name == self.NAME))
-        if exists.first() is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(self.table).values(name=self.NAME))
-            except IntegrityError:
-                pass
 
     def hold(self, now: datetime) -> bool:
-        t = self.table
         with self.engine.begin() as conn:
-            self._ensure_row(conn)
-            result = conn.execute(
-                update(t)
-                .where(t.c.name == self.NAME)
-                .where(
-                    (t.c.holder == self.token)
-                    | (t.c.holder.is_(None))
-                    | (t.c.expires_time.is_(None))
-                    | (t.c.expires_time < now)
-                )
-                .values(holder=self.token, expires_time=now + self.ttl, heartbeat_time=now)
-            )
-            return bool(result.rowcount)
+            return runstore.hold_lease(conn, self.NAME, self.token, now=now, ttl=self.ttl)
 
     def release(self) -> None:
-        t = self.table
         with self.engine.begin() as conn:
-            conn.execute(
-                update(t)
-                .where(t.c.name == self.NAME, t.c.holder == self.token)
-                .values(holder=None, expires_time=None)
-            )
+            runstore.release_lease(conn, self.NAME, self.token)
 
     def leader(self) -> str | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(self.table.c.holder).where(self.table.c.name == self.NAME)
-            ).first()
-        return row[0] if row else None
+            return runstore.lease_holder(conn, self.NAME)
 
     def heartbeat(self, payload: dict[str, Any], now: datetime) -> None:
         """The lease row's heartbeat_time is written by every renewal already."""

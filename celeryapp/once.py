@@ -25,22 +25,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import redis
 from celery.worker.request import Request
 from celery.worker.state import reserved_requests, task_ready
-from sqlalchemy import Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
-from celeryapp.clients import database_engine, redis_client
-from celeryapp.models import Execution
+from celeryapp import runstore
+from celeryapp.clients import shared_client
 from celeryapp.settings import Settings, executed_key
 from celeryapp.tasklog import RunInfo, schedule_logger
 
 logger = logging.getLogger(__name__)
-executions = cast(Table, Execution.__table__)
 
 
 def claim_execution(client: redis.Redis[bytes], prefix: str, task_id: str, retention: int) -> bool:
@@ -49,18 +45,10 @@ def claim_execution(client: redis.Redis[bytes], prefix: str, task_id: str, reten
     return bool(client.set(key, "1", nx=True, ex=max(1, retention)))
 
 
-def claim_execution_in_database(engine: Engine, task_id: str, now: datetime) -> bool:
+def claim_execution_in_database(url: str, task_id: str, now: datetime) -> bool:
     """True for the first claim of this task id (until the beat prunes it)."""
-    with engine.begin() as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        result = conn.execute(
-            dialect.insert(executions)
-            .values(task_id=task_id, started_time=now)
-            .on_conflict_do_nothing(index_elements=["task_id"])
-            .returning(executions.c.task_id)
-        )
-        # RETURNING, not rowcount: psycopg reports 1 for a conflicting DO NOTHING insert.
-        return result.first() is not None
+    with runstore.shared_engine(url).begin() as conn:
+        return runstore.claim_execution(conn, task_id, now)
 
 
 def settings_of(app: Any) -> Settings:
@@ -76,7 +64,7 @@ def should_execute(run: RunInfo, task_id: str, retries: int, settings: Settings)
     if settings.redis_url:
         try:
             return claim_execution(
-                redis_client(settings.redis_url),
+                shared_client(settings.redis_url),
                 settings.redis_prefix,
                 task_id,
                 settings.once_retention,
@@ -85,10 +73,8 @@ def should_execute(run: RunInfo, task_id: str, retries: int, settings: Settings)
             log.warning("once-only check skipped for %s, Redis failed: %s", task_id, exc)
             return True
     try:
-        return claim_execution_in_database(
-            database_engine(settings.database_url), task_id, datetime.now(UTC)
-        )
-    except SQLAlchemyError as exc:
+        return claim_execution_in_database(settings.database_url, task_id, datetime.now(UTC))
+    except runstore.DatabaseError as exc:
         log.warning(
             "once-only check skipped for %s, the database failed (migrated? `syncd migrate`): %s",
             task_id,

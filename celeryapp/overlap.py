@@ -20,16 +20,9 @@ from contextlib import contextmanager
 
 import redis
 
-DEFAULT_TTL = 60.0
+from celeryapp.clients import IF_HOLDER_DEL, IF_HOLDER_PEXPIRE
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-_REFRESH = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
+DEFAULT_TTL = 60.0
 
 logger = logging.getLogger(__name__)
 _warned_no_redis = threading.Event()
@@ -58,7 +51,7 @@ class OverlapGuard:
 
     def refresh(self) -> bool:
         result = self.client.eval(  # type: ignore[no-untyped-call]
-            _REFRESH, 1, self.key, self.token, self.ttl_ms
+            IF_HOLDER_PEXPIRE, 1, self.key, self.token, self.ttl_ms
         )
         return bool(result)
 
@@ -67,7 +60,7 @@ class OverlapGuard:
         if self._refresher is not None:
             self._refresher.join(timeout=5)
         try:
-            self.client.eval(_RELEASE, 1, self.key, self.token)  # type: ignore[no-untyped-call]
+            self.client.eval(IF_HOLDER_DEL, 1, self.key, self.token)  # type: ignore[no-untyped-call]
         except redis.RedisError:
             # The TTL frees the key; a failed release must not fail a finished run.
             logger.warning("could not release %s; it expires on its own", self.key)

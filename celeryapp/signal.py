@@ -7,8 +7,7 @@ integers, never clocks (fba W1 compared second-truncated local time strings).
 
 from __future__ import annotations
 
-import redis
-
+from celeryapp.clients import new_client
 from celeryapp.settings import revision_key
 
 # SET the key to ARGV[1] unless it already holds a larger number; PUBLISH when it moved.
@@ -26,7 +25,7 @@ return 0
 
 def publish_revision(redis_url: str, prefix: str, revision: int, *, timeout: float = 2.0) -> bool:
     """Raise `{prefix}:revision` to `revision` and publish it; True if it moved."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = new_client(redis_url, timeout=timeout)
     try:
         moved = client.eval(_RAISE, 1, revision_key(prefix), str(revision))  # type: ignore[no-untyped-call]
         return bool(moved)

@@ -75,20 +75,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _print_runs(url: str, stop: threading.Event, seen: set[str]) -> None:
-    from sqlalchemy import create_engine, inspect, text
+    from syncd import store
 
-    engine = create_engine(url)
     while not stop.wait(0.5):
         try:
-            with engine.connect() as conn:
-                if not inspect(conn).has_table("celery_taskmeta"):
-                    continue
-                rows = conn.execute(
-                    text(
-                        "SELECT task_id, name, status, result, date_done FROM celery_taskmeta "
-                        "WHERE status IN ('SUCCESS', 'FAILURE') ORDER BY date_done"
-                    )
-                ).all()
+            with store.connect(url) as conn:
+                rows = store.finished_runs(conn)
         except Exception:  # noqa: BLE001, S112 - SQLite busy while the worker writes; try again
             continue
         for task_id, name, status, result, _done in rows:
@@ -100,7 +92,6 @@ def _print_runs(url: str, stop: threading.Event, seen: set[str]) -> None:
                 value = json.loads(result) if isinstance(result, str | bytes) else result
             stamp = datetime.now(UTC).strftime("%H:%M:%S")
             print(f"{stamp}  {status:<7} {task_id}  {name}  {json.dumps(value)[:100]}", flush=True)
-    engine.dispose()
 
 
 def main() -> int:

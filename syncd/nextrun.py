@@ -88,18 +88,16 @@ def stored_row(name: str, database_url: str) -> tuple[dict[str, Any] | None, lis
     """The table row named `name` (None if absent) and, when absent, the names there are.
 
     Raises the store's errors (no database file, unreachable) for the caller to judge."""
-    from sqlalchemy import select
+    from syncd import store
 
-    from syncd.store import connect, has_schema, require_database, table
-
-    require_database(database_url)
-    with connect(database_url) as conn:
-        if not has_schema(conn):
+    store.require_database(database_url)
+    with store.connect(database_url) as conn:
+        if not store.has_schema(conn):
             return None, []
-        record = conn.execute(select(table).where(table.c.name == name)).mappings().first()
+        record = store.schedule_row(conn, name)
         if record is None:
-            return None, list(conn.execute(select(table.c.name)).scalars())
-        return dict(record), []
+            return None, store.schedule_names(conn)
+        return record, []
 
 
 def find_schedule(

@@ -20,39 +20,30 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
-
 from celeryapp.redact import redact_url
 from syncd import controller as decisions
+from syncd import store
 from syncd.announce import Announcer
 from syncd.errors import (
-    EXIT_CONFLICT,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_SERVICE,
-    InvalidSchedules,
-    Refused,
     SyncdError,
 )
-from syncd.gitsource import Commit, FetchError, GitSource
+from syncd.gitsource import FetchError, GitSource
 from syncd.notify import Notifier
-from syncd.plan import Plan
+from syncd.serveapply import Attempt, Outcome
 from syncd.spec import format_time
 from syncd.status import describe
-from syncd.sync import CommitInfo, Options, apply
+from syncd.store import Connection, DatabaseError
+from syncd.sync import Options
 from syncd.windows import denied_until
 
 log = logging.getLogger("syncd.serve")
 
 RETRY_SECONDS = 1.0  # how soon a replica checks that a hook it passed on was served
-MAX_ERRORS_KEPT = 200  # positioned errors kept in the row and shown by /status
 
 
 def utcnow() -> datetime:
@@ -79,30 +70,6 @@ class ServeConfig:
     self_heal: bool = False
 
 
-@dataclass
-class Outcome:
-    """What one sync did (for --once, the log and tests)."""
-
-    action: str  # apply | heal | none | busy | fetch-error
-    result: str | None = None  # applied | invalid | refused | denied | error
-    commit: str | None = None
-    revision: int | None = None
-    errors: list[str] = field(default_factory=list)
-    summary: dict[str, int] | None = None
-
-    @property
-    def exit_code(self) -> int:
-        if self.action == "busy":
-            return EXIT_CONFLICT  # another replica is syncing this source
-        if self.action == "fetch-error" or self.result == decisions.ERROR:
-            return EXIT_SERVICE
-        if self.result == decisions.INVALID:
-            return EXIT_INVALID
-        if self.result in (decisions.REFUSED, decisions.DENIED):
-            return EXIT_REFUSED
-        return EXIT_OK
-
-
 class Controller:
     def __init__(
         self,
@@ -110,7 +77,6 @@ class Controller:
         source: GitSource,
         *,
         notifier: Notifier | None = None,
-        signal_fn: Callable[[int | None], None] = lambda _r: None,
         leader_fn: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -118,7 +84,6 @@ class Controller:
         self.source = source
         self.notifier = notifier or Notifier(None)
         self.announce = Announcer(self.notifier, source.display_url)
-        self.signal_fn = signal_fn
         self.leader_fn = leader_fn
         self.clock = clock
         self.key = source_key(source.display_url, config.branch, config.path)
@@ -134,14 +99,10 @@ class Controller:
     # --- the shared row ---------------------------------------------------------------
 
     def _row(self, conn: Connection) -> dict[str, Any]:
-        from syncd import store
-
         rows = store.read_controller(conn, self.key)
         return rows[0] if rows else {}
 
     def _write(self, values: dict[str, Any], conn: Connection | None = None) -> None:
-        from syncd import store
-
         values = {
             "repo": self.source.display_url,
             "branch": self.config.branch,
@@ -189,8 +150,6 @@ class Controller:
 
     def sync(self, reason: str = "interval") -> Outcome:
         """One sync under the source's lock; runs again while requests arrive meanwhile."""
-        from syncd import store
-
         store.migrate(self.config.database_url, self.config.lock_timeout)
         with store.controller_lock(self.config.database_url, self.key, self.lock_file) as held:
             if not held:
@@ -223,8 +182,6 @@ class Controller:
             return outcome
 
     def _sync_held(self, reason: str) -> Outcome:
-        from syncd import store
-
         row: dict[str, Any]
         with store.connect(self.config.database_url) as conn:
             row = self._row(conn)
@@ -288,117 +245,10 @@ class Controller:
         if drift:
             self.announce.drift_found(drift)
 
-    def _failed(
-        self,
-        action: str,
-        outcome: Outcome,
-        row: dict[str, Any],
-        commit: Commit,
-        previous: tuple[Any, Any],
-    ) -> Outcome:
-        """Record, log and (on a change of state) notify a commit that did not go live."""
-        sha = commit.sha
-        self.metrics.applies.labels(outcome.result or decisions.ERROR).inc()
-        counter = {
-            decisions.INVALID: "invalid",
-            decisions.DENIED: "denied",
-            decisions.REFUSED: "refusals",
-        }.get(outcome.result or "", "errors")
-        self._write_for(
-            action,
-            {
-                "attempt_result": outcome.result,
-                "attempt_errors": outcome.errors[:MAX_ERRORS_KEPT],
-                "attempt_summary": outcome.summary,
-                "counters": self._count(row, counter),
-            },
-        )
-        self.announce.not_live(
-            commit,
-            outcome.result or decisions.ERROR,
-            outcome.errors,
-            row.get("live_commit"),
-            notify=decisions.transition(previous, (sha, outcome.result)),
-        )
-        return outcome
-
-    def _unreadable(self, action: str, sha: str, row: dict[str, Any], exc: FetchError) -> Outcome:
-        log.error("cannot read commit %s: %s", sha[:12], exc.message)
-        self._write_for(
-            action,
-            {
-                "attempt_commit": sha,
-                "attempt_time": self.clock(),
-                "attempt_result": decisions.ERROR,
-                "attempt_errors": [exc.message],
-                "counters": self._count(row, "errors"),
-            },
-        )
-        return Outcome(action, decisions.ERROR, sha, errors=[exc.message])
-
     def _apply(self, action: str, sha: str, row: dict[str, Any], drift: tuple[str, ...]) -> Outcome:
-        try:
-            self.source.ensure(sha)
-            commit = self.source.commit(sha)
-        except FetchError as exc:
-            return self._unreadable(action, sha, row, exc)
-        info = CommitInfo(sha, commit.author, commit.subject)
-        started = self.clock()
-        self._write_for(
-            action,
-            {
-                "attempt_commit": sha,
-                "attempt_time": started,
-                "attempt_result": decisions.APPLYING,
-                "attempt_errors": None,
-            },
-        )
-        previous = (row.get("attempt_commit"), row.get("attempt_result"))
-        outcome = Outcome(action, commit=sha)
-
-        def record_live(conn: Connection, plan: Plan, revision: int | None) -> None:
-            counters = self._count(row, "applies", *(["heals"] if action == "heal" else []))
-            self._write_for(
-                action,
-                {
-                    "live_commit": sha,
-                    "live_revision": revision if revision is not None else row.get("live_revision"),
-                    "live_time": self.clock(),
-                    "attempt_result": decisions.APPLIED,
-                    "attempt_errors": [],
-                    "attempt_summary": plan.summary(),
-                    "counters": counters,
-                },
-                conn,
-            )
-
-        try:
-            with self.source.tree(sha, self.config.path) as root:
-                options = replace(self.config.options, root=str(root))
-                plan, revision = apply(
-                    self.config.database_url,
-                    options,
-                    lock_timeout=self.config.lock_timeout,
-                    commit_info=info,
-                    inside=record_live,
-                )
-        except (SyncdError, SQLAlchemyError, OSError) as exc:
-            _not_applied(outcome, exc)
-        else:
-            outcome.result, outcome.revision, outcome.summary = (
-                decisions.APPLIED,
-                revision,
-                plan.summary(),
-            )
-            self.metrics.applies.labels(decisions.APPLIED).inc()
-            if action == "heal":
-                self.metrics.heals.inc()
-            self.signal_fn(revision)
-            self.announce.live(action, commit, drift, revision, plan.summary())
-            return outcome
-        return self._failed(action, outcome, row, commit, previous)
-
-    # --- the loop ------------------------------------------------------------------------
+        """One commit's tree through the pipeline, its outcome recorded and told
+        (`serveapply`)."""
+        return Attempt(self, action, sha, row).run(drift)
 
     def run(self, stop: threading.Event) -> None:
         """Sync now, then on every interval or webhook, until `stop` is set."""
@@ -422,8 +272,6 @@ class Controller:
 
     def status(self) -> dict[str, Any]:
         """The controller's status from the shared row (every replica reports the same)."""
-        from syncd import store
-
         with store.connect(self.config.database_url) as conn:
             rows = store.read_controller(conn, self.key)
             drift = store.drifted_names(conn)
@@ -457,50 +305,21 @@ class Controller:
 def lock_file_for(database_url: str, state: Path, key: str) -> str:
     """SQLite's controller lock: a file beside the database (replicas on one host share the
     database file, not a state directory); elsewhere unused."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(database_url)
-    except ValueError:
-        url = None
     name = f".syncd-serve-{key[:12]}.lock"
-    if (
-        url is not None
-        and url.get_backend_name() == "sqlite"
-        and url.database not in (None, "", ":memory:")
-    ):
-        database = Path(url.database)
+    path = store.sqlite_file(database_url)
+    if path:
+        database = Path(path)
         return str(database.with_name(database.name + name))
     return str(state / name)
 
 
 def database_ready(url: str) -> str | None:
     """None when the database answers, else why not."""
-    from syncd import store
-
     try:
         store.ping(url)
-    except (SyncdError, SQLAlchemyError) as exc:
+    except (SyncdError, DatabaseError) as exc:
         return redact_url(exc.message if isinstance(exc, SyncdError) else str(exc).splitlines()[0])
     return None
-
-
-def _not_applied(outcome: Outcome, exc: SyncdError | SQLAlchemyError | OSError) -> None:
-    """Why a commit did not go live, into its outcome: invalid, denied, refused or error."""
-    if isinstance(exc, InvalidSchedules):
-        outcome.result, outcome.errors = decisions.INVALID, [str(d) for d in exc.diagnostics]
-    elif isinstance(exc, Refused):
-        only_window = all(r.guard == "force-window" for r in exc.refusals)
-        outcome.result = decisions.DENIED if only_window else decisions.REFUSED
-        outcome.errors = [r.message for r in exc.refusals]
-        outcome.summary = exc.plan.summary()
-    else:
-        reason = (
-            exc.message
-            if isinstance(exc, SyncdError)
-            else str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        )
-        outcome.result, outcome.errors = decisions.ERROR, [redact_url(reason)]
 
 
 def state_dir(given: str | None) -> Path:

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from celeryapp.redact import redact_url
 from celeryapp.settings import Settings, heartbeat_key, lock_key
+from syncd import store
 from syncd.spec import format_time
+
+if TYPE_CHECKING:
+    from syncd.store import Connection
 
 
 def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
-    from syncd import store
-
     out: dict[str, Any] = {"database": redact_url(settings.database_url)}
     store.require_database(settings.database_url)
     with store.connect(settings.database_url) as conn:
@@ -52,7 +52,6 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
 def describe(conn: Connection, row: dict[str, Any], drift: list[str]) -> dict[str, Any]:
     """One controller row as status shows it (json; `syncd status` renders it as text)."""
     from syncd import controller as decisions
-    from syncd import store
 
     known = decisions.Known(
         head=row.get("remote_head"),
@@ -106,9 +105,9 @@ def beat_leader(settings: Settings) -> dict[str, Any]:
     if settings.redis_url:
         import redis
 
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
+        from celeryapp.clients import new_client
+
+        client = new_client(settings.redis_url, timeout=2)
         try:
             leader = client.get(lock_key(settings.redis_prefix))
             beat = client.get(heartbeat_key(settings.redis_prefix))
@@ -120,15 +119,8 @@ def beat_leader(settings: Settings) -> dict[str, Any]:
             "leader": leader.decode() if leader else None,
             "heartbeat": json.loads(beat) if beat else None,
         }
-    from sqlalchemy import inspect, select
-
-    from celeryapp.models import BeatLease
-    from syncd import store
-
     with store.connect(settings.database_url) as conn:
-        if not inspect(conn).has_table(BeatLease.__tablename__):
-            return {"leader": None, "heartbeat": None}
-        row = conn.execute(select(BeatLease.__table__)).mappings().first()
+        row = store.beat_lease(conn)
     if row is None:
         return {"leader": None, "heartbeat": None}
     return {

@@ -1,4 +1,5 @@
-"""The pipeline: files -> (incremental) validation -> plan -> apply -> signal.
+"""The pipeline, top to bottom: load -> validate -> plan -> guards -> write (one
+transaction) -> signal. `apply` runs it for the CLI, `watch` and `serve` alike.
 
 Parsing is the floor of every plan, so a file is read again only when something its
 validation depends on changed: its bytes, the schema, the rules, the task registry, the
@@ -11,17 +12,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import getpass
+import logging
 import os
 import socket
 import subprocess
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, delete, insert, inspect, select
-
-from celeryapp.models import SourceManifest
+from celeryapp.redact import redact_url
 from syncd.errors import Diagnostic, InvalidSchedules, Refused
 from syncd.gcpause import collector_paused
 from syncd.guards import Guards, check
@@ -33,7 +33,10 @@ from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule
 from syncd.validate import check_across, context_hash, source_hash, validate_file
 
-manifest = cast(Table, SourceManifest.__table__)
+if TYPE_CHECKING:
+    from syncd.store import Connection, RevisionInfo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,26 +49,6 @@ class Gathered:
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path->(hash, names)
     parsed: int = 0
     skipped: int = 0
-
-
-def read_manifest(conn: Connection) -> dict[str, tuple[str, list[str]]]:
-    if not inspect(conn).has_table(manifest.name):
-        return {}
-    return {
-        r.path: (r.source_hash, list(r.names or []))
-        for r in conn.execute(select(manifest.c.path, manifest.c.source_hash, manifest.c.names))
-    }
-
-
-def write_manifest(conn: Connection, files: Mapping[str, tuple[str, list[str]]]) -> None:
-    if read_manifest(conn) == dict(files):
-        return
-    conn.execute(delete(manifest))
-    if files:
-        conn.execute(
-            insert(manifest),
-            [{"path": p, "source_hash": h, "names": n} for p, (h, n) in sorted(files.items())],
-        )
 
 
 def gather(
@@ -119,6 +102,18 @@ def gather(
 
 
 @dataclass(frozen=True)
+class Signal:
+    """Where the pipeline's last step tells the beat that a revision was committed: Redis
+    (`{prefix}:revision`, raised and published). No Redis: the beat polls the database
+    revision alone. A failure to tell is a warning, never an error: the revision is
+    committed and the beat's poll finds it."""
+
+    redis_url: str | None = None
+    prefix: str = "syncd"
+    warn: Callable[[str], None] = log.warning
+
+
+@dataclass(frozen=True)
 class Options:
     paths: Sequence[str]
     registry: Collection[str] | None = None
@@ -130,6 +125,7 @@ class Options:
     # Read `paths` below this directory, naming files by `paths` alone (serve reads a
     # commit's tree from a temporary directory; rows and diagnostics keep repo paths).
     root: str | None = None
+    signal: Signal = field(default_factory=Signal)
 
 
 def _read(options: Options) -> tuple[list[SourceFile], list[Diagnostic]]:
@@ -153,16 +149,17 @@ def _read(options: Options) -> tuple[list[SourceFile], list[Diagnostic]]:
 def plan_from(
     conn: Connection | None, options: Options, revision: int | None
 ) -> tuple[Plan, Gathered]:
-    """Read files and rows and diff them (no connection: against an empty table). Raises
-    InvalidSchedules on any error."""
-    from syncd.store import snapshot
+    """Load the files, read the rows, validate what changed and diff (no connection:
+    against an empty table). Raises InvalidSchedules on any error."""
+    from syncd import store
 
     sources, read_diags = _read(options)
-    rows = snapshot(conn) if conn is not None else []
+    rows = store.snapshot(conn) if conn is not None else []
+    previous = store.read_manifest(conn) if conn is not None else {}
     gathered = gather(
         sources,
         rows,
-        read_manifest(conn) if conn is not None else {},
+        previous,
         registry=options.registry,
         default_timezone=options.default_timezone,
         limits=options.limits,
@@ -187,13 +184,13 @@ def plan_from(
 def plan(url: str, options: Options) -> Plan:
     """`syncd plan`: changes nothing (a database without tables plans against nothing; a
     SQLite file that does not exist is not created: the plan is made against nothing)."""
-    from syncd.store import connect, current_revision, database_exists
+    from syncd import store
 
-    if not database_exists(url):
+    if not store.database_exists(url):
         result, _ = plan_from(None, options, None)
     else:
-        with connect(url) as conn:
-            result, _ = plan_from(conn, options, current_revision(conn))
+        with store.connect(url) as conn:
+            result, _ = plan_from(conn, options, store.current_revision(conn))
             conn.rollback()
     refusals = check(result, options.guards, datetime.now(UTC))
     if refusals:
@@ -267,6 +264,24 @@ class CommitInfo:
     subject: str | None = None
 
 
+def signal(target: Signal, revision: int | None) -> None:
+    """The pipeline's last step: tell the beat (after commit; a no-op apply tells nothing)."""
+    if revision is None or not target.redis_url:
+        return
+    import redis
+
+    from celeryapp.signal import publish_revision
+
+    try:
+        publish_revision(target.redis_url, target.prefix, revision)
+    except (redis.RedisError, OSError, ValueError) as exc:
+        target.warn(
+            f"warning: revision {revision} is committed, but Redis at "
+            f"{redact_url(target.redis_url)} could not be told ({redact_url(str(exc))}); "
+            "the beat will pick the change up from the database within its poll interval"
+        )
+
+
 @collector_paused
 def apply(
     url: str,
@@ -279,46 +294,59 @@ def apply(
     commit_info: CommitInfo | None = None,
     inside: Callable[[Connection, Plan, int | None], None] | None = None,
 ) -> tuple[Plan, int | None]:
-    """`syncd apply`: plan under the lock and write it in one transaction.
+    """`syncd apply`, `watch`, `serve`: load -> validate -> plan -> guards -> write (one
+    transaction, under the apply lock) -> signal.
 
-    With `expected` (a saved plan), refuse when the database moved since it was made or
-    when the fresh plan differs from it. The guards judge the fresh plan, under the lock.
+    The plan is made again under the lock (an earlier plan may be stale). With `expected`
+    (a saved plan) it must match what was reviewed. The guards judge the fresh plan; a
+    refusal raises inside the transaction, so it rolls back and nothing is written.
     `commit_info` names the commit (serve knows it; otherwise git or the environment is
-    asked); `inside(conn, plan, revision)` writes more in the same transaction.
+    asked, in a subprocess that runs while the files are planned). `inside(conn, plan,
+    revision)` writes more in the same transaction: the controller records the commit it
+    made live with the rows it made live, both or neither.
     """
     from syncd import store
 
     say = progress or (lambda _phase: None)
     at = now or datetime.now(UTC).replace(microsecond=0)  # whole-second anchors
-
-    def make(conn: Connection, revision: int | None) -> Plan:
-        say("reading and validating the schedule files")
-        fresh, gathered = plan_from(conn, options, revision)
-        if expected is not None:
-            expected.check_current(fresh, revision)
-        refusals = check(fresh, options.guards, at)
-        if refusals:
-            # Raised inside the write transaction: it rolls back, nothing is written.
-            raise Refused(fresh, refusals)
-        write_manifest(conn, gathered.files)
-        say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
-        return fresh
-
-    say("migrating the database and taking the apply lock")
     commit = git_commit() if commit_info is None else (lambda: commit_info.sha)
     try:
-        applied = store.apply(
-            url,
-            make,
-            lock_timeout=lock_timeout,
-            now=at,
-            git_commit=commit,
-            actor=actor(),
-            render_changes=_changes_json,
-            git_author=commit_info.author if commit_info else None,
-            git_subject=commit_info.subject if commit_info else None,
-            inside=inside,
-        )
+        say("migrating the database and taking the apply lock")
+        store.migrate(url, lock_timeout)
+        with store.write_transaction(url, lock_timeout) as conn:
+            current = store.current_revision(conn)
+            say("reading and validating the schedule files")
+            fresh, gathered = plan_from(conn, options, current)
+            if expected is not None:
+                expected.check_current(fresh, current)
+            refusals = check(fresh, options.guards, at)
+            if refusals:
+                raise Refused(fresh, refusals)
+            store.write_manifest(conn, gathered.files)
+            say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
+            revision = store.write_plan(
+                conn, fresh, _revision_info(fresh, at, commit, commit_info), _changes_json(fresh)
+            )
+            if inside is not None:
+                inside(conn, fresh, revision)
     finally:
-        commit()
-    return applied.plan, applied.revision
+        commit()  # also reaps the git subprocess when the apply failed
+    signal(options.signal, revision)
+    return fresh, revision
+
+
+def _revision_info(
+    fresh: Plan, at: datetime, commit: Callable[[], str | None], info: CommitInfo | None
+) -> RevisionInfo:
+    """What the revision row records; the commit is asked for only when there is one."""
+    from syncd.store import RevisionInfo
+
+    if not fresh.changes:
+        return RevisionInfo(now=at, actor=actor())
+    return RevisionInfo(
+        now=at,
+        actor=actor(),
+        git_commit=commit(),
+        git_author=info.author if info else None,
+        git_subject=info.subject if info else None,
+    )

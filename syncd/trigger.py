@@ -50,35 +50,29 @@ def manual_task_id(name: str) -> str:
 
 def load_target(settings: Settings, name: str) -> Target:
     """The schedule row, or UnknownSchedule with the closest names in the table."""
-    from sqlalchemy import create_engine, inspect, select
-    from sqlalchemy.exc import SQLAlchemyError
+    from syncd import store
 
-    from celeryapp.models import TaskSchedule
-
-    engine = create_engine(settings.database_url)
     try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table(TaskSchedule.__tablename__):
+        with store.connect(settings.database_url) as conn:
+            if not store.has_schema(conn):
                 raise UnknownSchedule(
                     f"no schedule named {name!r}: the database has no schedules yet "
                     "(run `syncd apply`)"
                 )
-            row = conn.execute(select(TaskSchedule).where(TaskSchedule.name == name)).first()
-            if row is None:
-                names = list(conn.execute(select(TaskSchedule.name)).scalars())
+            r = store.schedule_row(conn, name)
+            if r is None:
+                names = store.schedule_names(conn)
                 raise UnknownSchedule(
                     f"no schedule named {name!r} in the database."
                     + did_you_mean(name, names, n=3, lead=" ")
                 )
-    except SQLAlchemyError as exc:
+    except store.DatabaseError as exc:
         raise ServiceUnavailable(
             f"cannot read schedules from {redact_url(settings.database_url)}: "
             f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
         ) from exc
-    finally:
-        engine.dispose()
     try:
-        return entry_from_row(dict(row._mapping), default_timezone=settings.timezone)
+        return entry_from_row(r, default_timezone=settings.timezone)
     except BadRow as exc:
         raise UnschedulableRow(f"schedule {name!r} cannot be run: {exc}") from None
 

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from celeryapp.redact import redact_url
 from syncd.errors import InvalidSchedules, Refused, SyncdError, plural
+from syncd.store import DatabaseError
 from syncd.sync import Options, apply
 
 FORMATS = ("text", "json")  # one line per apply; markdown and github are refused (exit 64)
@@ -52,9 +51,8 @@ def _line(event: dict[str, Any], fmt: str) -> str:
     return f"{stamp} applied: {what} ({event['seconds'] * 1000:.0f} ms)"
 
 
-def apply_once(
-    url: str, options: Options, *, lock_timeout: float, signal_fn: Callable[[int | None], None]
-) -> dict[str, Any]:
+def apply_once(url: str, options: Options, *, lock_timeout: float) -> dict[str, Any]:
+    """One pass of the pipeline (it signals the beat itself), as one event."""
     started = time.perf_counter()
     event: dict[str, Any] = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     try:
@@ -71,12 +69,11 @@ def apply_once(
         }
     except SyncdError as exc:
         return {**event, "status": "error", "error": redact_url(exc.message)}
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         # The database went away mid-apply (restart, failover): the transaction rolled back,
         # nothing changed; the next save tries again on a fresh connection.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return {**event, "status": "error", "error": f"database error: {redact_url(reason)}"}
-    signal_fn(revision)
     return {
         **event,
         "status": "applied",
@@ -94,7 +91,6 @@ def watch(
     lock_timeout: float,
     fmt: str,
     emit: Callable[[str], None],
-    signal_fn: Callable[[int | None], None],
     max_applies: int | None = None,
     debounce_ms: int = 200,
     stop: threading.Event | None = None,
@@ -109,7 +105,7 @@ def watch(
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     applies = 0
     try:
-        emit(_line(apply_once(url, options, lock_timeout=lock_timeout, signal_fn=signal_fn), fmt))
+        emit(_line(apply_once(url, options, lock_timeout=lock_timeout), fmt))
         applies += 1
         if max_applies is not None and applies >= max_applies:
             return applies
@@ -121,9 +117,7 @@ def watch(
             raise_interrupt=False,
             yield_on_timeout=False,
         ):
-            emit(
-                _line(apply_once(url, options, lock_timeout=lock_timeout, signal_fn=signal_fn), fmt)
-            )
+            emit(_line(apply_once(url, options, lock_timeout=lock_timeout), fmt))
             applies += 1
             if max_applies is not None and applies >= max_applies:
                 break

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from celeryapp.app import app
-from celeryapp.clients import redis_client
+from celeryapp.clients import shared_client
 from celeryapp.once import settings_of
 
 
@@ -21,7 +21,7 @@ def _redis() -> Any:
     url = settings_of(app).redis_url
     if not url:
         raise RuntimeError("this task records into Redis: set SYNCD_REDIS_URL")
-    return redis_client(url)
+    return shared_client(url)
 
 
 @app.task(name="celeryapp.tasks.probe", bind=True)

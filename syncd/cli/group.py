@@ -125,9 +125,9 @@ def _traceback(obj: Context) -> None:
 
 def _unexpected(obj: Context, exc: Exception) -> int:
     """Any other failure: a database error names the database; exit 3 either way."""
-    from sqlalchemy.exc import SQLAlchemyError
+    from syncd.store import DatabaseError
 
-    if isinstance(exc, SQLAlchemyError):
+    if isinstance(exc, DatabaseError):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         warn(
             f"error: database error at {redact_url(obj.database_url)}: {redact_url(reason)} "

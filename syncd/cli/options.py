@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from celeryapp.redact import redact_url
 from syncd.cli.group import Context, warn
 from syncd.errors import UsageError
 
@@ -91,7 +90,7 @@ def sync_options(
 ) -> Options:
     """The sync.Options of plan, apply, watch and serve, from their command lines."""
     from syncd.guards import Guards
-    from syncd.sync import Options
+    from syncd.sync import Options, Signal
     from syncd.windows import DenyWindow, WindowError
 
     try:
@@ -111,23 +110,5 @@ def sync_options(
             deny_windows=windows,
             force_window=force_window,
         ),
+        signal=Signal(obj.redis_url, obj.redis_prefix, warn=warn),
     )
-
-
-def signal_revision(obj: Context, revision: int | None) -> None:
-    """Tell the beat through Redis; a committed revision stays committed if Redis is down."""
-    if revision is None or not obj.redis_url:
-        return
-    import redis
-
-    from celeryapp.signal import publish_revision
-
-    try:
-        publish_revision(obj.redis_url, obj.redis_prefix, revision)
-    except (redis.RedisError, OSError, ValueError) as exc:
-        reason = redact_url(str(exc))
-        warn(
-            f"warning: revision {revision} is committed, but Redis at "
-            f"{redact_url(obj.redis_url)} could not be told ({reason}); the beat will pick "
-            "the change up from the database within its poll interval"
-        )

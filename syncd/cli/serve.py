@@ -21,7 +21,6 @@ from syncd.cli.options import (
     ADOPT_OPTION,
     LOCK_TIMEOUT,
     guard_options,
-    signal_revision,
     sync_options,
 )
 from syncd.errors import EXIT_OK, UsageError
@@ -178,7 +177,6 @@ def serve_command(
             ),
             source,
             notifier=notifier,
-            signal_fn=lambda revision: signal_revision(obj, revision),
             leader_fn=_leader(obj),
         )
         log = logging.getLogger("syncd.serve")

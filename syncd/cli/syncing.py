@@ -14,7 +14,6 @@ from syncd.cli.options import (
     PATHS_ARGUMENT,
     guard_options,
     paths_or_default,
-    signal_revision,
     sync_options,
 )
 from syncd.cli.terminal import COMPACT_OPTION, NO_COLOR_OPTION, text_options
@@ -213,7 +212,6 @@ def apply(
                 expected=saved,
                 progress=shown,
             )
-        signal_revision(obj, revision)
         emit(render_plan(result, fmt, applied=True, revision=revision, **text_options(fmt)))
         if fmt == "github":
             step_summary(render_plan(result, "markdown", applied=True, revision=revision))
@@ -300,7 +298,6 @@ def watch(
             lock_timeout=lock_timeout,
             fmt=fmt,
             emit=emit,
-            signal_fn=lambda revision: signal_revision(obj, revision),
             max_applies=max_applies,
             debounce_ms=debounce,
         )

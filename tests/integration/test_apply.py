@@ -390,3 +390,35 @@ def test_incremental_plan_skips_unchanged_files(db_url: str, tree: Path) -> None
         ("create", "job-1"),
         ("update", "job-3"),
     ]
+
+
+def test_the_pipeline_signals_as_its_last_step(
+    tmp_path: Path, sqlite_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """`sync.apply` itself raises the Redis revision after commit (the CLI, watch and serve
+    add nothing); a no-op apply tells nothing; an unreachable Redis is a warning through
+    `Signal.warn`, and the revision stays committed."""
+    from celeryapp.settings import revision_key
+    from syncd.sync import Signal
+
+    (tmp_path / "a.yaml").write_text(A)
+    client = redis.Redis.from_url(redis_url)
+    options = Options(paths=[str(tmp_path)], signal=Signal(redis_url, redis_prefix))
+    _, revision = apply(sqlite_url, options, lock_timeout=5)
+    assert revision is not None
+    assert int(client.get(revision_key(redis_prefix)) or 0) == revision
+
+    client.set(revision_key(redis_prefix), "0")
+    _, again = apply(sqlite_url, options, lock_timeout=5)
+    assert again is None
+    assert int(client.get(revision_key(redis_prefix)) or 0) == 0  # a no-op tells nothing
+
+    warnings: list[str] = []
+    (tmp_path / "a.yaml").write_text(A.replace("30s", "45s"))
+    gone = Signal("redis://127.0.0.1:1/0", redis_prefix, warn=warnings.append)
+    _, third = apply(sqlite_url, Options(paths=[str(tmp_path)], signal=gone), lock_timeout=5)
+    assert third == revision + 1
+    assert len(warnings) == 1
+    assert f"revision {third} is committed" in warnings[0]
+    with store.connect(sqlite_url) as conn:
+        assert store.current_revision(conn) == third

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from celeryapp import ledger
+from celeryapp import runstore
 from celeryapp.app import make_app
 from celeryapp.scheduler import DatabaseScheduler
 from celeryapp.schedules import task_id
@@ -119,7 +119,7 @@ def test_every_sent_run_is_marked_published(beat: Beat) -> None:
 def test_a_new_leader_republishes_runs_claimed_and_never_published(beat: Beat) -> None:
     # A beat claimed 12:00 for every schedule and died before publishing any of them.
     with beat.engine.begin() as conn:
-        ledger.claim(
+        runstore.claim(
             conn,
             [(f"job-{i:05d}", BASE, task_id(f"job-{i:05d}", BASE)) for i in range(3)],
             holder="dead-beat",
@@ -137,7 +137,7 @@ def test_a_new_leader_republishes_runs_claimed_and_never_published(beat: Beat) -
 def test_claims_too_old_to_run_are_not_republished(beat: Beat) -> None:
     old = BASE - timedelta(days=1) + timedelta(minutes=1)
     with beat.engine.begin() as conn:
-        ledger.claim(conn, [("job-00000", old, task_id("job-00000", old))], holder="x", now=old)
+        runstore.claim(conn, [("job-00000", old, task_id("job-00000", old))], holder="x", now=old)
     beat.now[0] = BASE - timedelta(seconds=1)
     beat.scheduler().tick()
     assert beat.messages() == Counter()

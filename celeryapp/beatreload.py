@@ -1,0 +1,84 @@
+"""Loading the table into the beat, and reloading what a new revision changed.
+
+A leader loads every enabled row before its first dispatch. Afterwards it notices changes
+by the Redis revision key every tick (an integer, never a clock) and by polling the
+database revision every `beat_poll_interval` seconds (a lost Redis write is never a lost
+change), and reloads only the rows the new revisions name. One bad row is logged and
+skipped; it never stops the beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from celeryapp import runstore
+from celeryapp.dueplan import BadRow, Entry, entry_from_row
+from celeryapp.settings import revision_key
+
+log = logging.getLogger("celeryapp.beat")
+
+# Reload everything instead of by name when a change names more rows than this.
+FULL_RELOAD_NAMES = 20_000
+
+
+def entry_of(row: dict[str, Any], default_timezone: str) -> Entry | None:
+    """The row as an Entry, or None when it cannot be scheduled (logged, never raised)."""
+    if not row.get("enabled", True):
+        return None
+    try:
+        return entry_from_row(row, default_timezone=default_timezone)
+    except (BadRow, ValueError, OverflowError) as exc:
+        log.error("schedule %r skipped: %s", row.get("name"), exc)
+        return None
+
+
+def load_entries(engine: Any, default_timezone: str) -> tuple[int, list[Entry]]:
+    """(revision, entries of every enabled row that can be scheduled), read together."""
+    entries: list[Entry] = []
+    with engine.connect() as conn:
+        revision = runstore.current_revision(conn)
+        for row in runstore.enabled_rows(conn):
+            entry = entry_of(row, default_timezone)
+            if entry is not None:
+                entries.append(entry)
+    return revision, entries
+
+
+def hinted(client: redis.Redis[bytes] | None, prefix: str, held: int | None) -> bool:
+    """Whether Redis says a revision newer than `held` was committed (False without Redis,
+    or when it cannot be asked: the poll finds the change)."""
+    if client is None:
+        return False
+    try:
+        raw = client.get(revision_key(prefix))
+        return raw is not None and int(raw) > (held or 0)
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Changes:
+    """What the revisions after the one held changed: the latest revision, the names,
+    and their rows (a name without a row was deleted). `full`: too many to reload by
+    name; load everything instead."""
+
+    latest: int
+    names: set[str] = field(default_factory=set)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    full: bool = False
+
+
+def read_changes(engine: Any, held: int | None) -> Changes | None:
+    """The changes since revision `held`; None when there is nothing new."""
+    with engine.connect() as conn:
+        latest = runstore.current_revision(conn)
+        if latest <= (held or 0):
+            return None
+        names = runstore.changed_names(conn, after=held or 0)
+        if len(names) > FULL_RELOAD_NAMES:
+            return Changes(latest, names, full=True)
+        return Changes(latest, names, runstore.rows_named(conn, names))

@@ -1,0 +1,353 @@
+"""The run side's only SQL: what the beat, the beat lock and the worker read and write.
+
+* the schedule rows the beat loads, and the revisions that say which changed;
+* the dispatch ledger: each (schedule, due time) claimed once before it is published,
+  in one statement per tick (`INSERT ... ON CONFLICT DO NOTHING RETURNING`), marked
+  published once the message is on the broker, released when the publish failed;
+* run state: each sent run moves its schedule's last due time and run count;
+* the execution table: the worker's once-only key when there is no Redis;
+* the beat lease: the beat lock when there is no Redis.
+
+Every statement is a SQLAlchemy Core construct on the tables of `celeryapp.models`. Where
+PostgreSQL and SQLite differ (a batch as arrays unnested in one statement, or
+executemany), the dispatch is in this module and nowhere else. Every function runs in
+the caller's connection or transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from celeryapp import codec
+from celeryapp.models import (
+    BeatLease,
+    DispatchLedger,
+    Execution,
+    Revision,
+    TaskSchedule,
+    json_column_loads,
+)
+from celeryapp.settings import sqlalchemy_url
+
+# What callers catch when the database fails (they need not import SQLAlchemy for it).
+DatabaseError = SQLAlchemyError
+
+schedules = cast(Table, TaskSchedule.__table__)
+revisions = cast(Table, Revision.__table__)
+ledger = cast(Table, DispatchLedger.__table__)
+executions = cast(Table, Execution.__table__)
+leases = cast(Table, BeatLease.__table__)
+
+# What the beat's entries are made of (the codec says which columns); descriptions,
+# provenance and hashes stay in the database.
+ENTRY_COLUMNS = [schedules.c[name] for name in codec.BEAT_COLUMNS]
+# SQLite allows 32766 bound parameters per statement; 5 per claimed row.
+_CHUNK = 2000
+_LOAD_BATCH = 5000
+
+_TEXTS = postgresql.ARRAY(Text)
+_TIMES = postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True))
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def new_engine(url: str) -> Engine:
+    """An engine of its own (the beat's: disposed when the beat closes)."""
+    return create_engine(
+        sqlalchemy_url(url), pool_pre_ping=True, json_deserializer=json_column_loads
+    )
+
+
+def shared_engine(url: str) -> Engine:
+    """One engine per URL and process (the worker's once-only check)."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = new_engine(url)
+        return engine
+
+
+def _upsert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _unnested(*arrays: tuple[str, Any], alias: str = "u") -> Any:
+    """PostgreSQL: bound arrays as one table, `unnest(...) AS u(name, ...)`: a batch of
+    any size in one statement and one round trip."""
+    return (
+        func.unnest(*(sql_cast(bindparam(name), kind) for name, kind in arrays))
+        .table_valued(*(name for name, _ in arrays))
+        .render_derived(name=alias)
+    )
+
+
+# --- schedules and revisions (what the beat loads) ---------------------------------------
+
+
+def current_revision(conn: Connection) -> int:
+    """The latest revision (0 before the first apply)."""
+    return int(conn.execute(select(func.coalesce(func.max(revisions.c.id), 0))).scalar_one())
+
+
+def enabled_rows(conn: Connection) -> Iterator[dict[str, Any]]:
+    """Every enabled schedule row, as {column: value}, in batches (a beat load reads the
+    whole table: iterating the result fetched one row at a time and built a key view each)."""
+    result = conn.execute(select(*ENTRY_COLUMNS).where(schedules.c.enabled.is_(True)))
+    keys = list(result.keys())
+    for batch in result.partitions(_LOAD_BATCH):
+        for values in batch:
+            yield dict(zip(keys, values, strict=True))
+
+
+def changed_names(conn: Connection, *, after: int) -> set[str]:
+    """The schedule names the revisions after `after` changed."""
+    names: set[str] = set()
+    for (changed,) in conn.execute(select(revisions.c.changed_names).where(revisions.c.id > after)):
+        names.update(changed or [])
+    return names
+
+
+def rows_named(conn: Connection, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The rows of these names (a name missing from the answer was deleted)."""
+    stmt = select(*ENTRY_COLUMNS).where(schedules.c.name.in_(sorted(names)))
+    return {r["name"]: dict(r) for r in conn.execute(stmt).mappings()}
+
+
+# --- the dispatch ledger ------------------------------------------------------------------
+
+
+def claim(
+    conn: Connection,
+    dues: Sequence[tuple[str, datetime, str]],
+    *,
+    holder: str,
+    now: datetime,
+) -> set[tuple[str, datetime]]:
+    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won."""
+    if not dues:
+        return set()
+    columns = ["schedule_name", "due_time", "task_id", "claimed_time", "claimed_by"]
+    if conn.dialect.name == "postgresql":
+        u = _unnested(("n", _TEXTS), ("d", _TIMES), ("t", _TEXTS))
+        stmt = (
+            postgresql.insert(ledger)
+            .from_select(
+                columns,
+                select(
+                    u.c.n,
+                    u.c.d,
+                    u.c.t,
+                    bindparam("now", type_=ledger.c.claimed_time.type),
+                    bindparam("holder", type_=Text),
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["schedule_name", "due_time"])
+            .returning(ledger.c.schedule_name, ledger.c.due_time)
+        )
+        rows = conn.execute(
+            stmt,
+            {
+                "now": now,
+                "holder": holder,
+                "n": [n for n, _, _ in dues],
+                "d": [d for _, d, _ in dues],
+                "t": [t for _, _, t in dues],
+            },
+        )
+        return {(name, due.astimezone(UTC)) for name, due in rows}
+    won: set[tuple[str, datetime]] = set()
+    for start in range(0, len(dues), _CHUNK):
+        chunk = dues[start : start + _CHUNK]
+        values = [dict(zip(columns, (n, d, t, now, holder), strict=True)) for n, d, t in chunk]
+        stmt = (
+            _upsert(conn, ledger)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["schedule_name", "due_time"])
+            .returning(ledger.c.schedule_name, ledger.c.due_time)
+        )
+        won.update((row[0], row[1]) for row in conn.execute(stmt))
+    return won
+
+
+def mark_published(
+    conn: Connection, pairs: Sequence[tuple[str, datetime]], *, when: datetime
+) -> None:
+    """Record that these claimed runs are on the broker."""
+    if not pairs:
+        return
+    if conn.dialect.name == "postgresql":
+        u = _unnested(("n", _TEXTS), ("d", _TIMES))
+        stmt = (
+            update(ledger)
+            .where(ledger.c.schedule_name == u.c.n, ledger.c.due_time == u.c.d)
+            .values(published_time=bindparam("when", type_=ledger.c.published_time.type))
+        )
+        conn.execute(stmt, {"when": when, "n": [n for n, _ in pairs], "d": [d for _, d in pairs]})
+        return
+    conn.execute(
+        update(ledger)
+        .where(ledger.c.schedule_name == bindparam("b_name"))
+        .where(ledger.c.due_time == bindparam("b_due"))
+        .values(published_time=when),
+        [{"b_name": n, "b_due": d} for n, d in pairs],
+    )
+
+
+def unpublished(
+    conn: Connection, *, claimed_before: datetime, since: datetime
+) -> list[tuple[str, datetime]]:
+    """Claims made in [since, claimed_before) and never published, oldest first."""
+    rows = conn.execute(
+        select(ledger.c.schedule_name, ledger.c.due_time)
+        .where(ledger.c.published_time.is_(None))
+        .where(ledger.c.claimed_time < claimed_before)
+        .where(ledger.c.claimed_time >= since)
+        .order_by(ledger.c.due_time)
+    )
+    return [(name, due.astimezone(UTC)) for name, due in rows]
+
+
+def release(conn: Connection, pairs: Iterable[tuple[str, datetime]]) -> None:
+    """Give back claims whose publish failed, so the next tick can claim them again."""
+    pairs = list(pairs)
+    if pairs:
+        conn.execute(
+            delete(ledger).where(tuple_(ledger.c.schedule_name, ledger.c.due_time).in_(pairs))
+        )
+
+
+def prune(conn: Connection, *, now: datetime, retention: timedelta) -> int:
+    result = conn.execute(delete(ledger).where(ledger.c.claimed_time < now - retention))
+    return int(result.rowcount or 0)
+
+
+# --- run state ----------------------------------------------------------------------------
+
+# _RUN_STATE_KEEPS: a run is not an edit of the schedule, so run state leaves the row's
+# `updated_time` (what the last apply wrote) alone; the column's ORM `onupdate` would
+# otherwise move it on every run.
+
+
+def write_run_state(conn: Connection, sent: Sequence[tuple[str, datetime]]) -> None:
+    """last_run_time = the latest due time sent, run count + the runs sent, per schedule;
+    never moves a last run time backwards."""
+    if not sent:
+        return
+    s = schedules
+    if conn.dialect.name == "postgresql":
+        # Bound names differ from the table's columns: SQLAlchemy reserves those in SET.
+        x = _unnested(("n", _TEXTS), ("d", _TIMES), alias="x")
+        u = (
+            select(x.c.n, func.max(x.c.d).label("due"), func.count().label("runs"))
+            .group_by(x.c.n)
+            .subquery("u")
+        )
+        stmt = (
+            update(s)
+            .where(s.c.name == u.c.n)
+            .where(s.c.last_run_time.is_(None) | (s.c.last_run_time < u.c.due))
+            .values(
+                last_run_time=u.c.due,
+                total_run_count=s.c.total_run_count + u.c.runs,
+                updated_time=s.c.updated_time,  # see _RUN_STATE_KEEPS
+            )
+        )
+        conn.execute(stmt, {"n": [n for n, _ in sent], "d": [d for _, d in sent]})
+        return
+    conn.execute(
+        update(s)
+        .where(s.c.name == bindparam("b_name"))
+        .where(s.c.last_run_time.is_(None) | (s.c.last_run_time < bindparam("b_due")))
+        .values(
+            last_run_time=bindparam("b_due"),
+            total_run_count=s.c.total_run_count + 1,
+            updated_time=s.c.updated_time,  # see _RUN_STATE_KEEPS
+        ),
+        [{"b_name": n, "b_due": d} for n, d in sent],
+    )
+
+
+# --- the execution table (once-only without Redis) -----------------------------------------
+
+
+def claim_execution(conn: Connection, task_id: str, now: datetime) -> bool:
+    """True for the first claim of this task id (until the beat prunes it)."""
+    result = conn.execute(
+        _upsert(conn, executions)
+        .values(task_id=task_id, started_time=now)
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(executions.c.task_id)
+    )
+    # RETURNING, not rowcount: psycopg reports 1 for a conflicting DO NOTHING insert.
+    return result.first() is not None
+
+
+def prune_executions(conn: Connection, *, before: datetime) -> int:
+    """Forget worker execution marks (the once-only key without Redis) older than `before`."""
+    result = conn.execute(delete(executions).where(executions.c.started_time < before))
+    return int(result.rowcount or 0)
+
+
+# --- the beat lease (the beat lock without Redis) -------------------------------------------
+
+
+def hold_lease(conn: Connection, name: str, token: str, *, now: datetime, ttl: timedelta) -> bool:
+    """Take the lease `name` when free or expired, or renew it when `token` holds it."""
+    exists = conn.execute(select(leases.c.name).where(leases.c.name == name)).first()
+    if exists is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(leases).values(name=name))
+        except IntegrityError:
+            pass  # another beat inserted it first
+    t = leases
+    result = conn.execute(
+        update(t)
+        .where(t.c.name == name)
+        .where(
+            (t.c.holder == token)
+            | (t.c.holder.is_(None))
+            | (t.c.expires_time.is_(None))
+            | (t.c.expires_time < now)
+        )
+        .values(holder=token, expires_time=now + ttl, heartbeat_time=now)
+    )
+    return bool(result.rowcount)
+
+
+def release_lease(conn: Connection, name: str, token: str) -> None:
+    conn.execute(
+        update(leases)
+        .where(leases.c.name == name, leases.c.holder == token)
+        .values(holder=None, expires_time=None)
+    )
+
+
+def lease_holder(conn: Connection, name: str) -> str | None:
+    row = conn.execute(select(leases.c.holder).where(leases.c.name == name)).first()
+    return row[0] if row else None

@@ -1,0 +1,83 @@
+"""The database side of syncd: the only package of the sync half that talks SQL (a test
+holds it to that: no other `syncd` module imports SQLAlchemy).
+
+* `engine`: engines and connections, SQLite files never created by reading them;
+* `transaction`: the apply lock and the one write transaction of an apply;
+* `migrations`: Alembic to head, under the apply lock;
+* `reads`: plan input, revisions, single schedules, the beat lease, finished runs;
+* `writes`: the revision, the schedule rows and the file manifest of one apply;
+* `controller`: the state and the lock of `syncd serve`.
+
+Every function takes data and a connection (or a URL); none calls back into its caller.
+Where PostgreSQL and SQLite differ, the dispatch is here, in the module that needs it.
+"""
+
+from __future__ import annotations
+
+from syncd.store.controller import controller_lock, read_controller, write_controller
+from syncd.store.engine import (
+    DEFAULT_LOCK_TIMEOUT,
+    Connection,
+    DatabaseError,
+    connect,
+    database_exists,
+    engine_for,
+    ping,
+    require_database,
+    sqlite_file,
+)
+from syncd.store.migrations import MIGRATIONS, migrate, schema_version
+from syncd.store.reads import (
+    beat_lease,
+    current_revision,
+    drifted_names,
+    finished_runs,
+    has_schema,
+    latest_revision_row,
+    read_manifest,
+    revision_row,
+    revisions,
+    schedule_names,
+    schedule_row,
+    snapshot,
+    table,
+)
+from syncd.store.transaction import APPLY_LOCK_KEY, write_transaction
+from syncd.store.writes import RevisionInfo, _insert_rows, write_manifest, write_plan
+
+__all__ = [
+    "APPLY_LOCK_KEY",
+    "DEFAULT_LOCK_TIMEOUT",
+    "MIGRATIONS",
+    "Connection",
+    "DatabaseError",
+    "RevisionInfo",
+    "_insert_rows",
+    "beat_lease",
+    "connect",
+    "controller_lock",
+    "current_revision",
+    "database_exists",
+    "drifted_names",
+    "engine_for",
+    "finished_runs",
+    "has_schema",
+    "latest_revision_row",
+    "migrate",
+    "ping",
+    "read_controller",
+    "read_manifest",
+    "require_database",
+    "revision_row",
+    "revisions",
+    "schedule_names",
+    "schedule_row",
+    "schema_version",
+    "snapshot",
+    "sqlite_file",
+    "table",
+    "write_controller",
+    "write_manifest",
+    "write_plan",
+    "write_transaction",
+]

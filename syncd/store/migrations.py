@@ -1,0 +1,50 @@
+"""The schema: Alembic to head under the apply lock (apply, watch and serve call it first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, inspect, text
+
+from syncd.store.engine import DEFAULT_LOCK_TIMEOUT, connect
+from syncd.store.transaction import write_transaction
+
+# Alembic's package-resource form: the scripts are package data of the installed celeryapp.
+MIGRATIONS = "celeryapp:migrations"
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def schema_version(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    """Upgrade the database to the current schema (a cheap no-op when it is current).
+
+    The upgrade runs under the apply lock (PostgreSQL's advisory lock; SQLite's write lock
+    taken up front with BEGIN IMMEDIATE), and the version is read again once the lock is
+    held: concurrent first applies then wait for one migration instead of racing in it
+    (SQLite "database is locked", PostgreSQL's duplicate key in pg_type).
+    """
+    from celeryapp.migrations import HEAD
+
+    with connect(url) as conn:
+        current = schema_version(conn) == HEAD
+        conn.rollback()
+    if current:
+        return
+    from alembic import command
+
+    with write_transaction(url, lock_timeout) as conn:
+        if schema_version(conn) != HEAD:
+            command.upgrade(_alembic_config(conn), "head")

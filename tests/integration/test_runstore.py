@@ -1,0 +1,103 @@
+"""The run side's statements on both databases: each batch statement has a PostgreSQL form
+(arrays unnested in one statement) and a SQLite form, and both must write the same rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from celeryapp import runstore
+from celeryapp.schedules import task_id
+from syncd import store
+
+pytestmark = pytest.mark.integration
+
+BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _row(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "task": "celeryapp.tasks.echo",
+        "type": 0,
+        "interval_every": 60,
+        "interval_period": "seconds",
+        "args": [],
+        "kwargs": {},
+        "enabled": True,
+        "one_off": False,
+        "total_run_count": 0,
+        "catchup": "latest",
+        "overlap": "allow",
+        "managed": True,
+        "timezone": "UTC",
+        "created_time": BASE,
+        "schedule_changed_time": BASE,
+        "updated_time": BASE,
+    }
+
+
+@pytest.fixture
+def engine(db_url: str) -> Any:
+    store.migrate(db_url)
+    engine = runstore.new_engine(db_url)
+    with engine.begin() as conn:
+        store._insert_rows(conn, [_row("a"), _row("b")])
+    yield engine
+    engine.dispose()
+
+
+def _state(engine: Any) -> dict[str, tuple[Any, ...]]:
+    s = runstore.schedules
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(s.c.name, s.c.last_run_time, s.c.total_run_count, s.c.updated_time)
+        )
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_claim_is_won_once_and_marks_and_releases_follow(engine: Any) -> None:
+    dues = [BASE + timedelta(minutes=i) for i in range(3)]
+    triples = [("a", d, task_id("a", d)) for d in dues]
+    with engine.begin() as conn:
+        won = runstore.claim(conn, triples, holder="one", now=BASE)
+        again = runstore.claim(conn, triples, holder="two", now=BASE)
+    assert won == {("a", d) for d in dues}
+    assert again == set()
+    later = BASE + timedelta(hours=1)
+    with engine.begin() as conn:
+        runstore.mark_published(conn, [("a", dues[0])], when=BASE)
+        runstore.release(conn, [("a", dues[2])])
+        lost = runstore.unpublished(conn, claimed_before=later, since=BASE - timedelta(days=1))
+    assert lost == [("a", dues[1])]
+    with engine.begin() as conn:  # a released claim can be won again
+        assert runstore.claim(conn, [triples[2]], holder="two", now=BASE) == {("a", dues[2])}
+
+
+def test_run_state_moves_forward_per_schedule_and_keeps_updated_time(engine: Any) -> None:
+    first, second = BASE + timedelta(minutes=1), BASE + timedelta(minutes=2)
+    with engine.begin() as conn:
+        runstore.write_run_state(conn, [("a", first), ("a", second), ("b", first)])
+    state = _state(engine)
+    assert state["a"] == (second, 2, BASE)
+    assert state["b"] == (first, 1, BASE)
+    with engine.begin() as conn:  # an older due time never moves it back
+        runstore.write_run_state(conn, [("a", first)])
+    assert _state(engine)["a"][0] == second
+
+
+def test_execution_marks_and_the_lease(engine: Any) -> None:
+    with engine.begin() as conn:
+        assert runstore.claim_execution(conn, "a@x", BASE)
+        assert not runstore.claim_execution(conn, "a@x", BASE)
+    ttl = timedelta(seconds=3)
+    with engine.begin() as conn:
+        assert runstore.hold_lease(conn, "beat", "one", now=BASE, ttl=ttl)
+        assert not runstore.hold_lease(conn, "beat", "two", now=BASE, ttl=ttl)
+        assert runstore.hold_lease(conn, "beat", "two", now=BASE + ttl * 2, ttl=ttl)
+        assert runstore.lease_holder(conn, "beat") == "two"
+        runstore.release_lease(conn, "beat", "two")
+        assert runstore.lease_holder(conn, "beat") is None
