@@ -28,6 +28,9 @@ RUN_SIDE_ALLOWED = {
 # file -> the statement prefix that is built from an int we computed (SQLite's PRAGMA
 # takes no parameter).
 FORMATTED_ALLOWED = {"syncd/store/transaction.py": "PRAGMA busy_timeout = "}
+# Beside the store on the sync side: `syncd import` reading other schedulers' databases
+# (django-celery-beat, fba), read-only; syncd's own tables are the store's alone.
+SYNC_SIDE_ALLOWED = {"syncd/importers/read.py"}
 
 
 def _type_checking_lines(tree: ast.Module) -> set[int]:
@@ -87,7 +90,9 @@ def test_only_the_store_imports_sql_on_the_sync_side() -> None:
     offenders = {
         path: imports
         for path, source in _sources("syncd").items()
-        if not path.startswith("syncd/store/") and (imports := driver_imports(source))
+        if not path.startswith("syncd/store/")
+        and path not in SYNC_SIDE_ALLOWED
+        and (imports := driver_imports(source))
     }
     assert offenders == {}
 
