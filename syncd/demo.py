@@ -94,12 +94,8 @@ def _print_runs(url: str, stop: threading.Event, seen: set[str]) -> None:
             print(f"{stamp}  {status:<7} {task_id}  {name}  {json.dumps(value)[:100]}", flush=True)
 
 
-def main() -> int:
-    seconds = float(os.environ.get("DEMO_SECONDS") or 0)
-    workdir = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
-    env = _env(workdir)
-    print(f"syncd demo: SQLite and an embedded broker in {workdir}; no servers needed.\n")
-    schedules = "schedules"
+def _apply_and_show(env: dict[str, str], schedules: str) -> int:
+    """Plan, apply and print the next fire times: what a user does before the beat runs."""
     plan = _syncd(env, "plan", schedules)
     print(plan.stdout or plan.stderr)
     applied = _syncd(env, "apply", schedules)
@@ -110,25 +106,39 @@ def main() -> int:
     for name in ("heartbeat", "nightly-report", "month-end-close"):
         nxt = _syncd(env, "next", name, schedules, "-n", "3")
         print(nxt.stdout.strip() or nxt.stderr.strip())
+    return 0
+
+
+def _wait(stop: threading.Event, seconds: float, procs: list[subprocess.Popen[bytes]]) -> bool:
+    """Until `stop`, the deadline, or a process exits (False: one did)."""
+    deadline = time.monotonic() + seconds if seconds else None
+    while not stop.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            return True
+        if any(p.poll() is not None for p in procs):
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def main() -> int:
+    seconds = float(os.environ.get("DEMO_SECONDS") or 0)
+    workdir = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    env = _env(workdir)
+    print(f"syncd demo: SQLite and an embedded broker in {workdir}; no servers needed.\n")
+    schedules = "schedules"
+    failed = _apply_and_show(env, schedules)
+    if failed:
+        return failed
     print(
         "\nStarting celery beat and a gevent worker; runs appear below "
         f"({'Ctrl-C to stop' if not seconds else f'for {seconds:g} s'}).\n",
         flush=True,
     )
     worker = _start(
-        env,
-        workdir,
-        "worker",
-        "worker",
-        "-P",
-        "gevent",
-        "-c",
-        "20",
-        "-l",
-        "warning",
-        "--without-mingle",
-        "--without-gossip",
-    )
+        env, workdir, "worker", "worker", "-P", "gevent", "-c", "20", "-l", "warning",
+        "--without-mingle", "--without-gossip",
+    )  # fmt: skip
     beat = _start(env, workdir, "beat", "beat", "-l", "info", "-s", str(workdir / "beat"))
     stop = threading.Event()
     seen: set[str] = set()
@@ -139,34 +149,23 @@ def main() -> int:
         cwd=ROOT,
         start_new_session=True,
     )
-    threads = [
-        threading.Thread(
-            target=_print_runs, args=(env["SYNCD_DATABASE_URL"], stop, seen), daemon=True
-        ),
-    ]
-    for t in threads:
-        t.start()
+    printer = threading.Thread(
+        target=_print_runs, args=(env["SYNCD_DATABASE_URL"], stop, seen), daemon=True
+    )
+    printer.start()
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        deadline = time.monotonic() + seconds if seconds else None
-        while not stop.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if beat.poll() is not None or worker.poll() is not None:
-                print("a process exited; logs are in", workdir, file=sys.stderr)
-                break
-            time.sleep(0.2)
+        if not _wait(stop, seconds, [beat, worker]):
+            print("a process exited; logs are in", workdir, file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
         signal.signal(signal.SIGTERM, previous)
-        _stop(watcher)
-        _stop(beat)
-        _stop(worker)
-        for t in threads:
-            t.join(5)
+        for proc in (watcher, beat, worker):
+            _stop(proc)
+        printer.join(5)
     print(f"\n{len(seen)} runs. Stopped beat and worker.")
     if os.environ.get("DEMO_KEEP") != "1":
         shutil.rmtree(workdir, ignore_errors=True)
