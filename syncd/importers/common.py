@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from celeryapp.codec import PERIOD_SECONDS
 from syncd.spec import format_duration, format_time
 
 ROUTING = ("queue", "exchange", "routing_key")
-PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
 def interval(seconds: float) -> str:

@@ -144,7 +144,9 @@ def redbeat_entries(url: str, prefix: str) -> list[tuple[str, Any, Any]]:
     """(key, definition, meta) of every entry under `prefix`, decoded from JSON."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    from celeryapp.clients import new_client
+
+    client = new_client(url, timeout=10)
     special = {prefix + ":schedule", prefix + ":statics", prefix + ":lock"}
     try:
         keys = set(client.zrange(prefix + ":schedule", 0, -1))
