@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from celeryapp import limits
+from syncd.document import Document, PathKey
 from syncd.errors import Diagnostic
-from syncd.loader import Document, PathKey, SizeLimits
+from syncd.loader import SizeLimits
 from syncd.spec import format_duration, parse_duration
 from syncd.yamlgraph import args_too_large
 

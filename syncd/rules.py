@@ -19,8 +19,9 @@ from celeryapp.dueplan import cron_timetable
 from celeryapp.schedules import CronError, CronTimetable, expand_cron
 from celeryapp.timezones import HOST_DEPENDENT, is_timezone
 from syncd import bounds
+from syncd.document import Document, PathKey
 from syncd.errors import Diagnostic, did_you_mean
-from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
 RULES_VERSION = "2"  # 2: column bounds, characters, YAML 1.1 in args (issue 10)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, cast
 import fastjsonschema
 
 from syncd.bounds import reads_differently
+from syncd.document import Document, PathKey
 from syncd.errors import Diagnostic, did_you_mean
-from syncd.loader import Document, PathKey
 from syncd.spec import ecma_regex
 
 if TYPE_CHECKING:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncd import __version__
+from syncd.document import Document, PathKey
 from syncd.errors import Diagnostic, SyncdError
 from syncd.gcpause import collector_paused
-from syncd.loader import DEFAULT_SIZE_LIMITS, Document, PathKey, SizeLimits, parse
+from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, parse
 from syncd.rules import RULES_VERSION, build, check_schedule
 from syncd.schema import schema_bytes, validate_document
 from syncd.sources import SourceFile, read_sources

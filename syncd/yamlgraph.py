@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 if TYPE_CHECKING:
-    from syncd.loader import PathKey
+    from syncd.document import PathKey
 
 MAX_NODES = 100_000  # nodes after alias expansion
 MAX_DEPTH = 64
