@@ -205,17 +205,20 @@ def dispatched(entry: Entry, due: datetime) -> tuple[Entry, datetime | None]:
     return entry, following(entry, due)
 
 
-def upcoming(entry: Entry, after: datetime, count: int) -> list[datetime]:
-    """The next `count` due times strictly after `after` that a beat leading from `after`
-    would dispatch, each going out when due: `syncd next`'s answer. A run the beat would
-    fire at `after` itself (due then, or missed and caught up) is not "next", but it
-    counts: a one-off that fires then shows no later time."""
+def upcoming(
+    entry: Entry, after: datetime, count: int, *, until: datetime | None = None
+) -> list[datetime]:
+    """The next `count` due times strictly after `after` (and not after `until`) that a
+    beat leading from `after` would dispatch, each going out when due: `syncd next`'s
+    answer. A run the beat would fire at `after` itself (due then, or missed and caught
+    up) is not "next", but it counts: a one-off that fires then shows no later time."""
     decision = first_due(entry, after)
     due = decision.next_due
     if decision.fire_now is not None:
         entry, due = dispatched(entry, decision.fire_now)
     out: list[datetime] = []
-    while due is not None and len(out) < count:
+    limit = None if until is None else to_utc(until)
+    while due is not None and len(out) < count and (limit is None or to_utc(due) <= limit):
         out.append(due)
         entry, due = dispatched(entry, due)
     return out

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from celeryapp.beatcore import upcoming
 from celeryapp.codec import RUN_STATE_COLUMNS
-from celeryapp.dueplan import BadRow, entry_from_row
+from celeryapp.dueplan import BadRow, Entry, entry_from_row
 from syncd.errors import (
     InvalidSchedules,
     SyncdError,
@@ -132,6 +132,55 @@ def find_schedule(
                 stored = None  # no database here: as if applied now
             return schedule, stored
     raise _unknown(name, [s.name for s in schedules])
+
+
+def load_entries(
+    paths: Sequence[str],
+    *,
+    from_db: bool,
+    database_url: str,
+    default_timezone: str,
+    anchor: datetime,
+    limits: Any = None,
+) -> list[Entry]:
+    """Every schedule as the beat would load it (the YAML, or the table with `from_db`),
+    for `syncd next --load`; a row the beat cannot schedule is left out, as the beat
+    leaves it out."""
+    from syncd.store import DatabaseError
+
+    stored: dict[str, dict[str, Any]] = {}
+    try:
+        stored = {r["name"]: r for r in _all_rows(database_url)}
+    except (SyncdError, DatabaseError):
+        if from_db:
+            raise  # the YAML view without a database: as if applied at `anchor`
+    if from_db:
+        rows = list(stored.values())
+    else:
+        from syncd.loader import DEFAULT_SIZE_LIMITS
+        from syncd.validate import load
+
+        schedules, diagnostics = load(
+            paths, default_timezone=default_timezone, limits=limits or DEFAULT_SIZE_LIMITS
+        )
+        if diagnostics:
+            raise InvalidSchedules(diagnostics)
+        rows = [beat_row(s, anchor=anchor, stored=stored.get(s.name)) for s in schedules]
+    entries = []
+    for row in rows:
+        try:
+            entries.append(entry_from_row(row, default_timezone=default_timezone))
+        except BadRow:
+            continue
+    return entries
+
+
+def _all_rows(database_url: str) -> list[dict[str, Any]]:
+    from syncd import store
+
+    store.require_database(database_url)
+    with store.connect(database_url) as conn:
+        return store.schedule_rows(conn)
 
 
 def render_next(name: str, tz_name: str, times: Sequence[datetime], fmt: str) -> str:

@@ -66,7 +66,7 @@ def _parse_after(value: str | None) -> datetime:
 
 
 @main.command("next")
-@click.argument("name", shell_complete=complete_schedule_name)
+@click.argument("name", required=False, shell_complete=complete_schedule_name)
 @PATHS_ARGUMENT
 @click.option(
     "-n",
@@ -78,20 +78,34 @@ def _parse_after(value: str | None) -> datetime:
 )
 @click.option("--after", help="RFC 3339 instant to start after (default: now).")
 @click.option("--from-db", is_flag=True, help="Read the schedule from the table, not the YAML.")
+@click.option(
+    "--load",
+    "show_load",
+    is_flag=True,
+    help="Instead of one schedule: runs per minute over the next 24 h and per hour over "
+    "the next 7 days, of every schedule (syncd next --load [PATHS]).",
+)
 @FORMAT_OPTION
 @NO_COLOR_OPTION
 @click.pass_context
 def next_command(
     ctx: click.Context,
-    name: str,
+    name: str | None,
     paths: tuple[str, ...],
     count: int,
     after: str | None,
     from_db: bool,
+    show_load: bool,
     fmt: str,
 ) -> int:
     """The next N fire times of a schedule, in its timezone, computed by the beat's code."""
     obj: Context = ctx.obj
+    if show_load:
+        # No NAME with --load: the first argument, if any, is a path.
+        given = (name, *paths) if name else paths
+        return run(ctx, fmt, lambda: _show_load(obj, given, after, from_db, fmt))
+    if name is None:
+        return run(ctx, fmt, _name_missing)
 
     def body() -> int:
         from syncd.nextrun import find_schedule, fire_times_for, render_next
@@ -112,6 +126,29 @@ def next_command(
         return EXIT_OK
 
     return run(ctx, fmt, body)
+
+
+def _name_missing() -> int:
+    raise UsageError("syncd next NAME: name a schedule (or pass --load for every schedule)")
+
+
+def _show_load(
+    obj: Context, paths: Sequence[str], after: str | None, from_db: bool, fmt: str
+) -> int:
+    from syncd.load import load, render_load
+    from syncd.nextrun import load_entries
+
+    start = _parse_after(after)
+    entries = load_entries(
+        paths_or_default(paths),
+        from_db=from_db,
+        database_url=obj.database_url,
+        default_timezone=obj.timezone,
+        anchor=start,
+        limits=obj.limits,
+    )
+    emit(render_load(load(entries, start), fmt))
+    return EXIT_OK
 
 
 @main.command()

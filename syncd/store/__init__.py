@@ -39,6 +39,7 @@ from syncd.store.reads import (
     revisions,
     schedule_names,
     schedule_row,
+    schedule_rows,
     snapshot,
     table,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "revisions",
     "schedule_names",
     "schedule_row",
+    "schedule_rows",
     "schema_version",
     "snapshot",
     "sqlite_file",

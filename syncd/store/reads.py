@@ -105,6 +105,13 @@ def schedule_row(conn: Connection, name: str) -> dict[str, Any] | None:
     return dict(record) if record else None
 
 
+def schedule_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every schedule row, every column (for `syncd next --load`)."""
+    if not has_schema(conn):
+        return []
+    return [dict(r) for r in conn.execute(select(table)).mappings()]
+
+
 def schedule_names(conn: Connection) -> list[str]:
     """Every schedule name in the table (for "did you mean")."""
     if not has_schema(conn):

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SYNCD = str(Path(sys.executable).with_name("syncd"))
@@ -76,3 +77,34 @@ def test_changed_interval_in_yaml_is_anchored_as_if_applied_now(
         "2030-01-01T00:05:00Z",
         "2030-01-01T00:10:00Z",
     ]
+
+
+def _load(tree: Path, url: str, *args: str) -> dict[str, object]:
+    done = _run(tree, url, "next", "--load", *args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_load_counts_every_schedule_and_agrees_with_the_table(tmp_path: Path, db_url: str) -> None:
+    """`syncd next --load`: the YAML before the apply, the YAML after and `--from-db` give
+    the same runs per minute (the one-off at 02:00 once, the interval every 7m13s)."""
+    (tmp_path / "schedules").mkdir()
+    (tmp_path / "schedules" / "a.yaml").write_text(SCHEDULES)
+    applied = _run(tmp_path, db_url, "apply")
+    assert applied.returncode == 0, applied.stderr
+    # One instant for both views (a minute boundary between two calls would shift the bins).
+    after = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    yaml_view = _load(tmp_path, db_url, "--after", after)
+    table_view = _load(tmp_path, db_url, "--from-db", "--after", after)
+    for view in (yaml_view, table_view):
+        assert view["schedules"] == 2
+        per_minute = view["per_minute"]
+        assert isinstance(per_minute, list) and len(per_minute) == 24 * 60
+        # 24 h of 7m13s (199.6 runs) and the one-off's one run
+        assert sum(per_minute) in (200, 201)
+    assert yaml_view["per_minute"] == table_view["per_minute"]
+    assert yaml_view["per_hour"] == table_view["per_hour"]
+    # Without --load, NAME is required: a usage error naming it.
+    missing = _run(tmp_path, db_url, "next")
+    assert missing.returncode == 64
+    assert "syncd next NAME" in missing.stderr
