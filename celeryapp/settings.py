@@ -195,6 +195,10 @@ def lock_key(prefix: str) -> str:
     return f"{prefix}:beat:lock"
 
 
+# `syncd status` calls a heartbeat older than this stale (a beat writes one every tick).
+MAX_HEARTBEAT_AGE = 30.0
+
+
 def heartbeat_key(prefix: str) -> str:
     return f"{prefix}:beat:heartbeat"
 

@@ -18,6 +18,7 @@ EXIT_CHANGES_PENDING = 2
 EXIT_SERVICE = 3
 EXIT_CONFLICT = 4
 EXIT_REFUSED = 5
+EXIT_UNHEALTHY = 6  # syncd status: no beat leads, its heartbeat is stale, or drift exists
 EXIT_USAGE = 64
 
 EXIT_CODES_HELP = (
@@ -25,7 +26,8 @@ EXIT_CODES_HELP = (
     "2 changes pending (plan --detailed-exitcode only); 3 a service could not be reached or "
     "another runtime failure; 4 conflict (another apply holds the lock, or the database moved "
     "since the plan); 5 refused by a guard (the plan deletes every managed schedule without "
-    "--allow-empty, or more than --max-delete); 64 usage error."
+    "--allow-empty, or more than --max-delete); 6 unhealthy (syncd status: no beat leads, "
+    "its heartbeat is stale, or drift exists); 64 usage error."
 )
 
 

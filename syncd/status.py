@@ -4,11 +4,11 @@ sync state of every `syncd serve` source (live commit, remote head, last attempt
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from celeryapp.redact import redact_url
-from celeryapp.settings import Settings, heartbeat_key, lock_key
+from celeryapp.settings import MAX_HEARTBEAT_AGE, Settings, heartbeat_key, lock_key
 from syncd import store
 from syncd.spec import format_time
 
@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from syncd.store import Connection
 
 
-def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
+def gather(
+    settings: Settings,
+    *,
+    ping_timeout: float = 1.0,
+    now: datetime | None = None,
+    max_heartbeat_age: float = MAX_HEARTBEAT_AGE,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
     out: dict[str, Any] = {"database": redact_url(settings.database_url)}
     store.require_database(settings.database_url)
     with store.connect(settings.database_url) as conn:
@@ -46,7 +53,47 @@ def gather(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str, Any]:
     out["controllers"] = controllers
     out["beat"] = beat_leader(settings)
     out["workers"] = _workers(settings, ping_timeout)
+    out["beat"]["heartbeat_age_seconds"] = heartbeat_age(out["beat"], now)
+    out["health"] = judge(out, now, max_heartbeat_age)
     return out
+
+
+def _instant(text: str) -> datetime | None:
+    """An ISO 8601 instant as the beat writes it (isoformat, or RFC 3339 with Z)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def heartbeat_age(beat: dict[str, Any], now: datetime) -> float | None:
+    """Seconds since the leading beat's last heartbeat (None: there is none)."""
+    seen = _instant(str((beat.get("heartbeat") or {}).get("time") or ""))
+    return None if seen is None else round(max(0.0, (now - seen).total_seconds()), 1)
+
+
+def judge(status: dict[str, Any], now: datetime, max_heartbeat_age: float) -> dict[str, Any]:
+    """Healthy, or what is wrong: no beat leads, its heartbeat is stale, drift exists.
+    Workers are reported, not judged: they may run where the broker cannot be pinged
+    from. A service that cannot be reached is exit 3, not a health verdict."""
+    beat, problems = status["beat"], []
+    if "error" in beat:
+        return {"healthy": False, "problems": [beat["error"]], "unreachable": True}
+    expires = _instant(str((beat.get("heartbeat") or {}).get("lease_expires") or ""))
+    if not beat.get("leader") or (expires is not None and expires < now):
+        problems.append("no beat leads")
+    else:
+        age = beat.get("heartbeat_age_seconds")
+        if age is None:
+            problems.append("the leading beat has written no heartbeat")
+        elif age > max_heartbeat_age:
+            problems.append(
+                f"the beat's heartbeat is {age:g} s old (more than {max_heartbeat_age:g} s)"
+            )
+    if status["drift"]:
+        problems.append("drift: " + ", ".join(status["drift"]))
+    return {"healthy": not problems, "problems": problems, "unreachable": False}
 
 
 def describe(conn: Connection, row: dict[str, Any], drift: list[str]) -> dict[str, Any]:
@@ -199,11 +246,19 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         f"{status['schedules']['unmanaged']} made by other means, "
         f"{status['schedules']['enabled']} enabled",
         "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
-        "beat:      "
-        + (
-            beat.get("error") or (f"leader {beat['leader']}" if beat.get("leader") else "no leader")
-        ),
+        "beat:      " + _beat_line(beat),
+        "health:    "
+        + ("healthy" if status["health"]["healthy"] else "; ".join(status["health"]["problems"])),
     ]
+
+
+def _beat_line(beat: dict[str, Any]) -> str:
+    if beat.get("error"):
+        return str(beat["error"])
+    if not beat.get("leader"):
+        return "no leader"
+    age = beat.get("heartbeat_age_seconds")
+    return f"leader {beat['leader']}" + (f", heartbeat {age:g} s ago" if age is not None else "")
 
 
 def _controller_lines(c: dict[str, Any]) -> list[str]:

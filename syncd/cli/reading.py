@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from celeryapp.settings import MAX_HEARTBEAT_AGE
 from syncd.cli.group import Context, emit, main, run, step_summary, warn
 from syncd.cli.options import FORMAT_OPTION, PATHS_ARGUMENT, paths_or_default
 from syncd.cli.terminal import (
@@ -17,7 +18,7 @@ from syncd.cli.terminal import (
     complete_schedule_name,
     text_options,
 )
-from syncd.errors import EXIT_OK, UsageError
+from syncd.errors import EXIT_OK, EXIT_SERVICE, EXIT_UNHEALTHY, UsageError
 
 if TYPE_CHECKING:
     from syncd.plan import Row
@@ -216,18 +217,31 @@ def _report_written(written: list[str], fmt: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--max-heartbeat-age",
+    type=click.FloatRange(min=0, max=86400),
+    default=MAX_HEARTBEAT_AGE,
+    show_default=True,
+    help="Seconds after which the leading beat's heartbeat counts as stale.",
+)
 @FORMAT_OPTION
 @NO_COLOR_OPTION
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> int:
-    """Revision, last apply, drift, beat leader, workers online."""
+def status(ctx: click.Context, max_heartbeat_age: float, fmt: str) -> int:
+    """Revision, last apply, drift, beat leader and heartbeat, workers online. A health
+    check: exit 0 healthy, 6 when no beat leads, its heartbeat is stale or drift exists,
+    3 when a service cannot be reached."""
     obj: Context = ctx.obj
 
     def body() -> int:
         from syncd.status import gather, render
 
-        emit(render(gather(obj.settings), fmt))
-        return EXIT_OK
+        report = gather(obj.settings, max_heartbeat_age=max_heartbeat_age)
+        emit(render(report, fmt))
+        health = report["health"]
+        if health["unreachable"]:
+            return EXIT_SERVICE
+        return EXIT_OK if health["healthy"] else EXIT_UNHEALTHY
 
     return run(ctx, fmt, body)
 

@@ -110,13 +110,13 @@ def test_status_reports_revision_and_drift(pg_url: str, tmp_path: Path) -> None:
         )
     engine.dispose()
     data = json.loads(
-        run("--database-url", pg_url, "status", "--format", "json", cwd=tmp_path).stdout
+        run("--database-url", pg_url, "status", "--format", "json", cwd=tmp_path, check=6).stdout
     )
     assert data["revision"] == 1
     assert (data["last_apply"]["commit"], data["last_apply"]["actor"]) == ("cafe", "bob")
     assert data["drift"] == ["heartbeat"]
     assert data["schedules"]["managed"] == 8
-    text_out = run("--database-url", pg_url, "status", cwd=tmp_path).stdout
+    text_out = run("--database-url", pg_url, "status", cwd=tmp_path, check=6).stdout
     assert "drift:     heartbeat" in text_out
 
 

@@ -99,8 +99,9 @@ def test_status_says_never_applied_not_none(tmp_path: Path) -> None:
     env = clean_env(tmp_path)
     assert piped(tmp_path, "migrate", env=env).returncode == 0
     done = piped(tmp_path, "status", env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 6, done.stderr  # no beat leads: unhealthy
     assert "revision:  none (never applied)" in done.stdout
+    assert "health:    no beat leads" in done.stdout
     assert "None" not in done.stdout
     assert not (tmp_path / ".syncd-broker").exists()
 

@@ -55,6 +55,7 @@ def test_status_renders_a_failed_controller() -> None:
         "drift": [],
         "beat": {"leader": None},
         "workers": [],
+        "health": {"healthy": False, "problems": ["no beat leads"], "unreachable": False},
         "controllers": [
             {
                 "source": {"repo": "https://***@git.example/r.git", "branch": "main", "path": "s"},

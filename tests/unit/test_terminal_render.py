@@ -102,6 +102,7 @@ STATUS = {
     "drift": ["a"],
     "beat": {"leader": None, "heartbeat": None},
     "workers": [],
+    "health": {"healthy": False, "problems": ["no beat leads", "drift: a"], "unreachable": False},
 }
 
 
