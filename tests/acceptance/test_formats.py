@@ -90,7 +90,7 @@ def test_command_format(tree: Path, command: str, fmt: str) -> None:
         assert f"--format {fmt}" in err and not out
         return
     assert done.returncode in codes, (done.returncode, out, err)
-    if done.returncode != 0:
+    if done.returncode not in (0, 6):  # 6: status's report of an unhealthy deployment
         assert err.startswith("error: "), err
         return
     assert out.strip(), err
