@@ -133,7 +133,8 @@ def test_push_is_live_in_the_beat_by_poll_and_by_webhook(
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    # 6: the beat is stopped by now; the health verdict is test_status_health.py's subject.
+    assert done.returncode in (0, 6), done.stderr
     (controller,) = json.loads(done.stdout)["controllers"]
     assert controller["state"] == "synced"
     assert controller["live"]["commit"] == third
