@@ -167,6 +167,30 @@ class Revision(Base):
     changed_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     summary: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # What made the revision: None for an apply; "rollback", "pause" or "resume" otherwise.
+    # Only applies and rollbacks change schedule rows; a pause names the rows the beat must
+    # reload, which is how it sees the pause within one tick.
+    kind: Mapped[str | None] = mapped_column(String(16))
+    # Said by whoever made it: "rollback to revision 7", the reason of a pause.
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Pause(Base):
+    """A schedule paused at run time (`syncd pause`): operational state, not drift.
+
+    Kept apart from the schedule table so an apply never touches it and the row hash never
+    sees it. A pause with `until_time` ends by itself then; without one it lasts until
+    `syncd resume`. The row stays after a schedule is deleted from git, so re-adding the
+    schedule does not silently resume it.
+    """
+
+    __tablename__ = "syncd_pause"
+
+    name: Mapped[str] = mapped_column(String(limits.NAME_LENGTH), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(256))
+    paused_time: Mapped[datetime] = mapped_column(default=utcnow)
+    until_time: Mapped[datetime | None]
 
 
 class ControllerState(Base):
