@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, inspect, select, text
 
-from celeryapp.models import BeatLease, Revision, SourceManifest, TaskSchedule
+from celeryapp.models import BeatLease, Pause, Revision, SourceManifest, TaskSchedule
 from syncd.plan import Row
 from syncd.spec import SCHEDULE_COLUMNS
 
@@ -16,6 +16,7 @@ table = cast(Table, TaskSchedule.__table__)
 revisions = cast(Table, Revision.__table__)
 manifest = cast(Table, SourceManifest.__table__)
 leases = cast(Table, BeatLease.__table__)
+pause_table = cast(Table, Pause.__table__)
 _SNAPSHOT_COLUMNS = [
     table.c.id,
     table.c.managed,
@@ -132,3 +133,12 @@ def finished_runs(conn: Connection) -> list[tuple[Any, ...]]:
     if not _has(conn, _RESULTS_TABLE):
         return []
     return [tuple(r) for r in conn.execute(_FINISHED_RUNS).all()]
+
+
+def pauses(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Every pause row by schedule name: reason, actor, paused_time, until_time. Rows whose
+    `until_time` has passed are returned too; whether a pause holds is the caller's
+    judgement at its own `now` (celeryapp.pausing.holds)."""
+    if not _has(conn, pause_table.name):
+        return {}
+    return {r["name"]: dict(r) for r in conn.execute(select(pause_table)).mappings()}
