@@ -183,16 +183,27 @@ def _all_rows(database_url: str) -> list[dict[str, Any]]:
         return store.schedule_rows(conn)
 
 
-def render_next(name: str, tz_name: str, times: Sequence[datetime], fmt: str) -> str:
+def render_next(
+    name: str,
+    tz_name: str,
+    times: Sequence[datetime],
+    fmt: str,
+    description: str | None = None,
+) -> str:
+    """`description`: the cron expression in words (syncd.crontext), when it has some."""
     stamps = [format_time(t) for t in times]
     if fmt == "json":
-        return json.dumps({"name": name, "timezone": tz_name, "fire_times": stamps}, indent=2)
+        return json.dumps(
+            {"name": name, "timezone": tz_name, "description": description, "fire_times": stamps},
+            indent=2,
+        )
+    words = f", {description[:1].lower()}{description[1:]}" if description else ""
     if fmt == "markdown":
         rows = "\n".join(f"| {s} |" for s in stamps)
-        return f"### Next runs of `{name}` ({tz_name})\n\n| fire time |\n|---|\n{rows}\n"
+        return f"### Next runs of `{name}` ({tz_name}{words})\n\n| fire time |\n|---|\n{rows}\n"
     if fmt == "github":
         listed = ", ".join(stamps) or "none (disabled, expired or never)"
-        return f"::notice title=syncd next {name} ({tz_name})::{listed}"
+        return f"::notice title=syncd next {name} ({tz_name}{words})::{listed}"
     if not stamps:
-        return f"{name} ({tz_name}): no upcoming fire times (disabled, expired or never)"
-    return "\n".join([f"{name} ({tz_name}):", *(f"  {s}" for s in stamps)])
+        return f"{name} ({tz_name}{words}): no upcoming fire times (disabled, expired or never)"
+    return "\n".join([f"{name} ({tz_name}{words}):", *(f"  {s}" for s in stamps)])

@@ -4,7 +4,7 @@ comments), github (workflow annotations). Pure functions of their values."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from syncd.errors import Diagnostic, plural
@@ -176,6 +176,7 @@ def plan_dict(
                 "name": c.name,
                 "source": c.source,
                 "fields": c.fields,  # already {field: {"old": ..., "new": ...}}
+                **_cron_description(c),
                 **({"drift": True} if c.drift else {}),
                 **({"adopt": True} if c.adopt else {}),
             }
@@ -186,6 +187,14 @@ def plan_dict(
     if refusals:
         out["refused"] = [{"guard": r.guard, "message": r.message} for r in refusals]
     return out
+
+
+def _cron_description(change: Change) -> dict[str, Any]:
+    """`cron_description: {old, new}` in words, on a change that sets or changes cron."""
+    values = change.fields.get("cron")
+    if not values:
+        return {}
+    return {"cron_description": {key: _words("cron", values.get(key)) for key in ("old", "new")}}
 
 
 def _refused_text(refusals: Sequence[Refusal]) -> list[str]:
@@ -210,6 +219,23 @@ def _change_head(change: Change, color: bool) -> str:
     return head
 
 
+def _words(field: str, value: Any) -> str | None:
+    """A cron value in plain words (syncd.crontext); None for other fields."""
+    if field != "cron" or not isinstance(value, str):
+        return None
+    from syncd.crontext import describe
+
+    return describe(value)
+
+
+def _cron_comment(field: str, values: Mapping[str, Any], *keys: str) -> str:
+    """`  # At 03:00` (or `  # At 02:00 -> At 03:00`) after a cron line; "" otherwise."""
+    words = [_words(field, values[key]) for key in keys]
+    if not any(words):
+        return ""
+    return "  # " + " -> ".join(w or "?" for w in words)
+
+
 def _change_text(change: Change, color: bool = False) -> list[str]:
     notes = []
     if change.drift:
@@ -223,13 +249,16 @@ def _change_text(change: Change, color: bool = False) -> list[str]:
     mark = paint(_SYMBOL[change.action], _COLOUR[change.action], color=color)
     for name, values in change.fields.items():
         if change.action == "create":
-            lines.append(f"  {mark} {name}: {_value(values['new'])}")
+            words = _cron_comment(name, values, "new")
+            lines.append(f"  {mark} {name}: {_value(values['new'])}{words}")
         elif change.action == "delete":
-            lines.append(f"  {mark} {name}: {_value(values['old'])}")
+            words = _cron_comment(name, values, "old")
+            lines.append(f"  {mark} {name}: {_value(values['old'])}{words}")
         else:
             old = paint(_value(values["old"]), "red", color=color)
             new = paint(_value(values["new"]), "green", color=color)
-            lines.append(f"  {mark} {name}: {old} -> {new}")
+            words = _cron_comment(name, values, "old", "new")
+            lines.append(f"  {mark} {name}: {old} -> {new}{words}")
     return lines
 
 
@@ -293,9 +322,9 @@ def _details(change: Change) -> str:
     lines = [f"<details><summary>{change.action} <code>{change.name}</code></summary>\n", "```diff"]
     for name, values in change.fields.items():
         if values["old"] is not None:
-            lines.append(f"- {name}: {_value(values['old'])}")
+            lines.append(f"- {name}: {_value(values['old'])}{_cron_comment(name, values, 'old')}")
         if values["new"] is not None:
-            lines.append(f"+ {name}: {_value(values['new'])}")
+            lines.append(f"+ {name}: {_value(values['new'])}{_cron_comment(name, values, 'new')}")
     lines.append("```\n</details>\n")
     return "\n".join(lines)
 

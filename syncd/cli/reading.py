@@ -109,6 +109,7 @@ def next_command(
         return run(ctx, fmt, _name_missing)
 
     def body() -> int:
+        from syncd.crontext import describe
         from syncd.nextrun import find_schedule, fire_times_for, render_next
 
         start = _parse_after(after)
@@ -123,7 +124,8 @@ def next_command(
         tz_name, times = fire_times_for(
             schedule, start, count, default_timezone=obj.timezone, anchor=start, stored=stored
         )
-        emit(render_next(schedule.name, tz_name, times, fmt))
+        words = describe(schedule.cron) if schedule.cron else None
+        emit(render_next(schedule.name, tz_name, times, fmt, words))
         return EXIT_OK
 
     return run(ctx, fmt, body)

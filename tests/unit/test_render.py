@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from syncd.errors import Diagnostic
-from syncd.plan import make_plan
+from syncd.plan import Plan, Row, make_plan
 from syncd.render import render_diagnostics, render_plan
-from syncd.spec import Schedule, Source
+from syncd.spec import Schedule, Source, row_hash, row_values
 
 
 def test_json_shape_is_the_contract() -> None:
@@ -56,3 +56,34 @@ def test_markdown_plan_mentions_every_change() -> None:
 
 def test_empty_plan_text() -> None:
     assert "No changes" in render_plan(make_plan([], []), "text")
+
+
+def _cron_change() -> Plan:
+    """A plan that moves `nightly` from 02:00 to 03:00 and creates a weekday job."""
+    old = Schedule("nightly", "t.a", cron="0 2 * * *")
+    stored = Row(1, row_values(old), True, "s.yaml:3", "h", row_hash(row_values(old)))
+    return make_plan(
+        [
+            Schedule("nightly", "t.a", cron="0 3 * * *"),
+            Schedule("weekdays", "t.b", cron="30 8 * * mon-fri"),
+        ],
+        [stored],
+    )
+
+
+def test_cron_in_words_in_text_markdown_and_json() -> None:
+    plan = _cron_change()
+    text = render_plan(plan, "text")
+    assert '~ cron: "0 2 * * *" -> "0 3 * * *"  # At 02:00 -> At 03:00' in text
+    assert '+ cron: "30 8 * * mon-fri"  # At 08:30, Monday through Friday' in text
+    md = render_plan(plan, "markdown")
+    assert '- cron: "0 2 * * *"  # At 02:00' in md and '+ cron: "0 3 * * *"  # At 03:00' in md
+    changes = {c["name"]: c for c in json.loads(render_plan(plan, "json"))["changes"]}
+    assert changes["nightly"]["cron_description"] == {"old": "At 02:00", "new": "At 03:00"}
+    assert changes["weekdays"]["cron_description"]["new"] == "At 08:30, Monday through Friday"
+
+
+def test_an_interval_change_has_no_words() -> None:
+    plan = make_plan([Schedule("a", "t.a", every=30)], [])
+    assert "#" not in render_plan(plan, "text")
+    assert "cron_description" not in json.loads(render_plan(plan, "json"))["changes"][0]
