@@ -27,6 +27,8 @@ CRON_LENGTH = 64
 TIMEZONE_LENGTH = 64
 DESCRIPTION_LENGTH = 4000  # characters; Text, at most 65 535 bytes on MySQL
 MYSQL_TEXT_BYTES = 65_535
+# Celery's message priority: AMQP's 0-255 (RabbitMQ caps a queue at x-max-priority).
+PRIORITY_MIN, PRIORITY_MAX = 0, 255
 
 # start_time and expires, as instants. INT_MAX seconds is 68 years: the latest instant plus
 # the longest duration stays far below year 9999.

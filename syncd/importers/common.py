@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from celeryapp import limits
 from celeryapp.codec import PERIOD_SECONDS
 from syncd.spec import format_duration, format_time
 
@@ -32,6 +33,20 @@ def period_interval(every: Any, period: str | None) -> str:
     if period not in PERIOD_SECONDS:
         raise ValueError(f"interval period {period!r} is not days, hours, minutes or seconds")
     return interval(every * PERIOD_SECONDS[period])
+
+
+def priority_field(value: Any) -> tuple[dict[str, int], str | None]:
+    """A Celery message priority as syncd's `priority` field, with a note when syncd
+    cannot hold it (not a whole number from 0 to 255, the field's range)."""
+    if value is None:
+        return {}, None
+    low, high = limits.PRIORITY_MIN, limits.PRIORITY_MAX
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return {"priority": value}, None
+    return (
+        {},
+        f"priority {value!r} is not carried: syncd priorities are whole numbers {low} to {high}",
+    )
 
 
 def aware(value: datetime, zone: Any = UTC) -> datetime:

@@ -23,6 +23,7 @@ from syncd.importers.common import (
     call_fields,
     json_dict,
     period_interval,
+    priority_field,
     text_or_none,
     time_text,
 )
@@ -58,8 +59,10 @@ def _candidate(row: Mapping[str, Any], now: datetime) -> Candidate:
         fields["enabled"] = False
     if text_or_none(row.get("description")):
         fields["description"] = row["description"]
-    if row.get("priority") is not None:
-        notes.append(f"priority {row['priority']} is not carried (syncd has no priority field)")
+    priority, note = priority_field(row.get("priority"))
+    fields.update(priority)
+    if note:
+        notes.append(note)
     if json_dict(row.get("headers"), "headers"):
         notes.append("headers are not carried (syncd has no headers field)")
     return Candidate(name, fields, notes)

@@ -21,11 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.importers import celerycron
-from syncd.importers.common import call_fields, interval, time_text
+from syncd.importers.common import call_fields, interval, priority_field, time_text
 from syncd.importers.entries import Candidate, Imported, Note, finish, skip
 
 SOURCE = "redbeat"
-CARRIED_OPTIONS = frozenset({"queue", "exchange", "routing_key", "expires"})
+CARRIED_OPTIONS = frozenset({"queue", "exchange", "routing_key", "expires", "priority"})
 
 
 def decode_time(value: Any) -> datetime | None:
@@ -116,6 +116,10 @@ def _options(options: Mapping[str, Any], fields: dict[str, Any], notes: list[str
         fields["expire_seconds"] = max(1, round(expires))
         if expires != round(expires):
             notes.append(f"expires {expires:g} s rounded to {fields['expire_seconds']} s")
+    priority, note = priority_field(options.get("priority"))
+    fields.update(priority)
+    if note:
+        notes.append(note)
     dropped = sorted(k for k in options if k not in CARRIED_OPTIONS)
     if dropped:
         notes.append("options not carried: " + ", ".join(dropped))

@@ -96,13 +96,14 @@ def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -
     assert "warning[import.skipped]: odd: an interval of 2.5 s cannot be carried" in done.stderr
     assert "'Reports:Daily' is not a valid syncd name; imported as 'reports:daily'" in done.stderr
     assert "monthly-friday: Celery fired only on days matching both" in done.stderr
-    assert "paused: options not carried: priority" in done.stderr
+    assert "priority" not in done.stderr  # carried: syncd has the field
     assert "imported 5 schedules from redbeat; skipped 2" in done.stderr
 
     round_trip(out, f"sqlite:///{tmp_path / 'syncd.db'}")
     text = (out / "redbeat.yaml").read_text()
     assert "timezone: Europe/Berlin" in text
     assert "expire_seconds: 30" in text
+    assert "priority: 3" in text
 
     differ = {}
     for name, ours_name in [

@@ -63,6 +63,8 @@ def test_integer_columns_are_32_bit_and_bounded_by_int_max() -> None:
         kind = COLUMNS[column].type
         assert isinstance(kind, Integer) and not isinstance(kind, BigInteger), column
     assert PROPS["expire_seconds"]["maximum"] == limits.INT_MAX
+    assert PROPS["priority"]["minimum"] == limits.PRIORITY_MIN
+    assert PROPS["priority"]["maximum"] == limits.PRIORITY_MAX
     assert PROPS["every"]["pattern"] == PROPS["catchup_window"]["pattern"] == DURATION_PATTERN
 
 

@@ -299,12 +299,13 @@ def test_redbeat_mapping() -> None:
         "start_time": "2026-12-01T10:00:00Z",
         "args": [1],
         "queue": "q",
+        "priority": 1,
         "expire_seconds": 12,
     }
     assert b == {"name": "b", "task": "t.b", "cron": "*/5 * * * *", "enabled": False}
     assert d["every"] == "5s"
     differences = [n.message for n in imported.notes if n.kind == DIFFERENCE]
-    assert "options not carried: priority" in differences
+    assert not any("priority" in m for m in differences)
     assert "expires 12.5 s rounded to 12 s" in differences
     assert "relative=True (rounding to the period) is not carried" in differences
     assert "rrule schedule cannot be carried" in notes(imported, SKIPPED)["c"]
@@ -592,3 +593,17 @@ def test_an_option_for_another_source_is_a_usage_error() -> None:
         check_options("redbeat", {"--table": True})
     with pytest.raises(UsageError, match="--accept-or-days applies to --from django-celery-beat"):
         check_options("crontab", {"--accept-or-days": True})
+
+
+@pytest.mark.parametrize(
+    ("value", "carried"),
+    [(0, 0), (9, 9), (255, 255), (None, None), (256, None), (-1, None), (2.5, None), (True, None)],
+)
+def test_priority_is_carried_when_syncd_can_hold_it(value: object, carried: int | None) -> None:
+    from syncd.importers.common import priority_field
+
+    fields, note = priority_field(value)
+    assert fields == ({} if carried is None else {"priority": carried})
+    assert (note is None) == (value is None or carried is not None)
+    if note:
+        assert repr(value) in note and "0 to 255" in note
