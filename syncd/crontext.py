@@ -2,10 +2,10 @@
 a plan, `next`, `list` or a pull-request comment.
 
 The words come from cron-descriptor (a well-kept port of the .NET cron-expression
-descriptor). Two things it does not know about syncd's cron are settled here: the `@daily`
-macros (expanded the way the beat expands them), and Vixie cron's rule for the day fields:
-when day-of-month and day-of-week are both restricted, a day matching *either* fires, so the
-words say "or" where the library would join them as if both had to match.
+descriptor). Two things it does not settle as syncd's cron does are settled here: the
+`@daily` macros (expanded the way the beat expands them), and Vixie cron's rule for the day
+fields: when day-of-month and day-of-week are both restricted (neither starts with `*`), a
+day matching *either* fires, and the words say "or"; otherwise both must match.
 
 Pure: no I/O. A description is a courtesy, never a verdict: an expression the library
 cannot word gets None, and validation (rules.py) stays the judge of what is valid.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from cron_descriptor import ExpressionDescriptor, FormatException, Options
+from cron_descriptor import ExpressionDescriptor, Options
 
 from celeryapp.schedules import CronError, expand_cron
 
@@ -39,25 +39,30 @@ def describe(expr: str) -> str | None:
     except CronError:
         return None
     parts = fields.split()
-    # A list holding a step ("1,*/10") is worded wrongly by the library (the "1" is
-    # dropped) or not at all: no words rather than wrong ones.
-    if len(parts) != 5 or any("," in part and "/" in part for part in parts):
+    if len(parts) != 5:
         return None
     try:
         words = ExpressionDescriptor(fields, _OPTIONS)
-        if parts[2].startswith("*") or parts[4].startswith("*"):
-            return str(words.get_description())
-        return _either_day(words)
-    except (FormatException, ValueError, IndexError, KeyError):
+        either = not parts[2].startswith("*") and not parts[4].startswith("*")
+        text = (
+            words.get_time_of_day_description()
+            + words.get_day_of_month_description()
+            + _day_of_week(words.get_day_of_week_description(), either=either)
+            + words.get_month_description()
+        )
+        text = words.transform_verbosity(text, use_verbose_format=_OPTIONS.verbose)
+        return str(ExpressionDescriptor.transform_case(text, _OPTIONS.casing_type))
+    except Exception:  # noqa: BLE001 - words are a courtesy: never fail a plan for them
         return None
 
 
-def _either_day(words: ExpressionDescriptor) -> str:
-    """Both day fields restricted: cron fires on a day matching either of them."""
-    day_of_month = words.get_day_of_month_description()
-    day_of_week = words.get_day_of_week_description().removeprefix(", ").removeprefix("only ")
-    text = (
-        f"{words.get_time_of_day_description()}{day_of_month}, or {day_of_week}"
-        f"{words.get_month_description()}"
-    )
-    return text[:1].upper() + text[1:]
+def _day_of_week(text: str, *, either: bool) -> str:
+    """The day-of-week words joined by Vixie's rule. The library says "or" whenever
+    day-of-month is not a bare `*` (so also for `*/2`, which cron reads as unrestricted)
+    and only for a single day (not for `mon-fri`)."""
+    if not text:
+        return text
+    core = text.removeprefix(", ").removeprefix("or ").removeprefix("only ")
+    if either:
+        return f", or {core}"
+    return f", only {core}" if text.startswith(", or on ") else text

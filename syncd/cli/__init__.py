@@ -6,12 +6,19 @@ pyproject.toml says so). Each module registers its commands on the group in `gro
 - terminal: colour, compact plans, progress line, shell completion
 - syncing: validate, plan, apply, watch, migrate
 - reading: diff, next, export, status, schema
-- serve, trigger, importing: one command each
+- serve, trigger, importing, backfill: one command each
 """
 
 from __future__ import annotations
 
-from syncd.cli import importing, reading, serve, syncing, trigger  # noqa: F401 - registers the commands
+from syncd.cli import (  # noqa: F401 - registers the commands
+    backfill,
+    importing,
+    reading,
+    serve,
+    syncing,
+    trigger,
+)
 from syncd.cli.group import main
 
 __all__ = ["main"]

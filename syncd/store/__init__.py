@@ -6,7 +6,8 @@ holds it to that: no other `syncd` module imports SQLAlchemy).
 * `migrations`: Alembic to head, under the apply lock;
 * `reads`: plan input, revisions, single schedules, the beat lease, finished runs;
 * `writes`: the revision, the schedule rows and the file manifest of one apply;
-* `controller`: the state and the lock of `syncd serve`.
+* `controller`: the state and the lock of `syncd serve`;
+* `ledger`: the dispatch ledger for `syncd backfill`, through the run side's statements.
 
 Every function takes data and a connection (or a URL); none calls back into its caller.
 Where PostgreSQL and SQLite differ, the dispatch is here, in the module that needs it.
@@ -26,6 +27,7 @@ from syncd.store.engine import (
     require_database,
     sqlite_file,
 )
+from syncd.store.ledger import claim_run, claimed_dues, record_sent, release_claim
 from syncd.store.migrations import MIGRATIONS, migrate, schema_version
 from syncd.store.reads import (
     beat_lease,
@@ -56,6 +58,8 @@ __all__ = [
     "RevisionInfo",
     "_insert_rows",
     "beat_lease",
+    "claim_run",
+    "claimed_dues",
     "connect",
     "controller_lock",
     "current_revision",
@@ -70,6 +74,8 @@ __all__ = [
     "ping",
     "read_controller",
     "read_manifest",
+    "record_sent",
+    "release_claim",
     "require_database",
     "revision_row",
     "revisions",

@@ -37,6 +37,19 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
     # No worker runs here: the format must be accepted, and the failure is exit 3 (the
     # report it prints once a worker answers is tested in tests/unit/test_terminal.py).
     "trigger": (("nightly", "--ping-timeout", "0.2"), {3}),
+    # A dry run: the embedded broker is not needed, the ledger is read.
+    "backfill": (
+        (
+            "nightly",
+            "--from",
+            "2026-03-28T00:00:00Z",
+            "--to",
+            "2026-03-28T12:00:00Z",
+            "--dry-run",
+            "--beyond-retention",
+        ),
+        {0},
+    ),
 }
 REFUSED = {
     ("export", "github"),

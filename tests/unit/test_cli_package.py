@@ -10,6 +10,7 @@ from syncd.cli import main
 
 COMMANDS = {
     "apply",
+    "backfill",
     "diff",
     "import",
     "export",
