@@ -147,6 +147,9 @@ FIELDS: tuple[Field, ...] = (
         option="priority",
         added=True,
     ),
+    # Not a message option: the message's headers are the schedule's plus syncd's own
+    # (dueplan.message), which a schedule cannot override (rules refuse the names).
+    Field("headers", "headers", "json", added=True),
     Field("timezone", "timezone", "text", timing=True),
     Field("start_time", "start_time", "instant", timing=True),
     Field("expires", "expire_time", "instant"),

@@ -64,6 +64,7 @@ class Entry:
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any]
     options: Mapping[str, Any]  # the message options the row sets (codec.message_options)
+    headers: Mapping[str, Any]  # the schedule's own message headers (syncd's are added)
     timetable: Timetable
     every: int | None
     start_time: datetime | None
@@ -111,6 +112,9 @@ def _check_payload(row: Mapping[str, Any]) -> None:
         raise BadRow(f"args must be a JSON array, got {type(args).__name__}")
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise BadRow(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+    headers = row.get("headers")
+    if headers is not None and not isinstance(headers, Mapping):
+        raise BadRow(f"headers must be a JSON object, got {type(headers).__name__}")
     task = row.get("task")
     if not isinstance(task, str) or len(task) > limits.TASK_LENGTH or not TASK_NAME.match(task):
         raise BadRow(f"task name {task!r} is not a dotted Python name")
@@ -140,6 +144,7 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
             args=tuple(row.get("args") or ()),
             kwargs=dict(row.get("kwargs") or {}),
             options=codec.message_options(row),
+            headers=dict(row.get("headers") or {}),
             timetable=table,
             every=every,
             start_time=row.get("start_time"),
@@ -271,7 +276,7 @@ class Message:
     kwargs: dict[str, Any]
     task_id: str
     options: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, Any]
 
 
 def message(
@@ -282,5 +287,10 @@ def message(
     expires = message_expiry(entry, due)
     if expires is not None:
         options["expires"] = expires
-    headers = tasklog.headers(entry.name, entry.overlap, due=None if manual else due, beat=beat)
+    # syncd's headers last: the once-only and overlap checks read them, and a row written
+    # by other means must not be able to change what they say.
+    headers = {
+        **entry.headers,
+        **tasklog.headers(entry.name, entry.overlap, due=None if manual else due, beat=beat),
+    }
     return Message(entry.task, list(entry.args), dict(entry.kwargs), task_id, options, headers)

@@ -134,6 +134,8 @@ class TaskSchedule(Base):
     overlap: Mapped[str] = mapped_column(String(16), default="allow")
     # Celery message priority 0-9 (celeryapp.codec); None: the broker's default.
     priority: Mapped[int | None] = mapped_column(Integer)
+    # Message headers the schedule adds to syncd's own (celeryapp.codec, dueplan.message).
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Rows created by syncd are managed; rows made by other means are never touched.
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the schedule is declared, "PATH:LINE", refreshed silently when it moves.

@@ -44,6 +44,8 @@ _NUMBER_12 = re.compile(
 _CORE = "tag:yaml.org,2002:"
 
 Where = Callable[[str], PathKey]
+# What a message carries as JSON: checked value by value, and bounded in size.
+ARGUMENT_FIELDS = ("args", "kwargs", "headers")
 
 
 def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
@@ -144,9 +146,10 @@ def _instant(text: Any) -> datetime | None:
 def check_arguments(
     doc: Document, merged: Mapping[str, Any], where: Where, size: SizeLimits
 ) -> list[Diagnostic]:
-    """args and kwargs: JSON every database stores as written, within the size bound."""
+    """args, kwargs and headers: JSON every database stores as written, within the size
+    bound."""
     out: list[Diagnostic] = []
-    for field in ("args", "kwargs"):
+    for field in ARGUMENT_FIELDS:
         value = merged.get(field)
         if value is None:
             continue

@@ -24,7 +24,7 @@ from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
-RULES_VERSION = "2"  # 2: column bounds, characters, YAML 1.1 in args (issue 10)
+RULES_VERSION = "3"  # 2: column bounds, characters, YAML 1.1 in args (issue 10); 3: headers
 
 _CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _CRON_NAMES = frozenset(
@@ -58,8 +58,8 @@ def parse_time(text: str) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
-def _diag(doc: Document, at: PathKey, code: str, message: str) -> Diagnostic:
-    mark = doc.mark(at)
+def _diag(doc: Document, at: PathKey, code: str, message: str, *, key: bool = False) -> Diagnostic:
+    mark = doc.mark(at, key=key)
     return Diagnostic(doc.path, mark.line, mark.column, code, message)
 
 
@@ -165,6 +165,7 @@ def check_schedule(
         out += check_cron(doc, where("cron"), merged["cron"], zone)
     out += _check_durations(doc, merged, where)
     out += _check_times(doc, merged, where)
+    out += _check_headers(doc, merged, where)
     if registry is not None:
         out += _check_task(doc, merged, where, registry)
     return out
@@ -180,6 +181,38 @@ def _check_timezone(doc: Document, merged: Mapping[str, Any], where: Where) -> l
         message = f"timezone {tz!r} is not an IANA time zone{fix}"
         return [_diag(doc, where("timezone"), "timezone.unknown", message)]
     return []
+
+
+# The headers Celery's protocol 2 sets on every message (celery.app.amqp.as_task_v2), and
+# syncd's own prefix (celeryapp.tasklog): a schedule naming one would change what a worker
+# or the once-only check reads.
+CELERY_HEADERS = frozenset(
+    {
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+        "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+        "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    }
+)  # fmt: skip
+SYNCD_HEADER_PREFIX = "syncd_"
+
+
+def _check_headers(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
+    out = []
+    for header in merged.get("headers") or {}:
+        at = (*where("headers"), header)
+        if header.lower() in CELERY_HEADERS:
+            message = (
+                f"header {header!r} is one Celery sets on every message (protocol 2); "
+                f"name yours differently, like 'x-{header.lower()}'"
+            )
+            out.append(_diag(doc, at, "headers.reserved", message, key=True))
+        elif header.lower().startswith(SYNCD_HEADER_PREFIX):
+            message = (
+                f"header {header!r} starts with {SYNCD_HEADER_PREFIX!r}, which syncd's own "
+                "headers use (schedule, due time, overlap); choose another name"
+            )
+            out.append(_diag(doc, at, "headers.reserved", message, key=True))
+    return out
 
 
 def _check_durations(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
@@ -258,7 +291,7 @@ def build(merged: Mapping[str, Any], source: Source, source_hash: str) -> Schedu
             value = decode(value)
         elif f.name == "args" and value is not None:
             value = tuple(value)
-        elif f.name == "kwargs" and value is not None:
+        elif f.name in ("kwargs", "headers") and value is not None:
             value = dict(value)
         values[f.name] = value
     return Schedule(**values, source=source, source_hash=source_hash)

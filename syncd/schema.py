@@ -298,6 +298,8 @@ _PATTERN_HINTS = {
     "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
     "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
     "task": "write a dotted Python name, like reports.send_daily",
+    "headers": "a header name is letters, digits and _ . - (at most 128, starting with a "
+    "letter or digit), like x-team",
 }
 
 

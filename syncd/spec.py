@@ -77,6 +77,7 @@ class Schedule:
     exchange: str | None = None
     routing_key: str | None = None
     priority: int | None = None
+    headers: Mapping[str, Any] | None = None
     timezone: str | None = None
     start_time: datetime | None = None
     expires: datetime | None = None

@@ -107,13 +107,13 @@ def args_too_large(at: PathKey, nbytes: int, args_bytes: int) -> str:
 
 
 def _argument_nodes(root: yaml.Node) -> list[tuple[PathKey, yaml.Node]]:
-    """The args and kwargs nodes of `defaults` and of every schedule."""
+    """The args, kwargs and headers nodes of `defaults` and of every schedule."""
     out: list[tuple[PathKey, yaml.Node]] = []
 
     def fields(node: yaml.Node, at: PathKey) -> None:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode) and k.value in ("args", "kwargs"):
+                if isinstance(k, yaml.ScalarNode) and k.value in ("args", "kwargs", "headers"):
                     out.append(((*at, k.value), v))
 
     if isinstance(root, yaml.MappingNode):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,33 @@ def priority_field(value: Any) -> tuple[dict[str, int], str | None]:
         {},
         f"priority {value!r} is not carried: syncd priorities are whole numbers {low} to {high}",
     )
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+
+
+def headers_field(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """Celery message headers as syncd's `headers` field, with a note for each header syncd
+    cannot carry (a name Celery or syncd sets itself, or one outside the field's rules)."""
+    from syncd.rules import CELERY_HEADERS, SYNCD_HEADER_PREFIX
+
+    value = json_dict(raw, "headers")
+    if not value:
+        return {}, []
+    kept: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, item in value.items():
+        if name.lower() in CELERY_HEADERS or name.lower().startswith(SYNCD_HEADER_PREFIX):
+            notes.append(
+                f"header {name!r} is not carried: Celery or syncd sets it on every message"
+            )
+        elif not _HEADER_NAME.match(name):
+            notes.append(f"header {name!r} is not carried: names are letters, digits and _ . -")
+        elif not isinstance(item, str | int | float | bool):
+            notes.append(f"header {name!r} is not carried: values are text, numbers or booleans")
+        else:
+            kept[name] = item
+    return ({"headers": kept} if kept else {}), notes
 
 
 def aware(value: datetime, zone: Any = UTC) -> datetime:

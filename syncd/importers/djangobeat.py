@@ -21,7 +21,7 @@ from syncd.importers import celerycron
 from syncd.importers.common import (
     aware,
     call_fields,
-    json_dict,
+    headers_field,
     period_interval,
     priority_field,
     text_or_none,
@@ -63,8 +63,9 @@ def _candidate(row: Mapping[str, Any], now: datetime) -> Candidate:
     fields.update(priority)
     if note:
         notes.append(note)
-    if json_dict(row.get("headers"), "headers"):
-        notes.append("headers are not carried (syncd has no headers field)")
+    headers, header_notes = headers_field(row.get("headers"))
+    fields.update(headers)
+    notes.extend(header_notes)
     return Candidate(name, fields, notes)
 
 

@@ -21,11 +21,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.importers import celerycron
-from syncd.importers.common import call_fields, interval, priority_field, time_text
+from syncd.importers.common import (
+    call_fields,
+    headers_field,
+    interval,
+    priority_field,
+    time_text,
+)
 from syncd.importers.entries import Candidate, Imported, Note, finish, skip
 
 SOURCE = "redbeat"
-CARRIED_OPTIONS = frozenset({"queue", "exchange", "routing_key", "expires", "priority"})
+CARRIED_OPTIONS = frozenset({"queue", "exchange", "routing_key", "expires", "priority", "headers"})
 
 
 def decode_time(value: Any) -> datetime | None:
@@ -120,6 +126,9 @@ def _options(options: Mapping[str, Any], fields: dict[str, Any], notes: list[str
     fields.update(priority)
     if note:
         notes.append(note)
+    headers, header_notes = headers_field(options.get("headers"))
+    fields.update(headers)
+    notes.extend(header_notes)
     dropped = sorted(k for k in options if k not in CARRIED_OPTIONS)
     if dropped:
         notes.append("options not carried: " + ", ".join(dropped))

@@ -166,7 +166,7 @@ def make_entries(alias: str) -> dict[str, object]:
             task="celeryapp.tasks.echo",
             enabled=False,
             priority=5,
-            headers='{"x-team": "ops"}',
+            headers='{"x-team": "ops", "task": "spoof"}',
             interval=interval(1, "days"),
             last_run_at=last,
             expires=datetime(2027, 6, 1, tzinfo=UTC),
@@ -188,7 +188,7 @@ def test_django_celery_beat_round_trip(
     assert "'Hourly Sync' is not a valid syncd name; imported as 'hourly-sync'" in done.stderr
     assert "first-monday: Celery fired only on days matching both" in done.stderr
     assert "priority" not in done.stderr  # carried: syncd has the field
-    assert "paused: headers are not carried" in done.stderr
+    assert "paused: header 'task' is not carried: Celery or syncd sets it" in done.stderr
     assert "imported 7 schedules from django-celery-beat; skipped 2" in done.stderr
 
     round_trip(out, f"sqlite:///{tmp_path / 'syncd.db'}")
@@ -205,6 +205,7 @@ def test_django_celery_beat_round_trip(
     assert by_name["paused"]["enabled"] is False
     assert by_name["paused"]["expires"] == "2027-06-01T00:00:00Z"
     assert by_name["paused"]["priority"] == 5
+    assert by_name["paused"]["headers"] == {"x-team": "ops"}
     assert by_name["launch"]["one_off"] is True
 
     differ = {}

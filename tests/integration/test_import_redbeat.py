@@ -65,7 +65,12 @@ def save_entries(redis_url: str, key_prefix: str) -> Any:
     save("every-6h", crontab(minute="15", hour="*/6"))
     save("monthly-friday", crontab(minute="0", hour="9", day_of_month="1-7", day_of_week="fri"))
     save("odd", schedule(timedelta(seconds=2.5)))
-    save("paused", schedule(timedelta(hours=1)), enabled=False, options={"priority": 3})
+    save(
+        "paused",
+        schedule(timedelta(hours=1)),
+        enabled=False,
+        options={"priority": 3, "headers": {"x-team": "ops"}},
+    )
     save("rule", rrule("MINUTELY", interval=10, dtstart=last))
     return app
 
@@ -104,6 +109,7 @@ def test_redbeat_round_trip(redis_url: str, redis_prefix: str, tmp_path: Path) -
     assert "timezone: Europe/Berlin" in text
     assert "expire_seconds: 30" in text
     assert "priority: 3" in text
+    assert "x-team: ops" in text
 
     differ = {}
     for name, ours_name in [

@@ -1,4 +1,5 @@
-"""The beat's message carries the schedule's options, read back from the real broker.
+"""The beat's message carries the schedule's options and headers, read back from the real
+broker.
 
 A schedule applied through the CLI, a real `DatabaseScheduler` (clock injected) publishing
 to Redis and to RabbitMQ, and the message taken off the broker as a worker would get it:
@@ -42,6 +43,9 @@ schedules:
     start_time: "{start.isoformat()}"
     queue: {queue}
     priority: 7
+    headers:
+      x-team: billing
+      x-tenant: 42
 """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "CELERY_"))}
@@ -83,6 +87,8 @@ def _check(message_headers: dict[str, Any], priority: Any, start: datetime) -> N
     assert message_headers["id"] == task_id("urgent", start)
     assert message_headers["syncd_schedule"] == "urgent"
     assert message_headers["syncd_due"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert message_headers["x-team"] == "billing"
+    assert message_headers["x-tenant"] == 42
 
 
 def test_redis_message_carries_priority(

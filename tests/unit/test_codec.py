@@ -62,6 +62,12 @@ def schedules(draw: st.DrawFn) -> Schedule:
         exchange=draw(texts),
         routing_key=draw(texts),
         priority=draw(st.none() | st.integers(0, 255)),
+        headers=draw(
+            st.none()
+            | st.dictionaries(
+                st.from_regex(r"x-[a-z]{1,6}", fullmatch=True), json_scalars, max_size=3
+            )
+        ),
         timezone=draw(st.sampled_from([None, "UTC", "Europe/Berlin", "America/New_York"])),
         start_time=draw(instants),
         expires=draw(instants),
@@ -125,15 +131,20 @@ def test_the_beat_entry_carries_the_schedule(schedule: Schedule) -> None:
     sent = message(entry, T0, task_id=task_id(entry.name, T0))
     assert sent.options.get("priority") == schedule.priority
     assert sent.headers["syncd_due"] == "2026-06-01T12:00:00Z"
+    assert {k: v for k, v in sent.headers.items() if not k.startswith("syncd_")} == dict(
+        schedule.headers or {}
+    )
 
 
 def test_a_row_without_the_added_field_keeps_its_hash() -> None:
-    """Rows written before `priority` existed hash as they did, so an upgrade is no drift."""
+    """Rows written before `priority` and `headers` existed hash as they did, so an upgrade
+    is no drift; setting either changes the hash."""
     row = row_values(Schedule(name="a", task="t.a", every=60))
-    legacy = [row[c] for c in codec.ROW_COLUMNS if c != "priority"]
+    legacy = [row[c] for c in codec.ROW_COLUMNS if c not in ("priority", "headers")]
     encoded = json.dumps(legacy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert row_hash(row) == hashlib.sha256(encoded.encode()).hexdigest()
     assert row_hash({**row, "priority": 5}) != row_hash(row)
+    assert row_hash({**row, "headers": {"x-team": "ops"}}) != row_hash(row)
 
 
 def test_interval_periods_of_other_writers_are_seconds_once() -> None:

@@ -607,3 +607,17 @@ def test_priority_is_carried_when_syncd_can_hold_it(value: object, carried: int 
     assert (note is None) == (value is None or carried is not None)
     if note:
         assert repr(value) in note and "0 to 255" in note
+
+
+def test_headers_are_carried_except_those_celery_or_syncd_set() -> None:
+    from syncd.importers.common import headers_field
+
+    fields, notes = headers_field('{"x-team": "ops", "id": "x", "syncd_due": "y", "a b": 1}')
+    assert fields == {"headers": {"x-team": "ops"}}
+    assert [n.split(":")[0] for n in notes] == [
+        "header 'id' is not carried",
+        "header 'syncd_due' is not carried",
+        "header 'a b' is not carried",
+    ]
+    assert headers_field(None) == ({}, [])
+    assert headers_field({"x-list": [1]})[0] == {}
