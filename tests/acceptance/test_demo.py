@@ -29,6 +29,6 @@ def test_demo_runs_schedules_with_no_servers(tmp_path: Path) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Applied: 8 to create" in out
-    assert "nightly-report (Europe/Berlin):" in out
+    assert "nightly-report (Europe/Berlin, at 02:00):" in out
     assert "SUCCESS heartbeat@" in out, out
     assert "Stopped beat and worker." in out

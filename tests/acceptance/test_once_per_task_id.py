@@ -125,35 +125,40 @@ def test_restart_of_the_only_beat_catches_up_once(env: dict[str, str], tmp_path:
             last = {name: dues[-1] for name, dues in due_times(tally.received()).items()}
             asked = time.time()
         stopped = time.time()
-        missed = {name: [last[name] + period, last[name] + 2 * period] for name in names}
-        following = {name: last[name] + 3 * period for name in names}
-        time.sleep(max(0.0, max(m[1] for m in missed.values()) + ttl + 0.3 - time.time()))
-        assert stopped < min(m[0] for m in missed.values()), (
+        second_missed = max(last.values()) + 2 * period
+        time.sleep(max(0.0, second_missed + ttl + 0.3 - time.time()))
+        assert stopped < min(last.values()) + period, (
             f"the beat took {stopped - asked:.1f} s to exit after SIGTERM (a period is {period} s)"
         )
         with beats(env, tmp_path) as (again,):
             wait_for(lambda: again.leading, 60, what="the restarted beat to lead")
             led = time.time()
+            # Judged from when the beat really led, not when it was started: on a loaded
+            # machine a start can take longer than a period, and a due time a TTL before
+            # the lead is then one more missed run, not the first run after the restart.
+            after = {name: _due_times_between(last[name], period, led + ttl) for name in names}
+            following = {name: after[name][-1] for name in names}
             wait_for(
                 lambda: all(
                     following[name] in due_times(tally.received()).get(name, []) for name in names
                 ),
                 30,
-                what="the first due time after the restart",
+                what=f"the first due time after the restart (led at {led:.1f}, "
+                f"waiting for {following}, received {dict(due_times(tally.received()))})",
             )
     quiesce(tally)
     dues = due_times(tally.received())
+    missed = {name: [d for d in after[name] if d < led - ttl] for name in names}
     line = tally.summary(
-        f"restart of the only beat, two due times missed, {stack_name(env)}",
-        f"took the lock {led - max(m[1] for m in missed.values()):.1f} s after the second "
-        "missed due time",
+        f"restart of the only beat, {len(missed['latest'])} due times missed, {stack_name(env)}",
+        f"took the lock {led - second_missed:.1f} s after the second missed due time",
     )
     print(line)
     assert not tally.violations(), "\n".join([line, *tally.violations()[:20]])
-    assert led < min(following.values()), "the restarted beat led too late to mean anything"
-    # latest: the newer missed due time once, the older skipped; skip: neither
-    assert missed["latest"][0] not in dues["latest"], dues["latest"]
-    assert missed["latest"][1] in dues["latest"], dues["latest"]
+    assert len(missed["latest"]) >= 2, (led, last, missed)
+    # latest: the newest missed due time once, the older ones skipped; skip: none of them
+    assert missed["latest"][-1] in dues["latest"], dues["latest"]
+    assert not set(missed["latest"][:-1]) & set(dues["latest"]), dues["latest"]
     fired = sorted(set(missed["skip"]) & set(dues["skip"]))
     assert not fired, (
         f"catchup: skip fired due time(s) {fired} missed while no beat ran; the beat took the "
@@ -164,3 +169,11 @@ def test_restart_of_the_only_beat_catches_up_once(env: dict[str, str], tmp_path:
     for name in names:
         assert last[name] in dues[name]
         assert following[name] in dues[name]
+
+
+def _due_times_between(last: float, period: float, until: float) -> list[float]:
+    """The due times after `last`, up to and including the first one past `until`."""
+    times = [last + period]
+    while times[-1] <= until:
+        times.append(times[-1] + period)
+    return times
