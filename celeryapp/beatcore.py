@@ -16,6 +16,11 @@ Invariants the core keeps by construction, whatever the shell calls in whatever 
   schedule's start/expiry, after its baseline (the last due time done, or the moment its
   timing last changed), and either on time or chosen by `catchup`.
 
+A paused schedule (celeryapp.pausing) keeps its entry, and so its baseline, but has no
+slot: nothing of it is handed out until the pause ends, by `resume` or at its `until`,
+when its next due time is decided afresh, so the due times it was paused over are missed
+runs and its `catchup` decides.
+
 Exactly-once across beats (restart, failover, a stalled leader) is the ledger's job, not
 this module's: a fresh core knows only what the rows say.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -37,7 +42,10 @@ from celeryapp.dueplan import (
     pending_due,
     retry_due,
 )
+from celeryapp.pausing import holds
 from celeryapp.schedules import to_utc
+
+_NOT_PAUSED = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,27 +81,40 @@ class BeatCore:
         self._heap: list[tuple[datetime, int, str]] = []
         self._seq = itertools.count()
         self._out: dict[str, Run] = {}  # handed out by pop_due, outcome not yet reported
+        self.paused: dict[str, datetime | None] = {}  # name -> until (None: until resumed)
 
     # --- loading ------------------------------------------------------------------------
 
     def clear(self) -> None:
         self.entries.clear()
+        self.paused.clear()
         self._slots.clear()
         self._heap.clear()
         self._out.clear()
 
-    def load(self, entries: Iterable[Entry], now: datetime) -> None:
+    def load(
+        self,
+        entries: Iterable[Entry],
+        now: datetime,
+        paused: Mapping[str, datetime | None] | None = None,
+    ) -> None:
         """Replace everything with `entries` (a beat that just became the leader); names
         are unique (they are the table's key). One heapify instead of a push per entry:
         this runs for every row of the table on every takeover.
 
         No tick tolerance here: due times before a takeover passed while no beat was
         leading, so they are missed runs and `catchup` alone decides (DESIGN §4: `skip`
-        fires none of them)."""
+        fires none of them). `paused`: name -> until of the pause rows; those that still
+        hold at `now` get no slot."""
         self.clear()
+        for name, until in (paused or {}).items():
+            if holds(until, now):
+                self.paused[name] = until
         slots, heap, seq = self._slots, self._heap, self._seq
         for entry in entries:
             self.entries[entry.name] = entry
+            if entry.name in self.paused:
+                continue
             decision = first_due(entry, now)
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
@@ -116,7 +137,34 @@ class BeatCore:
             # be the newer one.
             entry = replace(entry, baseline=old.baseline, has_run=old.has_run or entry.has_run)
         self.entries[name] = entry
-        self._decide(entry, first_due(entry, now, self.grace))
+        if name not in self.paused:
+            self._decide(entry, first_due(entry, now, self.grace))
+
+    # --- pausing ------------------------------------------------------------------------
+
+    def pause(self, name: str, until: datetime | None, now: datetime) -> None:
+        """Hold `name` (its row has a pause) from `now`: its slot goes, its entry stays. A
+        pause whose `until` has already come is no pause: the schedule is resumed."""
+        if not holds(until, now):
+            self.resume(name, now)
+            return
+        self.paused[name] = until
+        self._slots.pop(name, None)
+
+    def resume(self, name: str, now: datetime) -> None:
+        """End a pause (no-op for a schedule that is not paused)."""
+        if self.paused.pop(name, _NOT_PAUSED) is _NOT_PAUSED:
+            return
+        entry = self.entries.get(name)
+        if entry is not None and name not in self._out:
+            self._decide(entry, first_due(entry, now, self.grace))
+
+    def resume_expired(self, now: datetime) -> list[str]:
+        """Resume every pause whose `until` has come; the names resumed."""
+        ended = [n for n, until in self.paused.items() if not holds(until, now)]
+        for name in ended:
+            self.resume(name, now)
+        return ended
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -153,7 +201,7 @@ class BeatCore:
         del self._out[run.name]
         entry, nxt = dispatched(run.entry, run.due)
         self.entries[run.name] = entry
-        if nxt is not None:
+        if nxt is not None and run.name not in self.paused:
             self._push(run.name, to_utc(nxt))
 
     def failed(self, run: Run, now: datetime) -> None:
@@ -161,20 +209,24 @@ class BeatCore:
         if self._out.get(run.name) is not run:
             return
         del self._out[run.name]
-        self._push(run.name, run.due, at=to_utc(now) + self.retry_delay, retry=True)
+        if run.name not in self.paused:
+            self._push(run.name, run.due, at=to_utc(now) + self.retry_delay, retry=True)
 
     # --- reading ------------------------------------------------------------------------
 
     def next_wakeup(self) -> datetime | None:
-        """When the earliest slot comes (UTC); stale heap items are dropped on the way."""
+        """When the earliest slot comes, or a pause ends (UTC); stale heap items are
+        dropped on the way."""
+        ends = [to_utc(until) for until in self.paused.values() if until is not None]
+        first = min(ends) if ends else None
         heap = self._heap
         while heap:
             _, seq, name = heap[0]
             slot = self._slots.get(name)
             if slot is not None and slot.seq == seq:
-                return slot.at
+                return slot.at if first is None or slot.at < first else first
             heapq.heappop(heap)
-        return None
+        return first
 
     def pending(self) -> list[tuple[datetime, str]]:
         """(due, name) of every slot, sorted: for `syncd status` and tests."""

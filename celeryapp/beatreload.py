@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -36,8 +37,17 @@ def entry_of(row: dict[str, Any], default_timezone: str) -> Entry | None:
         return None
 
 
-def load_entries(engine: Any, default_timezone: str) -> tuple[int, list[Entry]]:
-    """(revision, entries of every enabled row that can be scheduled), read together."""
+@dataclass
+class Loaded:
+    """What a leader loads, read together: the revision, the entries of every enabled row
+    that can be scheduled, and the pauses (name -> until)."""
+
+    revision: int
+    entries: list[Entry]
+    pauses: dict[str, datetime | None]
+
+
+def load_entries(engine: Any, default_timezone: str) -> Loaded:
     entries: list[Entry] = []
     with engine.connect() as conn:
         revision = runstore.current_revision(conn)
@@ -45,7 +55,8 @@ def load_entries(engine: Any, default_timezone: str) -> tuple[int, list[Entry]]:
             entry = entry_of(row, default_timezone)
             if entry is not None:
                 entries.append(entry)
-    return revision, entries
+        paused = runstore.pauses(conn)
+    return Loaded(revision, entries, paused)
 
 
 def hinted(client: redis.Redis[bytes] | None, prefix: str, held: int | None) -> bool:
@@ -63,12 +74,14 @@ def hinted(client: redis.Redis[bytes] | None, prefix: str, held: int | None) -> 
 @dataclass
 class Changes:
     """What the revisions after the one held changed: the latest revision, the names,
-    and their rows (a name without a row was deleted). `full`: too many to reload by
-    name; load everything instead."""
+    their rows (a name without a row was deleted) and their pauses (a name without one
+    is not paused; `syncd pause` and `resume` record revisions naming what they touch).
+    `full`: too many to reload by name; load everything instead."""
 
     latest: int
     names: set[str] = field(default_factory=set)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pauses: dict[str, datetime | None] = field(default_factory=dict)
     full: bool = False
 
 
@@ -81,4 +94,6 @@ def read_changes(engine: Any, held: int | None) -> Changes | None:
         names = runstore.changed_names(conn, after=held or 0)
         if len(names) > FULL_RELOAD_NAMES:
             return Changes(latest, names, full=True)
-        return Changes(latest, names, runstore.rows_named(conn, names))
+        return Changes(
+            latest, names, runstore.rows_named(conn, names), runstore.pauses(conn, names)
+        )

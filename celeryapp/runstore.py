@@ -44,6 +44,7 @@ from celeryapp.models import (
     BeatLease,
     DispatchLedger,
     Execution,
+    Pause,
     Revision,
     TaskSchedule,
     json_column_loads,
@@ -58,6 +59,7 @@ revisions = cast(Table, Revision.__table__)
 ledger = cast(Table, DispatchLedger.__table__)
 executions = cast(Table, Execution.__table__)
 leases = cast(Table, BeatLease.__table__)
+pauses_table = cast(Table, Pause.__table__)
 
 # What the beat's entries are made of (the codec says which columns); descriptions,
 # provenance and hashes stay in the database.
@@ -136,6 +138,15 @@ def rows_named(conn: Connection, names: Iterable[str]) -> dict[str, dict[str, An
     """The rows of these names (a name missing from the answer was deleted)."""
     stmt = select(*ENTRY_COLUMNS).where(schedules.c.name.in_(sorted(names)))
     return {r["name"]: dict(r) for r in conn.execute(stmt).mappings()}
+
+
+def pauses(conn: Connection, names: Iterable[str] | None = None) -> dict[str, datetime | None]:
+    """name -> until of the pause rows (all, or of these names); whether one still holds
+    is judged by the beat at its own now (celeryapp.pausing)."""
+    stmt = select(pauses_table.c.name, pauses_table.c.until_time)
+    if names is not None:
+        stmt = stmt.where(pauses_table.c.name.in_(sorted(names)))
+    return dict(conn.execute(stmt))
 
 
 # --- the dispatch ledger ------------------------------------------------------------------

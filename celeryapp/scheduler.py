@@ -159,6 +159,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 return self.max_interval
             self.leading = True
         self._check_revision(now)
+        for name in self.core.resume_expired(now):
+            log.info("schedule %r resumed: its pause ended", name)
         try:
             self._recover(now)
             self._dispatch_due(now)
@@ -233,20 +235,21 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         """Load every enabled row (leader only, before its first dispatch)."""
         started = time.perf_counter()
         try:
-            revision, entries = beatreload.load_entries(self.engine, self.settings.timezone)
+            loaded = beatreload.load_entries(self.engine, self.settings.timezone)
         except runstore.DatabaseError as exc:
             log.error(
                 "cannot load schedules from %s: %s", redact_url(self.settings.database_url), exc
             )
             self.core.clear()
             return False
-        self.core.load(entries, now)
-        self.revision = revision
+        self.core.load(loaded.entries, now, loaded.pauses)
+        self.revision = loaded.revision
         self._last_recover = 0.0  # look for runs the last leader left unpublished now
         log.info(
-            "leading: loaded %d schedules at revision %d in %.0f ms",
+            "leading: loaded %d schedules (%d paused) at revision %d in %.0f ms",
             len(self.core.entries),
-            revision,
+            len(self.core.paused),
+            loaded.revision,
             (time.perf_counter() - started) * 1000,
         )
         return True
@@ -278,7 +281,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self.leading = False  # the next tick reloads everything
             return
         for name in changes.names:
+            if name in changes.pauses:
+                self.core.pause(name, changes.pauses[name], now)
+            elif name in self.core.paused:
+                self.core.resume(name, now)
+                log.info("schedule %r resumed", name)
             self._install(name, changes.rows.get(name), now)
+            if name in self.core.paused:
+                log.info("schedule %r paused: nothing of it is sent until it is resumed", name)
         log.info(
             "revision %d: reloaded %d changed schedules in %.1f ms",
             changes.latest,
@@ -368,6 +378,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                     "time": now.isoformat(),
                     "revision": self.revision,
                     "schedules": len(self.core.entries),
+                    "paused": len(self.core.paused),
                 },
                 now,
             )

@@ -125,3 +125,61 @@ def test_a_missed_run_found_at_takeover_gets_no_tick_tolerance_when_it_is_popped
     assert core.pop_due(T0 + 5.5 * S) == []
     assert core.pending() == [(T0 + 6 * S, "small")]
     assert [run.due for run in _send_all(core, T0 + 6 * S)] == [T0 + 6 * S]
+
+
+def test_a_paused_schedule_is_not_handed_out_and_catches_up_once_on_resume() -> None:
+    core = _core()
+    core.load([_entry(interval_every=10)], T0 + S)
+    core.pause("small", None, T0 + S)
+    assert core.pending() == [] and "small" in core.entries
+    assert _send_all(core, T0 + 95 * S) == []
+    core.resume("small", T0 + 95 * S)
+    # catchup: latest, so the newest due time the pause covered fires, once
+    assert [run.due for run in _send_all(core, T0 + 95 * S)] == [T0 + 90 * S]
+    assert [run.due for run in _send_all(core, T0 + 100 * S)] == [T0 + 100 * S]
+
+
+def test_catchup_skip_fires_nothing_the_pause_covered() -> None:
+    core = _core()
+    core.load([_entry(interval_every=10, catchup="skip")], T0 + S)
+    core.pause("small", None, T0 + S)
+    core.resume("small", T0 + 95 * S)
+    assert _send_all(core, T0 + 95 * S) == []
+    assert [run.due for run in _send_all(core, T0 + 100 * S)] == [T0 + 100 * S]
+
+
+def test_a_pause_with_an_end_wakes_the_beat_then_and_resumes_by_itself() -> None:
+    core = _core()
+    core.load([_entry(interval_every=3600)], T0 + S)
+    core.pause("small", T0 + 60 * S, T0 + S)
+    assert core.next_wakeup() == T0 + 60 * S  # before the schedule's own next due time
+    assert core.resume_expired(T0 + 59 * S) == []
+    assert core.resume_expired(T0 + 60 * S) == ["small"]
+    assert core.pending() == [(T0 + 3600 * S, "small")]
+
+
+def test_a_pause_that_has_already_ended_is_no_pause() -> None:
+    core = _core()
+    core.load([_entry()], T0 + 5 * S, {"small": T0 + 2 * S, "gone": None})
+    assert core.paused == {"gone": None}
+    assert [run.due for run in _send_all(core, T0 + 5 * S)] == [T0 + 5 * S]
+
+
+def test_a_run_out_when_the_pause_came_is_not_followed_by_another() -> None:
+    core = _core()
+    core.load([_entry()], T0 + S / 2)
+    (run,) = core.pop_due(T0 + S)
+    core.pause("small", None, T0 + S)
+    core.done(run)  # published after all: taken, and nothing queued behind it
+    assert core.pending() == []
+    core.resume("small", T0 + 3 * S)
+    assert [r.due for r in _send_all(core, T0 + 3 * S)] == [T0 + 3 * S]
+
+
+def test_a_reload_of_a_paused_schedule_keeps_it_paused() -> None:
+    # An apply that changes a paused schedule does not resume it.
+    core = _core()
+    core.load([_entry()], T0 + S / 2)
+    core.pause("small", None, T0 + S)
+    core.install("small", _entry(args=[2]), T0 + 2 * S)
+    assert _send_all(core, T0 + 10 * S) == []

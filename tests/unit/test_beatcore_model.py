@@ -1,7 +1,8 @@
 """The beat core against a model, by hypothesis stateful testing.
 
 Random sequences of applies (create, change timing, change only the payload, disable,
-enable, delete, rename), ticks at random clock steps (tenths of a second to hours, across
+enable, delete, rename), runtime pauses (until resumed, or until an instant) and resumes,
+ticks at random clock steps (tenths of a second to hours, across
 DST transitions in several zones), restarts, failovers to a fresh core that loads what the
 "database" says, a stalled old leader that comes back for one tick, and broker outages.
 Around the core is the same glue as the shell's: a ledger set claimed before publishing,
@@ -16,9 +17,10 @@ every run handed out by a core:
   never for a deleted or disabled schedule, a one-off once per version;
 * always the latest due time so far (a stall never ends in a burst or a stale run), and
   no later than the tick tolerance unless `catchup: latest` allows it (or it is the retry
-  of a failed publish);
+  of a failed publish); never while a pause the leader has seen holds;
 and at every tick of a leader whose broker works, the due time the rules say must fire by
-now has fired (on time, or caught up by `catchup`).
+now has fired (on time, or caught up by `catchup`); a due time a pause covered counts as
+missed, for `catchup` alone.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from hypothesis.stateful import (
 
 from celeryapp.beatcore import BeatCore, Run
 from celeryapp.dueplan import Entry, entry_from_row, following, window
+from celeryapp.pausing import holds
 from celeryapp.schedules import ScheduleType, to_utc
 
 START = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # New York falls back at 06:00Z
@@ -122,6 +125,8 @@ class BeatModel(RuleBasedStateMachine):
         self.last_failure: datetime | None = None
         self.retrying: set[str] = set()
         self.serial = 0
+        self.pauses: dict[str, datetime | None] = {}  # the pause table: name -> until
+        self.resumed: dict[str, datetime] = {}  # when each name's last pause ended
 
     # --- the database side --------------------------------------------------------------
 
@@ -223,11 +228,45 @@ class BeatModel(RuleBasedStateMachine):
         self.reload.add(old)
         self._set_version(new, row)
 
+    @precondition(lambda self: self.rows)
+    @rule(data=st.data(), until=st.sampled_from([None, 0.5, 5, 120, 4000]))
+    def pause(self, data: st.DataObject, until: float | None) -> None:
+        """`syncd pause` (a pause row and a revision naming it; no schedule row changes)."""
+        name = self._existing(data)
+        self._end_pause(name)
+        self.pauses[name] = None if until is None else self.clock + timedelta(seconds=until)
+        self.reload.add(name)
+
+    @precondition(lambda self: self.pauses)
+    @rule(data=st.data())
+    def resume(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self.pauses)))
+        self._end_pause(name)
+        self.pauses.pop(name)
+        self.resumed[name] = self.clock
+        self.reload.add(name)
+
+    def _end_pause(self, name: str) -> None:
+        until = self.pauses.get(name)
+        if until is not None and until <= self.clock:
+            self.resumed[name] = until  # it ended by itself before this
+
+    def _paused(self, name: str) -> bool:
+        return name in self.pauses and holds(self.pauses[name], self.clock)
+
+    def _pause_ended(self, name: str) -> datetime | None:
+        """When the last pause of `name` ended (None: never paused, or paused now)."""
+        if self._paused(name):
+            return None
+        until = self.pauses.get(name)
+        return until if until is not None else self.resumed.get(name)
+
     # --- the beats ----------------------------------------------------------------------
 
     def _start(self) -> Beat:
         core = BeatCore(grace=GRACE, retry_delay=RETRY)
-        core.load([e for n in sorted(self.rows) if (e := self._entry(n)) is not None], self.clock)
+        entries = [e for n in sorted(self.rows) if (e := self._entry(n)) is not None]
+        core.load(entries, self.clock, dict(self.pauses))
         self.reload.clear()
         self.retrying.clear()
         return Beat(core=core, loaded_at=self.clock)  # loaded: no tick tolerance this tick
@@ -284,9 +323,14 @@ class BeatModel(RuleBasedStateMachine):
         if self.leader is None:
             self.leader = self._start()  # a beat comes back up and wins the lock
         beat = self.leader
-        for name in sorted(self.reload):
+        for name in sorted(self.reload):  # the shell's glue (scheduler._check_revision)
+            if name in self.pauses:
+                beat.core.pause(name, self.pauses[name], self.clock)
+            elif name in beat.core.paused:
+                beat.core.resume(name, self.clock)
             beat.core.install(name, self._entry(name), self.clock)
         self.reload.clear()
+        beat.core.resume_expired(self.clock)
         self._dispatch(beat)
         self._check_fired(beat)
 
@@ -336,6 +380,7 @@ class BeatModel(RuleBasedStateMachine):
         assert version is not None, f"{run.name}@{due} handed out after the schedule was deleted"
         entry = version.entry
         assert version.row["enabled"], f"{run.name}@{due} handed out while disabled"
+        assert not self._paused(run.name), f"{run.name}@{due} handed out while paused"
         assert due > to_utc(version.changed), f"{run.name}@{due} is before its timing changed"
         on_grid = entry.timetable.next_after(due - timedelta(microseconds=1))
         assert on_grid is not None and to_utc(on_grid) == due, f"{run.name}@{due} off its grid"
@@ -365,6 +410,8 @@ class BeatModel(RuleBasedStateMachine):
             entry = version.entry
             if not version.row["enabled"] or (entry.one_off and version.fired):
                 continue
+            if self._paused(name):
+                continue
             latest = entry.timetable.latest_at_or_before(now)
             if latest is None or to_utc(latest) <= to_utc(version.changed):
                 continue
@@ -377,6 +424,9 @@ class BeatModel(RuleBasedStateMachine):
             # A due time before the core loaded passed while no beat was leading: a missed
             # run, for `catchup` alone; after that, one lock TTL late is still on time.
             tolerance = GRACE if due > to_utc(beat.loaded_at) else timedelta(0)
+            ended = self._pause_ended(name)
+            if ended is not None and due < to_utc(ended):
+                tolerance = timedelta(0)  # it passed while paused: a missed run
             must = late <= tolerance or (entry.catchup == "latest" and late <= window(entry, due))
             if must:
                 assert (name, due) in self.dispatched, (
