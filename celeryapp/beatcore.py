@@ -116,6 +116,8 @@ class BeatCore:
             if entry.name in self.paused:
                 continue
             decision = first_due(entry, now)
+            if decision.passed is not None:
+                self.entries[entry.name] = _past(entry, decision.passed)
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
                 at, n = to_utc(when), next(seq)
@@ -146,25 +148,30 @@ class BeatCore:
         """Hold `name` (its row has a pause) from `now`: its slot goes, its entry stays. A
         pause whose `until` has already come is no pause: the schedule is resumed."""
         if not holds(until, now):
-            self.resume(name, now)
+            self.resume(name, now, ended=until)
             return
         self.paused[name] = until
         self._slots.pop(name, None)
 
-    def resume(self, name: str, now: datetime) -> None:
-        """End a pause (no-op for a schedule that is not paused)."""
+    def resume(self, name: str, now: datetime, *, ended: datetime | None = None) -> None:
+        """End a pause (no-op for a schedule that is not paused). It `ended` at its
+        `until`, or now: a due time before that passed while paused, a missed run that
+        gets no tick tolerance (as at a takeover); one after it is merely late."""
         if self.paused.pop(name, _NOT_PAUSED) is _NOT_PAUSED:
             return
         entry = self.entries.get(name)
-        if entry is not None and name not in self._out:
-            self._decide(entry, first_due(entry, now, self.grace))
+        if entry is None or name in self._out:
+            return
+        since = to_utc(now) - to_utc(ended if ended is not None else now)
+        grace = min(self.grace, max(since, NO_GRACE))
+        self._decide(entry, first_due(entry, now, grace))
 
     def resume_expired(self, now: datetime) -> list[str]:
         """Resume every pause whose `until` has come; the names resumed."""
-        ended = [n for n, until in self.paused.items() if not holds(until, now)]
-        for name in ended:
-            self.resume(name, now)
-        return ended
+        ended = [(n, until) for n, until in self.paused.items() if not holds(until, now)]
+        for name, until in ended:
+            self.resume(name, now, ended=until)
+        return [name for name, _ in ended]
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -185,6 +192,8 @@ class BeatCore:
             else:
                 grace = NO_GRACE if slot.missed else self.grace
                 decision = pending_due(entry, slot.due, now, grace)
+            if decision.passed is not None:
+                self.entries[name] = entry = _past(entry, decision.passed)
             if decision.fire_now is None:
                 if decision.next_due is not None:
                     self._push(name, to_utc(decision.next_due))
@@ -238,6 +247,8 @@ class BeatCore:
     # --- internals ----------------------------------------------------------------------
 
     def _decide(self, entry: Entry, decision: Decision) -> None:
+        if decision.passed is not None:
+            self.entries[entry.name] = _past(entry, decision.passed)
         when = decision.fire_now if decision.fire_now is not None else decision.next_due
         if when is not None:
             self._push(entry.name, to_utc(when))
@@ -274,6 +285,12 @@ def upcoming(
         out.append(due)
         entry, due = dispatched(entry, due)
     return out
+
+
+def _past(entry: Entry, passed: datetime) -> Entry:
+    """`entry` with a missed due time that `catchup` did not fire counted as handled (it is
+    not a run: `has_run` and the row's run state stay as they are)."""
+    return replace(entry, baseline=_later(entry.baseline, to_utc(passed)))
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:

@@ -197,6 +197,9 @@ def window(entry: Entry, missed: datetime) -> timedelta:
 class Decision:
     fire_now: datetime | None  # a missed (or exactly-now) due time to dispatch at once
     next_due: datetime | None  # the next due time after now
+    # A missed due time `catchup` chose not to fire: judged, so never judged again (a
+    # reload moments later, with the tick tolerance, would otherwise find it on time).
+    passed: datetime | None = None
 
 
 NO_GRACE = timedelta(0)
@@ -211,6 +214,7 @@ def first_due(entry: Entry, now: datetime, grace: timedelta = NO_GRACE) -> Decis
     if not entry.enabled or (entry.one_off and entry.has_run):
         return Decision(None, None)
     fire: datetime | None = None
+    passed: datetime | None = None
     latest = entry.timetable.latest_at_or_before(now)
     if (
         latest is not None
@@ -220,9 +224,11 @@ def first_due(entry: Entry, now: datetime, grace: timedelta = NO_GRACE) -> Decis
         late = to_utc(now) - to_utc(latest)
         if late <= grace or (entry.catchup == "latest" and late <= window(entry, latest)):
             fire = latest
+        else:
+            passed = latest
     if entry.one_off and fire is not None:
         return Decision(fire, None)
-    return Decision(fire, following(entry, now))
+    return Decision(fire, following(entry, now), passed)
 
 
 def pending_due(

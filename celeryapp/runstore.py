@@ -146,7 +146,7 @@ def pauses(conn: Connection, names: Iterable[str] | None = None) -> dict[str, da
     stmt = select(pauses_table.c.name, pauses_table.c.until_time)
     if names is not None:
         stmt = stmt.where(pauses_table.c.name.in_(sorted(names)))
-    return dict(conn.execute(stmt))
+    return dict(conn.execute(stmt).tuples().all())
 
 
 # --- the dispatch ledger ------------------------------------------------------------------

@@ -16,10 +16,12 @@ terms. Rules (DESIGN §3):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
+from celeryapp.pausing import holds
 from syncd.errors import Diagnostic
 from syncd.spec import (
     FIELD_DEFAULTS,
@@ -75,6 +77,37 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """A schedule paused at runtime (`syncd pause`): shown beside a plan, never a change."""
+
+    name: str
+    reason: str
+    actor: str | None
+    until: str | None  # RFC 3339; None: until `syncd resume`
+
+    def describe(self) -> str:
+        end = f"until {self.until}" if self.until else "until resumed"
+        by = f", by {self.actor}" if self.actor else ""
+        return f"{self.name} ({self.reason}{by}; {end})"
+
+
+def paused_now(
+    pauses: Mapping[str, Mapping[str, Any]], names: Collection[str], now: datetime
+) -> tuple[Paused, ...]:
+    """The pause rows (store.pauses) that hold at `now`, of schedules in `names`, by name."""
+    return tuple(
+        Paused(
+            name,
+            p["reason"],
+            p.get("actor"),
+            p["until_time"].isoformat() if p.get("until_time") else None,
+        )
+        for name, p in sorted(pauses.items())
+        if name in names and holds(p.get("until_time"), now)
+    )
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     unchanged: int = 0
@@ -82,6 +115,7 @@ class Plan:
     refresh: tuple[Schedule, ...] = ()
     errors: tuple[Diagnostic, ...] = ()
     revision: int | None = None  # the database revision the plan was made against
+    paused: tuple[Paused, ...] = ()  # runtime pauses that hold (not changes; not drift)
 
     @property
     def empty(self) -> bool:

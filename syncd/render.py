@@ -186,7 +186,23 @@ def plan_dict(
     }
     if refusals:
         out["refused"] = [{"guard": r.guard, "message": r.message} for r in refusals]
+    if plan.paused:
+        out["paused"] = [
+            {"name": p.name, "reason": p.reason, "actor": p.actor, "until": p.until}
+            for p in plan.paused
+        ]
     return out
+
+
+PAUSED_HEAD = (
+    "Paused at runtime (not drift; an apply keeps them paused, `syncd resume` ends a pause)"
+)
+
+
+def _paused_lines(plan: Plan, bullet: str) -> list[str]:
+    if not plan.paused:
+        return []
+    return [f"{PAUSED_HEAD}:", *(f"{bullet}{p.describe()}" for p in plan.paused)]
 
 
 def _cron_description(change: Change) -> dict[str, Any]:
@@ -304,7 +320,9 @@ def plan_text(
 ) -> str:
     """`compact`: True always, False never, None past COMPACT_THRESHOLD changes."""
     if plan.empty:
-        return "No changes: the database matches the schedules."
+        return "\n".join(
+            ["No changes: the database matches the schedules.", *_paused_lines(plan, "  ")]
+        )
     lines: list[str] = []
     if compact or (compact is None and len(plan.changes) > COMPACT_THRESHOLD):
         lines += _compact_text(plan, automatic=compact is None, color=color)
@@ -315,6 +333,7 @@ def plan_text(
     tail = f" (revision {revision})" if applied and revision is not None else ""
     lines.append(paint(f"{verb}: {_summary_line(plan)}{tail}.", None, bold=True, color=color))
     lines += [paint(line, "red", bold=True, color=color) for line in _refused_text(refusals)]
+    lines += _paused_lines(plan, "  ")
     return "\n".join(lines)
 
 
@@ -342,8 +361,10 @@ def plan_markdown(
     `limit` changes it gives a count per action and the first `limit` changes; field
     details follow while they fit. A refusal leads, and says nothing was changed."""
     title = "syncd apply" if applied else "syncd plan"
+    paused = _paused_lines(plan, "- ")
     if plan.empty:
-        return f"### {title}: no changes\n\n{plural(plan.unchanged, 'schedule')} unchanged.\n"
+        tail = "\n" + "\n".join(paused) + "\n" if paused else ""
+        return f"### {title}: no changes\n\n{plural(plan.unchanged, 'schedule')} unchanged.\n{tail}"
     shown = plan.changes[:limit]
     out = [f"### {title}: {_summary_line(plan)}", ""]
     if refusals:
@@ -381,6 +402,8 @@ def plan_markdown(
         size += len(block) + 1
     if closing:
         out.append(closing)
+    if paused:
+        out += ["", *paused]
     return "\n".join(out) + "\n"
 
 
@@ -401,6 +424,9 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
     hidden = len(plan.changes) - room
     more = f" ({plural(hidden, 'change')} not annotated; see the job summary)" if hidden > 0 else ""
     lines.append(f"::notice::syncd: {_summary_line(plan)}{more}")
+    if plan.paused:
+        names = ", ".join(p.describe() for p in plan.paused)
+        lines.append(f"::notice title=syncd paused::{_escape_data(names)}")
     return "\n".join(lines)
 
 

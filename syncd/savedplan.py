@@ -24,7 +24,8 @@ from syncd.plan import Plan
 from syncd.render import plan_dict
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 10 000-schedule plan is about 5 MB
-KEYS = frozenset({"revision", "changes", "summary", "paths", "options"})
+# `paused` is read by people only: pauses are runtime state that an apply leaves alone.
+KEYS = frozenset({"revision", "changes", "summary", "paths", "options", "paused"})
 OPTION_KEYS = frozenset({"prune", "adopt"})
 ACTIONS = frozenset({"create", "update", "delete"})
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from celeryapp.redact import redact_url
 from celeryapp.settings import MAX_HEARTBEAT_AGE, Settings, heartbeat_key, lock_key
 from syncd import store
+from syncd.plan import paused_now
 from syncd.spec import format_time
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def gather(
         last = store.latest_revision_row(conn)
         rows = store.snapshot(conn)
         drift = sorted(r.name for r in rows if r.drifted)
+        paused = paused_now(store.pauses(conn), {r.name for r in rows}, now)
         controllers = [describe(conn, row, drift) for row in store.read_controller(conn)]
     out["revision"] = last["id"] if last else None
     out["last_apply"] = (
@@ -42,6 +44,7 @@ def gather(
             "subject": last.get("git_subject"),
             "actor": last["actor"],
             "summary": last["summary"],
+            "kind": last.get("kind") or "apply",
         }
     )
     out["schedules"] = {
@@ -50,6 +53,9 @@ def gather(
         "enabled": sum(bool(r.columns.get("enabled")) for r in rows),
     }
     out["drift"] = drift
+    out["paused"] = [
+        {"name": p.name, "reason": p.reason, "actor": p.actor, "until": p.until} for p in paused
+    ]
     out["controllers"] = controllers
     out["beat"] = beat_leader(settings)
     out["workers"] = _workers(settings, ping_timeout)
@@ -246,10 +252,16 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         f"{status['schedules']['unmanaged']} made by other means, "
         f"{status['schedules']['enabled']} enabled",
         "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
+        "paused:    " + (", ".join(_paused_text(p) for p in status["paused"]) or "none"),
         "beat:      " + _beat_line(beat),
         "health:    "
         + ("healthy" if status["health"]["healthy"] else "; ".join(status["health"]["problems"])),
     ]
+
+
+def _paused_text(p: dict[str, Any]) -> str:
+    end = f"until {p['until']}" if p["until"] else "until resumed"
+    return f"{p['name']} ({p['reason']}; {end})"
 
 
 def _beat_line(beat: dict[str, Any]) -> str:

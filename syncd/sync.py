@@ -26,7 +26,7 @@ from syncd.errors import Diagnostic, InvalidSchedules, Refused
 from syncd.gcpause import collector_paused
 from syncd.guards import Guards, check
 from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
-from syncd.plan import Plan, Row, make_plan
+from syncd.plan import Plan, Row, make_plan, paused_now
 from syncd.render import plan_dict
 from syncd.savedplan import SavedPlan
 from syncd.sources import SourceFile, read_sources
@@ -177,6 +177,10 @@ def plan_from(
     )
     if plan.errors:
         raise InvalidSchedules(list(plan.errors))
+    if conn is not None:
+        names = {r.name for r in rows}
+        held = paused_now(store.pauses(conn), names, datetime.now(UTC))
+        plan = dataclasses.replace(plan, paused=held)
     return plan, gathered
 
 

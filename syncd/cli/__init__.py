@@ -7,6 +7,7 @@ pyproject.toml says so). Each module registers its commands on the group in `gro
 - syncing: validate, plan, apply, watch, migrate
 - reading: diff, next, export, status, schema
 - serve, trigger, importing, backfill: one command each
+- pausing: pause, resume
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from syncd.cli import (  # noqa: F401 - registers the commands
     backfill,
     importing,
+    pausing,
     reading,
     serve,
     syncing,

@@ -50,6 +50,8 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
         ),
         {0},
     ),
+    "pause": (("nightly", "--reason", "formats test", "--until", "1h"), {0}),
+    "resume": (("nightly",), {0}),
 }
 REFUSED = {
     ("export", "github"),

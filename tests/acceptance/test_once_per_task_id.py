@@ -9,52 +9,23 @@ has no Redis to hide a second message behind) and on PostgreSQL + Redis.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from tests.acceptance.beat_process import beats
-from tests.celery_worker import celery_worker, wait_for, worker_env
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.acceptance.conftest import stack_name, tally_of
+from tests.celery_worker import celery_worker, wait_for
 from tests.probes import apply
-from tests.tally import Tally, due_times, quiesce, schedule_of, tally_env, tally_schedule
+from tests.tally import due_times, quiesce, schedule_of, tally_schedule
 
 pytestmark = pytest.mark.acceptance
 
-BEAT = {"SYNCD_BEAT_LOCK_TTL": "3", "SYNCD_BEAT_MAX_INTERVAL": "1", "SYNCD_BEAT_POLL_INTERVAL": "2"}
 
-
-@pytest.fixture(params=["embedded", "postgresql+redis"])
-def env(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> Iterator[dict[str, str]]:
-    """The embedded default (SQLite + filesystem broker, no Redis), or PostgreSQL + Redis."""
-    tally = tmp_path / "tally"
-    if request.param == "embedded":
-        base = worker_env(
-            f"sqlite:///{tmp_path / 'syncd.db'}",
-            None,
-            redis_prefix,
-            SYNCD_BROKER_DIR=str(tmp_path / "broker"),
-            **BEAT,
-        )
-        yield tally_env(base, tally)
-        return
-    name, url = create_pg_database()
-    try:
-        yield tally_env(worker_env(url, redis_url, redis_prefix, **BEAT), tally)
-    finally:
-        drop_pg_database(name)
-
-
-def tally_of(env: dict[str, str]) -> Tally:
-    return Tally(Path(env["SYNCD_TALLY_DIR"]))
-
-
-def stack_name(env: dict[str, str]) -> str:
-    return "PostgreSQL + Redis" if env.get("SYNCD_REDIS_URL") else "embedded (SQLite, no Redis)"
+@pytest.fixture
+def env(tally_stack: dict[str, str]) -> dict[str, str]:
+    return tally_stack
 
 
 def test_the_reproduction_one_message_one_execution(env: dict[str, str], tmp_path: Path) -> None:

@@ -183,3 +183,23 @@ def test_a_reload_of_a_paused_schedule_keeps_it_paused() -> None:
     core.pause("small", None, T0 + S)
     core.install("small", _entry(args=[2]), T0 + 2 * S)
     assert _send_all(core, T0 + 10 * S) == []
+
+
+def test_a_missed_run_skipped_at_takeover_stays_skipped_when_the_row_reloads() -> None:
+    # Found by the model: at takeover 12:00:03 was missed (catchup: skip, no tolerance); a
+    # reload half a second later judged it again with the tick tolerance and sent it.
+    core = _core()
+    core.load([_entry(catchup="skip")], T0 + 3.25 * S)
+    assert core.pop_due(T0 + 3.25 * S) == []
+    core.install("small", _entry(catchup="skip", args=[2]), T0 + 3.75 * S)
+    assert _send_all(core, T0 + 3.75 * S) == []
+    assert [run.due for run in _send_all(core, T0 + 4 * S)] == [T0 + 4 * S]
+
+
+def test_a_due_time_the_pause_covered_is_missed_even_just_before_it_ended() -> None:
+    core = _core()
+    core.load([_entry(catchup="skip")], T0 + S / 2, {"small": T0 + 3.5 * S})
+    assert core.resume_expired(T0 + 3.75 * S) == ["small"]
+    # 12:00:03 fell inside the pause: missed, skipped; 12:00:04 is the next.
+    assert _send_all(core, T0 + 3.75 * S) == []
+    assert [run.due for run in _send_all(core, T0 + 4 * S)] == [T0 + 4 * S]

@@ -243,7 +243,6 @@ class BeatModel(RuleBasedStateMachine):
         name = data.draw(st.sampled_from(sorted(self.pauses)))
         self._end_pause(name)
         self.pauses.pop(name)
-        self.resumed[name] = self.clock
         self.reload.add(name)
 
     def _end_pause(self, name: str) -> None:
@@ -328,6 +327,9 @@ class BeatModel(RuleBasedStateMachine):
                 beat.core.pause(name, self.pauses[name], self.clock)
             elif name in beat.core.paused:
                 beat.core.resume(name, self.clock)
+                # The pause ends when the beat learns of the resume: before that, a due
+                # time was still held, so it is a missed run, not a late one.
+                self.resumed[name] = self.clock
             beat.core.install(name, self._entry(name), self.clock)
         self.reload.clear()
         beat.core.resume_expired(self.clock)
@@ -395,7 +397,9 @@ class BeatModel(RuleBasedStateMachine):
             f"{run.name}@{due} is stale at {now}: {later} has passed"
         )
         late = now - due
-        allowed = GRACE if due > to_utc(beat.loaded_at) else timedelta(0)
+        ended = self._pause_ended(run.name)
+        on_time = due > to_utc(beat.loaded_at) and (ended is None or due >= to_utc(ended))
+        allowed = GRACE if on_time else timedelta(0)
         if entry.catchup == "latest":
             allowed = max(allowed, window(entry, due))
         if run.name not in self.retrying:
