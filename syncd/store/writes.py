@@ -29,6 +29,8 @@ class RevisionInfo:
     git_commit: str | None = None
     git_author: str | None = None
     git_subject: str | None = None
+    kind: str | None = None  # None: an apply; "rollback" (syncd rollback)
+    note: str | None = None  # "rollback to revision 7"
 
 
 def write_plan(
@@ -82,6 +84,8 @@ def _write_revision(
             changed_names=plan.changed_names,
             summary=plan.summary(),
             changes=list(changes_json),
+            kind=info.kind,
+            note=info.note,
         )
         .returning(revisions.c.id)
     )
