@@ -7,7 +7,8 @@ row held the values, and every later update records old and new). So the state a
 is the current one with every later revision undone, newest first:
 
 * undo a create: the schedule goes;
-* undo an update: each field takes its old value (an old value of null means unset);
+* undo an update: each field takes its old value (null, or the field's default, means
+  unset, as `export` writes it);
 * undo a delete: the schedule comes back with its old fields.
 
 Revisions of kind "pause" and "resume" change no schedule field and are passed over. A
@@ -25,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncd.errors import HistoryGap
+from syncd.spec import FIELD_DEFAULTS
 
 # Kinds of revision that change no schedule row (a pause names the rows the beat reloads).
 NO_SCHEDULE_CHANGES = frozenset({"pause", "resume"})
 Fields = dict[str, Any]  # YAML field -> value, without `name`; unset fields left out
+_UNSET = object()
 
 
 @dataclass
@@ -37,6 +40,11 @@ class State:
 
     fields: dict[str, Fields] = field(default_factory=dict)
     sources: dict[str, str | None] = field(default_factory=dict)
+
+
+def _is_set(key: str, value: Any) -> bool:
+    """As `export` writes fields: a null or a field's default value is left out."""
+    return value is not None and value != FIELD_DEFAULTS.get(key, _UNSET)
 
 
 def state_from_export(
@@ -70,20 +78,18 @@ def undo(state: State, revision: Mapping[str, Any]) -> None:
             state.fields.pop(name, None)
             state.sources.pop(name, None)
         elif action == "delete":
-            state.fields[name] = {
-                k: v["old"]
-                for k, v in (change.get("fields") or {}).items()
-                if v.get("old") is not None
-            }
+            olds = {k: v.get("old") for k, v in (change.get("fields") or {}).items()}
+            state.fields[name] = {k: v for k, v in olds.items() if _is_set(k, v)}
             state.sources[name] = change.get("source")
         elif action == "update":
             values = state.fields.setdefault(name, {})
             state.sources.setdefault(name, change.get("source"))
             for key, value in (change.get("fields") or {}).items():
-                if value.get("old") is None:
+                old = value.get("old")
+                if _is_set(key, old):
+                    values[key] = old
+                else:  # unset before, or at its default (enabled: true)
                     values.pop(key, None)
-                else:
-                    values[key] = value["old"]
 
 
 def state_after(current: State, later: Iterable[Mapping[str, Any]]) -> State:
