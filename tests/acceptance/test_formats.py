@@ -35,7 +35,10 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
     "status": ((), {6}),
     "history": ((), {0}),
     # A dry run; 64 (no revision 1) when it runs before any apply of this module's tree.
-    "rollback": (("--to", "1", "--dry-run"), {0, 64}),  # no beat leads in this test: unhealthy, reported in every format
+    "rollback": (
+        ("--to", "1", "--dry-run"),
+        {0, 64},
+    ),  # no beat leads in this test: unhealthy, reported in every format
     "import": (("--from", "crontab", "crontab", "--task", "reports.send"), {0}),
     # No worker runs here: the format must be accepted, and the failure is exit 3 (the
     # report it prints once a worker answers is tested in tests/unit/test_terminal.py).
