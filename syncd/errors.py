@@ -168,3 +168,15 @@ class UsageError(SyncdError):
     """The command line is not valid; see --help."""
 
     exit_code = EXIT_USAGE
+
+
+class UnknownRevision(SyncdError):
+    """No revision has that number; `syncd history` lists them."""
+
+    exit_code = EXIT_USAGE
+
+
+class HistoryGap(SyncdError):
+    """The history cannot say what the schedules were at that revision; nothing was changed."""
+
+    exit_code = EXIT_USAGE

@@ -278,6 +278,11 @@ def _change_text(change: Change, color: bool = False) -> list[str]:
     return lines
 
 
+def changes_text(changes: Sequence[Change], *, color: bool = False) -> list[str]:
+    """The lines of a text plan for these changes, without its summary (`syncd history`)."""
+    return [line for change in changes for line in _change_text(change, color)]
+
+
 def _compact_text(plan: Plan, *, automatic: bool, color: bool) -> list[str]:
     """Counts per action, the first COMPACT_FIRST changes of each, and where the rest are."""
     n = len(plan.changes)
@@ -356,11 +361,12 @@ def plan_markdown(
     refusals: Sequence[Refusal] = (),
     limit: int = PLAN_DETAIL_LIMIT,
     budget: int = COMMENT_BUDGET,
+    title: str | None = None,
 ) -> str:
     """A pull-request comment: under `budget` characters whatever the plan's size. Past
     `limit` changes it gives a count per action and the first `limit` changes; field
     details follow while they fit. A refusal leads, and says nothing was changed."""
-    title = "syncd apply" if applied else "syncd plan"
+    title = title or ("syncd apply" if applied else "syncd plan")
     paused = _paused_lines(plan, "- ")
     if plan.empty:
         tail = "\n" + "\n".join(paused) + "\n" if paused else ""
@@ -394,6 +400,8 @@ def plan_markdown(
     closing = f"Recorded as revision {revision}." if applied and revision is not None else ""
     size = sum(len(line) + 1 for line in out) + len(closing) + 200
     for c in shown:
+        if not c.fields:  # an adoption that changes no field; a create in the history
+            continue
         block = _details(c)
         if size + len(block) + 1 > budget:
             out.append("Field details of the remaining changes are left out (size limit).\n")

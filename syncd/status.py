@@ -252,7 +252,7 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         f"{status['schedules']['unmanaged']} made by other means, "
         f"{status['schedules']['enabled']} enabled",
         "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
-        "paused:    " + (", ".join(_paused_text(p) for p in status["paused"]) or "none"),
+        "paused:    " + (", ".join(_paused_text(p) for p in status.get("paused", [])) or "none"),
         "beat:      " + _beat_line(beat),
         "health:    "
         + ("healthy" if status["health"]["healthy"] else "; ".join(status["health"]["problems"])),

@@ -36,6 +36,12 @@ from syncd.validate import check_across, context_hash, source_hash, validate_fil
 if TYPE_CHECKING:
     from syncd.store import Connection, RevisionInfo
 
+    # Runs under the apply lock, in the write transaction: (conn, current revision) -> the
+    # plan, and the file manifest to record (None: leave the manifest as it is).
+    Planner = Callable[
+        [Connection, int | None], tuple[Plan, Mapping[str, tuple[str, list[str]]] | None]
+    ]
+
 log = logging.getLogger(__name__)
 
 
@@ -311,32 +317,64 @@ def apply(
     revision)` writes more in the same transaction: the controller records the commit it
     made live with the rows it made live, both or neither.
     """
-    from syncd import store
-
     say = progress or (lambda _phase: None)
-    at = now or datetime.now(UTC).replace(microsecond=0)  # whole-second anchors
+
+    def from_files(
+        conn: Connection, current: int | None
+    ) -> tuple[Plan, Mapping[str, tuple[str, list[str]]] | None]:
+        say("reading and validating the schedule files")
+        fresh, gathered = plan_from(conn, options, current)
+        if expected is not None:
+            expected.check_current(fresh, current)
+        return fresh, gathered.files
+
     commit = git_commit() if commit_info is None else (lambda: commit_info.sha)
     try:
-        say("migrating the database and taking the apply lock")
-        store.migrate(url, lock_timeout)
-        with store.write_transaction(url, lock_timeout) as conn:
-            current = store.current_revision(conn)
-            say("reading and validating the schedule files")
-            fresh, gathered = plan_from(conn, options, current)
-            if expected is not None:
-                expected.check_current(fresh, current)
-            refusals = check(fresh, options.guards, at)
-            if refusals:
-                raise Refused(fresh, refusals)
-            store.write_manifest(conn, gathered.files)
-            say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
-            revision = store.write_plan(
-                conn, fresh, _revision_info(fresh, at, commit, commit_info), _changes_json(fresh)
-            )
-            if inside is not None:
-                inside(conn, fresh, revision)
+        return pipeline(
+            url,
+            options,
+            from_files,
+            lock_timeout=lock_timeout,
+            now=now,
+            say=say,
+            info=lambda fresh, at: _revision_info(fresh, at, commit, commit_info),
+            inside=inside,
+        )
     finally:
         commit()  # also reaps the git subprocess when the apply failed
+
+
+def pipeline(
+    url: str,
+    options: Options,
+    planner: Planner,
+    *,
+    lock_timeout: float,
+    info: Callable[[Plan, datetime], RevisionInfo],
+    now: datetime | None = None,
+    say: Callable[[str], None] = lambda _phase: None,
+    inside: Callable[[Connection, Plan, int | None], None] | None = None,
+) -> tuple[Plan, int | None]:
+    """The steps every write shares (apply, watch, serve, rollback): migrate, take the
+    apply lock, plan under it, judge by the guards, write the plan and its revision in one
+    transaction, then signal the beat."""
+    from syncd import store
+
+    at = now or datetime.now(UTC).replace(microsecond=0)  # whole-second anchors
+    say("migrating the database and taking the apply lock")
+    store.migrate(url, lock_timeout)
+    with store.write_transaction(url, lock_timeout) as conn:
+        current = store.current_revision(conn)
+        fresh, files = planner(conn, current)
+        refusals = check(fresh, options.guards, at)
+        if refusals:
+            raise Refused(fresh, refusals)
+        if files is not None:
+            store.write_manifest(conn, files)
+        say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
+        revision = store.write_plan(conn, fresh, info(fresh, at), _changes_json(fresh))
+        if inside is not None:
+            inside(conn, fresh, revision)
     signal(options.signal, revision)
     return fresh, revision
 

@@ -6,6 +6,7 @@ pyproject.toml says so). Each module registers its commands on the group in `gro
 - terminal: colour, compact plans, progress line, shell completion
 - syncing: validate, plan, apply, watch, migrate
 - reading: diff, next, export, status, schema
+- history: history, rollback
 - serve, trigger, importing, backfill: one command each
 - pausing: pause, resume
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from syncd.cli import (  # noqa: F401 - registers the commands
     backfill,
+    history,
     importing,
     pausing,
     reading,

@@ -4,7 +4,8 @@ holds it to that: no other `syncd` module imports SQLAlchemy).
 * `engine`: engines and connections, SQLite files never created by reading them;
 * `transaction`: the apply lock and the one write transaction of an apply;
 * `migrations`: Alembic to head, under the apply lock;
-* `reads`: plan input, revisions, single schedules, the beat lease, finished runs;
+* `reads`: plan input, revisions (history; those a rollback undoes), single schedules,
+  the beat lease, finished runs;
 * `writes`: the revision, the schedule rows and the file manifest of one apply;
 * `controller`: the state and the lock of `syncd serve`;
 * `ledger`: the dispatch ledger for `syncd backfill`, through the run side's statements.
@@ -39,7 +40,9 @@ from syncd.store.reads import (
     pauses,
     read_manifest,
     revision_row,
+    revision_rows,
     revisions,
+    revisions_after,
     schedule_names,
     schedule_row,
     schedule_rows,
@@ -78,7 +81,9 @@ __all__ = [
     "release_claim",
     "require_database",
     "revision_row",
+    "revision_rows",
     "revisions",
+    "revisions_after",
     "schedule_names",
     "schedule_row",
     "schedule_rows",

@@ -5,13 +5,14 @@ pause is runtime state, not drift, and an apply leaves it alone."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from syncd.store.reads import pause_table, revisions
-from syncd.store.writes import RevisionInfo
+from syncd.store.reads import pause_table
+from syncd.store.writes import RevisionInfo, insert_revision
 
 
 def write_pauses(
@@ -54,17 +55,5 @@ def delete_pauses(conn: Connection, names: Sequence[str], *, info: RevisionInfo)
 def _event(
     conn: Connection, kind: str, names: Sequence[str], note: str | None, info: RevisionInfo
 ) -> int:
-    stmt = (
-        insert(revisions)
-        .values(
-            created_time=info.now,
-            actor=info.actor,
-            changed_names=sorted(names),
-            summary={kind: len(names)},
-            changes=[],
-            kind=kind,
-            note=note,
-        )
-        .returning(revisions.c.id)
-    )
-    return int(conn.execute(stmt).scalar_one())
+    event = dataclasses.replace(info, kind=kind, note=note)
+    return insert_revision(conn, event, sorted(names), {kind: len(names)}, [])

@@ -98,6 +98,23 @@ def revision_row(conn: Connection, revision: int) -> dict[str, Any] | None:
     return dict(record) if record else None
 
 
+def revision_rows(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """The latest `limit` revisions, newest first, without their changes (`syncd history`)."""
+    if not _has(conn, revisions.name):
+        return []
+    columns = [c for c in revisions.c if c.name != "changes"]
+    stmt = select(*columns).order_by(revisions.c.id.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def revisions_after(conn: Connection, revision: int) -> list[dict[str, Any]]:
+    """Every revision after `revision`, newest first, with its changes (`syncd rollback`)."""
+    if not _has(conn, revisions.name):
+        return []
+    stmt = select(revisions).where(revisions.c.id > revision).order_by(revisions.c.id.desc())
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
 def schedule_row(conn: Connection, name: str) -> dict[str, Any] | None:
     """One schedule row by name, every column (None: no such row, or no table yet)."""
     if not has_schema(conn):

@@ -29,6 +29,8 @@ class RevisionInfo:
     git_commit: str | None = None
     git_author: str | None = None
     git_subject: str | None = None
+    kind: str | None = None  # None: an apply; "rollback", "pause", "resume"
+    note: str | None = None  # "rollback to revision 7"
 
 
 def write_plan(
@@ -71,6 +73,17 @@ def write_plan(
 def _write_revision(
     conn: Connection, plan: Plan, info: RevisionInfo, changes_json: Sequence[dict[str, Any]]
 ) -> int:
+    return insert_revision(conn, info, plan.changed_names, plan.summary(), changes_json)
+
+
+def insert_revision(
+    conn: Connection,
+    info: RevisionInfo,
+    changed_names: Sequence[str],
+    summary: Mapping[str, int],
+    changes_json: Sequence[dict[str, Any]],
+) -> int:
+    """One revision row (an apply, a rollback, a pause or a resume); its number."""
     stmt = (
         insert(revisions)
         .values(
@@ -79,9 +92,11 @@ def _write_revision(
             git_author=info.git_author,
             git_subject=info.git_subject,
             actor=info.actor,
-            changed_names=plan.changed_names,
-            summary=plan.summary(),
+            changed_names=list(changed_names),
+            summary=dict(summary),
             changes=list(changes_json),
+            kind=info.kind,
+            note=info.note,
         )
         .returning(revisions.c.id)
     )

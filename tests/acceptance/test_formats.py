@@ -32,7 +32,13 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
     "next": (("nightly", "-n", "2", "--after", "2026-03-28T12:00:00Z"), {0}),
     "watch": (("--max-applies", "1"), {0}),
     "export": ((), {0}),
-    "status": ((), {6}),  # no beat leads in this test: unhealthy, reported in every format
+    "status": ((), {6}),
+    "history": ((), {0}),
+    # A dry run; 64 (no revision 1) when it runs before any apply of this module's tree.
+    "rollback": (
+        ("--to", "1", "--dry-run"),
+        {0, 64},
+    ),  # no beat leads in this test: unhealthy, reported in every format
     "import": (("--from", "crontab", "crontab", "--task", "reports.send"), {0}),
     # No worker runs here: the format must be accepted, and the failure is exit 3 (the
     # report it prints once a worker answers is tested in tests/unit/test_terminal.py).
