@@ -101,6 +101,16 @@ class ServiceUnavailable(SyncdError):
 
     exit_code = EXIT_SERVICE
 
+    @classmethod
+    def at(cls, doing: str, url: str, exc: BaseException) -> ServiceUnavailable:
+        """`cannot DOING URL: Error: its first line`, the URL's secrets hidden."""
+        from celeryapp.redact import redact_url
+
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return cls(
+            f"cannot {doing} {redact_url(url)}: {exc.__class__.__name__}: {redact_url(first)}"
+        )
+
 
 class NoDatabase(ServiceUnavailable):
     """There is no database at that URL; run `syncd apply` or `syncd migrate` first."""

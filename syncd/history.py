@@ -14,6 +14,7 @@ from syncd.plan import Change, Plan
 from syncd.render import (
     GITHUB_ANNOTATION_CAP,
     changes_text,
+    markdown_cell,
     paint,
     plan_dict,
     plan_markdown,
@@ -97,10 +98,6 @@ def render_list(rows: Sequence[Mapping[str, Any]], fmt: str, *, color: bool = Fa
     return "\n".join(lines)
 
 
-def _cell(text: Any) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", " ")
-
-
 def _list_markdown(entries: Sequence[Mapping[str, Any]]) -> str:
     if not entries:
         return "### syncd history: no revisions\n"
@@ -112,7 +109,7 @@ def _list_markdown(entries: Sequence[Mapping[str, Any]]) -> str:
     ]
     lines += [
         f"| {e['revision']} | {e['time']} | {e['kind']} | `{_short(e['commit'])}` | "
-        f"{_cell(e['actor'])} | {counts(e['summary'])} | {_cell(e['note'])} |"
+        f"{markdown_cell(e['actor'])} | {counts(e['summary'])} | {markdown_cell(e['note'])} |"
         for e in entries
     ]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celeryapp.codec import parse_duration
-from celeryapp.redact import redact_url
 from celeryapp.settings import Settings
 from syncd.errors import (
     ServiceUnavailable,
@@ -174,10 +173,7 @@ def change(
                 idle = [n for n in wanted if n not in before]
                 outcome = Outcome("resume", wanted, revision, not_paused=idle)
     except store.DatabaseError as exc:
-        raise ServiceUnavailable(
-            f"cannot {action} schedules in {redact_url(settings.database_url)}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-        ) from exc
+        raise ServiceUnavailable.at(f"{action} schedules in", settings.database_url, exc) from exc
     signal(Signal(settings.redis_url, settings.redis_prefix, warn=warn), revision)
     return outcome
 

@@ -84,12 +84,13 @@ def diagnostics_json(diagnostics: Sequence[Diagnostic]) -> str:
     )
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
+    """The message of a GitHub workflow command."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_prop(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def diagnostics_github(diagnostics: Sequence[Diagnostic]) -> str:
@@ -105,7 +106,7 @@ def diagnostics_github(diagnostics: Sequence[Diagnostic]) -> str:
     chosen = set((first + rest)[:GITHUB_ANNOTATION_CAP])
     lines = [
         f"::error file={_escape_prop(d.path)},line={d.line},col={d.column},"
-        f"title={_escape_prop(d.code)}::{_escape_data(d.message)}"
+        f"title={_escape_prop(d.code)}::{escape_data(d.message)}"
         for d in diagnostics
         if d in chosen
     ]
@@ -122,8 +123,9 @@ def valid_github(count: int) -> str:
     return f"::notice title=syncd validate::{plural(count, 'schedule')} valid"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def markdown_cell(text: Any) -> str:
+    """Text for one cell of a markdown table (a pipe or a newline would end it)."""
+    return str(text or "").replace("|", "\\|").replace("\n", " ")
 
 
 def diagnostics_markdown(diagnostics: Sequence[Diagnostic], budget: int = SUMMARY_BUDGET) -> str:
@@ -137,7 +139,7 @@ def diagnostics_markdown(diagnostics: Sequence[Diagnostic], budget: int = SUMMAR
     rows: list[str] = []
     size = len(head) + 200  # room for the closing line
     for d in diagnostics:
-        row = f"| `{d.path}:{d.line}:{d.column}` | `{d.code}` | {_cell(d.message[:2000])} |"
+        row = f"| `{d.path}:{d.line}:{d.column}` | `{d.code}` | {markdown_cell(d.message[:2000])} |"
         if size + len(row) + 1 > budget:
             break
         rows.append(row)
@@ -375,7 +377,7 @@ def plan_markdown(
     out = [f"### {title}: {_summary_line(plan)}", ""]
     if refusals:
         out[0] = f"### {title}: refused, nothing was changed"
-        out += [f"> **Refused** (`{r.guard}`): {_cell(r.message)}" for r in refusals]
+        out += [f"> **Refused** (`{r.guard}`): {markdown_cell(r.message)}" for r in refusals]
         out += ["", _summary_line(plan) + ".", ""]
     if len(shown) < len(plan.changes):
         counts = plan.summary()
@@ -388,8 +390,8 @@ def plan_markdown(
     for c in shown:
         flags = " (drift)" if c.drift else ""
         out.append(
-            f"| {c.action}{flags} | `{c.name}` | `{_cell(c.source or '')[:300]}` | "
-            f"{_cell(', '.join(f'`{k}`' for k in c.fields))} |"
+            f"| {c.action}{flags} | `{c.name}` | `{markdown_cell(c.source or '')[:300]}` | "
+            f"{markdown_cell(', '.join(f'`{k}`' for k in c.fields))} |"
         )
     if len(shown) < len(plan.changes):
         out.append(
@@ -420,7 +422,7 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
     step (the last is the summary, which says how many changes were not annotated)."""
     lines = [
         f"::error title=syncd refused ({_escape_prop(r.guard)})::"
-        f"{_escape_data(r.message)}; nothing was changed"
+        f"{escape_data(r.message)}; nothing was changed"
         for r in refusals
     ]
     room = GITHUB_ANNOTATION_CAP - 1
@@ -428,13 +430,13 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
         file, _, line = (c.source or "").rpartition(":")
         where = f" file={_escape_prop(file)},line={line}" if file and line.isdigit() else ""
         detail = ", ".join(c.fields) or "no field changes"
-        lines.append(f"::notice{where}::{c.action} {c.name}: {_escape_data(detail)}")
+        lines.append(f"::notice{where}::{c.action} {c.name}: {escape_data(detail)}")
     hidden = len(plan.changes) - room
     more = f" ({plural(hidden, 'change')} not annotated; see the job summary)" if hidden > 0 else ""
     lines.append(f"::notice::syncd: {_summary_line(plan)}{more}")
     if plan.paused:
         names = ", ".join(p.describe() for p in plan.paused)
-        lines.append(f"::notice title=syncd paused::{_escape_data(names)}")
+        lines.append(f"::notice title=syncd paused::{escape_data(names)}")
     return "\n".join(lines)
 
 

@@ -67,10 +67,7 @@ def load_target(settings: Settings, name: str) -> Target:
                     + did_you_mean(name, names, n=3, lead=" ")
                 )
     except store.DatabaseError as exc:
-        raise ServiceUnavailable(
-            f"cannot read schedules from {redact_url(settings.database_url)}: "
-            f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-        ) from exc
+        raise ServiceUnavailable.at("read schedules from", settings.database_url, exc) from exc
     try:
         return entry_from_row(r, default_timezone=settings.timezone)
     except BadRow as exc:

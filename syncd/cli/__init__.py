@@ -9,6 +9,7 @@ pyproject.toml says so). Each module registers its commands on the group in `gro
 - history: history, rollback
 - serve, trigger, importing, backfill: one command each
 - pausing: pause, resume
+- listing: list, show
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from syncd.cli import (  # noqa: F401 - registers the commands
     backfill,
     history,
     importing,
+    listing,
     pausing,
     reading,
     serve,

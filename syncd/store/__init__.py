@@ -49,6 +49,7 @@ from syncd.store.reads import (
     snapshot,
     table,
 )
+from syncd.store.runs import Dispatch, recent_dispatches, result_rows, revisions_naming
 from syncd.store.transaction import APPLY_LOCK_KEY, write_transaction
 from syncd.store.writes import RevisionInfo, _insert_rows, write_manifest, write_plan
 
@@ -58,6 +59,7 @@ __all__ = [
     "MIGRATIONS",
     "Connection",
     "DatabaseError",
+    "Dispatch",
     "RevisionInfo",
     "_insert_rows",
     "beat_lease",
@@ -77,13 +79,16 @@ __all__ = [
     "ping",
     "read_controller",
     "read_manifest",
+    "recent_dispatches",
     "record_sent",
     "release_claim",
     "require_database",
+    "result_rows",
     "revision_row",
     "revision_rows",
     "revisions",
     "revisions_after",
+    "revisions_naming",
     "schedule_names",
     "schedule_row",
     "schedule_rows",

@@ -58,6 +58,8 @@ INVOCATIONS: dict[str, tuple[tuple[str, ...], set[int]]] = {
     ),
     "pause": (("nightly", "--reason", "formats test", "--until", "1h"), {0}),
     "resume": (("nightly",), {0}),
+    "list": ((), {0}),
+    "show": (("nightly",), {0}),
 }
 REFUSED = {
     ("export", "github"),

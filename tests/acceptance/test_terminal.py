@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from syncd.cli import main
 from tests.acceptance.terminal import ESCAPE, clean_env, on_tty, piped
 
 GOOD = """version: 1
@@ -55,14 +54,9 @@ READ_ONLY = [
     (("status", "--format", "json"), 3, "no database at sqlite:///syncd.db"),
     (("export",), 3, "no database at sqlite:///syncd.db"),
     (("export", "--format", "json"), 3, "no database at sqlite:///syncd.db"),
-    pytest.param(
-        ("list",),
-        3,
-        "no database at sqlite:///syncd.db",
-        marks=pytest.mark.skipif(
-            "list" not in main.commands, reason="syncd list arrives with issue 14"
-        ),
-    ),
+    (("list",), 3, "no database at sqlite:///syncd.db"),
+    (("show", "nightly"), 3, "no database at sqlite:///syncd.db"),
+    (("history",), 0, ""),
 ]
 
 
