@@ -105,10 +105,6 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._closed = False
         self._stop_metrics: Callable[[], None] = lambda: None
         super().__init__(*args, **kwargs)
-        if self.settings.beat_metrics_port is not None:
-            self._stop_metrics = beatmetrics.serve(
-                self.metrics, self.settings.beat_metrics_address, self.settings.beat_metrics_port
-            )
         if self.max_interval >= ttl:
             # A leader must renew well within the TTL, or the lock lapses between ticks (W2).
             log.warning(
@@ -122,7 +118,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     # --- Celery's Scheduler interface ---------------------------------------------------
 
     def setup_schedule(self) -> None:
-        """Nothing to load yet: a beat loads the table when it becomes the leader."""
+        """Nothing to load yet: a beat loads the table when it becomes the leader. The
+        metrics listener starts here: Celery also makes a lazy scheduler, for its banner,
+        that never runs and never calls this."""
+        port = self.settings.beat_metrics_port
+        if port is not None:
+            self._stop_metrics = beatmetrics.serve(
+                self.metrics, self.settings.beat_metrics_address, port
+            )
 
     @property
     def schedule(self) -> dict[str, Entry]:
