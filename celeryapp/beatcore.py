@@ -82,6 +82,9 @@ class BeatCore:
         self._seq = itertools.count()
         self._out: dict[str, Run] = {}  # handed out by pop_due, outcome not yet reported
         self.paused: dict[str, datetime | None] = {}  # name -> until (None: until resumed)
+        # Due times judged missed and not fired (`Decision.passed`), ever: a counter for
+        # the shell's metrics, kept across `clear`.
+        self.missed = 0
 
     # --- loading ------------------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class BeatCore:
                 continue
             decision = first_due(entry, now)
             if decision.passed is not None:
+                self.missed += 1
                 self.entries[entry.name] = _past(entry, decision.passed)
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
@@ -193,6 +197,7 @@ class BeatCore:
                 grace = NO_GRACE if slot.missed else self.grace
                 decision = pending_due(entry, slot.due, now, grace)
             if decision.passed is not None:
+                self.missed += 1
                 self.entries[name] = entry = _past(entry, decision.passed)
             if decision.fire_now is None:
                 if decision.next_due is not None:
@@ -248,6 +253,7 @@ class BeatCore:
 
     def _decide(self, entry: Entry, decision: Decision) -> None:
         if decision.passed is not None:
+            self.missed += 1
             self.entries[entry.name] = _past(entry, decision.passed)
         when = decision.fire_now if decision.fire_now is not None else decision.next_due
         if when is not None:

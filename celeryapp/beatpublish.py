@@ -47,6 +47,7 @@ class Publisher:
         settle_seconds: float,
         sender: str,
         clock: Callable[[], datetime],
+        on_sent: Callable[[list[Run]], None] = lambda runs: None,
     ) -> None:
         self.app = app
         self.core = core
@@ -55,6 +56,7 @@ class Publisher:
         self.settle_seconds = settle_seconds
         self.sender = sender
         self.clock = clock
+        self.on_sent = on_sent  # told of every run published, as it goes out (metrics)
         # Sent while the database was away: claims, publish marks and run state follow.
         self.deferred: list[Run] = []
         self._failing: set[str] = set()
@@ -122,6 +124,7 @@ class Publisher:
     ) -> None:
         """Tell the core, and make durable: publish marks and run state of what was sent,
         released claims of what could not be (the core tries those again)."""
+        self.on_sent(sent)
         for run in sent:
             self.core.done(run)
         for run in failed:

@@ -34,7 +34,7 @@ from typing import Any
 import redis
 from celery.beat import Scheduler
 
-from celeryapp import beatrecover, beatreload, runstore
+from celeryapp import beatmetrics, beatrecover, beatreload, runstore
 from celeryapp.beatcore import BeatCore, Run
 from celeryapp.beatpublish import LostLock, Publisher
 from celeryapp.clients import new_client
@@ -80,6 +80,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         # A due time this late still counts as on time: a leader renews within a third
         # of the TTL, so a healthy beat is never later than that.
         self.core = BeatCore(grace=timedelta(seconds=ttl), retry_delay=_RETRY_DELAY)
+        self.metrics = beatmetrics.BeatMetrics(
+            leading=lambda: self.leading,
+            revision=lambda: self.revision,
+            per_schedule=self.settings.beat_metrics_per_schedule,
+        )
         self.publisher = Publisher(
             app,
             self.core,
@@ -88,6 +93,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             settle_seconds=ttl / 3,
             sender=f"{socket.gethostname()}:{os.getpid()}",
             clock=lambda: self.clock(),  # noqa: PLW0108 - read late: tests swap the clock
+            on_sent=self.metrics.dispatched,
         )
         self.revision: int | None = None
         self.leading = False
@@ -97,6 +103,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._given_up: set[tuple[str, datetime]] = set()
         self._pubsub: Any = None
         self._closed = False
+        self._stop_metrics: Callable[[], None] = lambda: None
         super().__init__(*args, **kwargs)
         if self.max_interval >= ttl:
             # A leader must renew well within the TTL, or the lock lapses between ticks (W2).
@@ -111,7 +118,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     # --- Celery's Scheduler interface ---------------------------------------------------
 
     def setup_schedule(self) -> None:
-        """Nothing to load yet: a beat loads the table when it becomes the leader."""
+        """Nothing to load yet: a beat loads the table when it becomes the leader. The
+        metrics listener starts here: Celery also makes a lazy scheduler, for its banner,
+        that never runs and never calls this."""
+        port = self.settings.beat_metrics_port
+        if port is not None:
+            self._stop_metrics = beatmetrics.serve(
+                self.metrics, self.settings.beat_metrics_address, port
+            )
 
     @property
     def schedule(self) -> dict[str, Entry]:
@@ -145,6 +159,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             log.warning("could not release the beat lock: %s", exc)
         self.leading = False
         self._close_pubsub()
+        self._stop_metrics()
         super().close()
         self.engine.dispose()
 
@@ -168,6 +183,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self._stand_by()
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
         self._housekeeping(now)
+        self.metrics.tick(self.core, leading=self.leading)
         wait = self.max_interval
         wakeup = self.core.next_wakeup()
         if wakeup is not None:
@@ -213,7 +229,9 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             if self.leading:
                 log.error("cannot renew the beat lock (%s); stopping dispatch", exc)
             held = False
-        if not held and self.leading:
+        if held:
+            self.metrics.renewed()
+        elif self.leading:
             self._stand_by()
         return held
 
@@ -222,6 +240,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self.leading = False
         self.core.clear()
         self.revision = None
+        self.metrics.tick(self.core, leading=False)
 
     def _safe_leader(self) -> str:
         try:

@@ -20,6 +20,7 @@ DEFAULT_TABLE_NAME = "sys_task_scheduler"
 DEFAULT_REDIS_PREFIX = "syncd"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_BROKER_DIR = ".syncd-broker"
+DEFAULT_METRICS_ADDRESS = "127.0.0.1"
 EXIT_USAGE = 64  # the CLI's code for a usage error (syncd.errors), for the celery processes
 
 
@@ -47,6 +48,46 @@ def _int(env: Mapping[str, str], key: str, default: int, low: int = 0) -> int:
 
 def _float(env: Mapping[str, str], key: str, default: float, low: float = 0.0) -> float:
     return float(_number(env, key, default, float, low))
+
+
+def _port(env: Mapping[str, str], key: str) -> int | None:
+    """A TCP port (1-65535), or None when unset."""
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    port = _int(env, key, 0, low=1)
+    if port > 65535:
+        raise SettingsError(f"{key}={raw!r:.40} is not a TCP port (1 to 65535)")
+    return port
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], key: str, *, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{key}={raw!r:.40} is not true or false")
+    return value in _TRUE
+
+
+def check_address(address: str, key: str) -> str:
+    """An address to bind: an IPv4 or IPv6 literal (a host name would bind wherever it
+    resolves today)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        raise SettingsError(
+            f"{key}={address!r:.80} is not an IP address to listen on "
+            "(127.0.0.1, 0.0.0.0 for every interface, or ::)"
+        ) from None
+    return address.strip("[]")
 
 
 # PostgreSQL keeps 63 bytes of an identifier and cuts the rest silently, so a longer name
@@ -144,6 +185,12 @@ class Settings:
     broker_prefix: str | None = None
     # Directory of the embedded filesystem broker used when no broker URL is set.
     broker_dir: str = DEFAULT_BROKER_DIR
+    # The beat's Prometheus listener (celeryapp.beatmetrics): off without a port.
+    beat_metrics_port: int | None = None
+    beat_metrics_address: str = DEFAULT_METRICS_ADDRESS
+    # One series per schedule (`syncd_schedule_last_dispatch_timestamp_seconds`); turn off
+    # for very large tables.
+    beat_metrics_per_schedule: bool = True
 
     @classmethod
     def from_env_or_exit(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -183,6 +230,12 @@ class Settings:
             result_expires=_int(env, "SYNCD_RESULT_EXPIRES", 7 * 24 * 3600),
             broker_prefix=env.get("CELERY_BROKER_PREFIX") or None,
             broker_dir=env.get("SYNCD_BROKER_DIR") or DEFAULT_BROKER_DIR,
+            beat_metrics_port=_port(env, "SYNCD_BEAT_METRICS_PORT"),
+            beat_metrics_address=check_address(
+                env.get("SYNCD_BEAT_METRICS_ADDRESS") or DEFAULT_METRICS_ADDRESS,
+                "SYNCD_BEAT_METRICS_ADDRESS",
+            ),
+            beat_metrics_per_schedule=_bool(env, "SYNCD_BEAT_METRICS_PER_SCHEDULE", default=True),
         )
 
 

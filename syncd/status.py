@@ -79,6 +79,15 @@ def heartbeat_age(beat: dict[str, Any], now: datetime) -> float | None:
     return None if seen is None else round(max(0.0, (now - seen).total_seconds()), 1)
 
 
+def leads(beat: dict[str, Any], now: datetime) -> bool:
+    """Whether a beat holds the lock: a leader is named and its database lease (if it
+    has one) has not expired."""
+    if "error" in beat or not beat.get("leader"):
+        return False
+    expires = _instant(str((beat.get("heartbeat") or {}).get("lease_expires") or ""))
+    return expires is None or expires >= now
+
+
 def judge(status: dict[str, Any], now: datetime, max_heartbeat_age: float) -> dict[str, Any]:
     """Healthy, or what is wrong: no beat leads, its heartbeat is stale, drift exists.
     Workers are reported, not judged: they may run where the broker cannot be pinged
@@ -86,8 +95,7 @@ def judge(status: dict[str, Any], now: datetime, max_heartbeat_age: float) -> di
     beat, problems = status["beat"], []
     if "error" in beat:
         return {"healthy": False, "problems": [beat["error"]], "unreachable": True}
-    expires = _instant(str((beat.get("heartbeat") or {}).get("lease_expires") or ""))
-    if not beat.get("leader") or (expires is not None and expires < now):
+    if not leads(beat, now):
         problems.append("no beat leads")
     else:
         age = beat.get("heartbeat_age_seconds")

@@ -64,3 +64,35 @@ def test_good_values_pass() -> None:
     )
     assert settings.beat_lock_ttl == 2.5 and settings.task_max_retries == 0
     assert settings.timezone == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("SYNCD_BEAT_METRICS_PORT", "0"),
+        ("SYNCD_BEAT_METRICS_PORT", "65536"),
+        ("SYNCD_BEAT_METRICS_PORT", "http"),
+        ("SYNCD_BEAT_METRICS_ADDRESS", "localhost"),
+        ("SYNCD_BEAT_METRICS_ADDRESS", "0.0.0.0:9100"),
+        ("SYNCD_BEAT_METRICS_PER_SCHEDULE", "maybe"),
+    ],
+)
+def test_bad_metrics_settings_name_the_variable(key: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        Settings.from_env({key: raw})
+
+
+def test_beat_metrics_are_off_by_default_and_per_schedule_on() -> None:
+    default = Settings.from_env({})
+    assert default.beat_metrics_port is None
+    assert default.beat_metrics_address == "127.0.0.1"
+    assert default.beat_metrics_per_schedule
+    on = Settings.from_env(
+        {
+            "SYNCD_BEAT_METRICS_PORT": "9808",
+            "SYNCD_BEAT_METRICS_ADDRESS": "::",
+            "SYNCD_BEAT_METRICS_PER_SCHEDULE": "false",
+        }
+    )
+    assert on.beat_metrics_port == 9808 and on.beat_metrics_address == "::"
+    assert not on.beat_metrics_per_schedule
