@@ -70,19 +70,73 @@ def load(entries: Iterable[Entry], after: datetime) -> Load:
         groups[key] = (first, n + 1)
     minutes: Counter[int] = Counter()
     hours: Counter[int] = Counter()
+    per_minute = [0] * MINUTES
+    per_hour = [0] * HOURS
     for first, n in groups.values():
+        if _is_plain_grid(first):
+            _count_grid(first, after, until, minute_start, 60, per_minute, n)
+            _count_grid(first, after, until, hour_start, 3600, per_hour, n)
+            continue
         for due in upcoming(first, after, sys.maxsize, until=until):
             at = to_utc(due)
             minutes[int((at - minute_start).total_seconds() // 60)] += n
             hours[int((at - hour_start).total_seconds() // 3600)] += n
+    for i, c in minutes.items():
+        if 0 <= i < MINUTES:
+            per_minute[i] += c
+    for i, c in hours.items():
+        if 0 <= i < HOURS:
+            per_hour[i] += c
     return Load(
         after=after,
         minute_start=minute_start,
-        per_minute=[minutes[i] for i in range(MINUTES)],
+        per_minute=per_minute,
         hour_start=hour_start,
-        per_hour=[hours[i] for i in range(HOURS)],
+        per_hour=per_hour,
         schedules=count,
     )
+
+
+def _is_plain_grid(entry: Entry) -> bool:
+    """An enabled, repeating interval: its fire times after any instant are every grid
+    point inside start/expiry, which arithmetic counts without walking them (an every-10s
+    schedule has 60 480 in a week)."""
+    return isinstance(entry.timetable, IntervalTimetable) and entry.enabled and not entry.one_off
+
+
+def _micros(at: datetime) -> int:
+    delta = to_utc(at) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _count_grid(
+    entry: Entry,
+    after: datetime,
+    until: datetime,
+    origin: datetime,
+    width_seconds: int,
+    bins: list[int],
+    weight: int,
+) -> None:
+    """Add `weight` to bins[i] for every grid point t with after < t <= until, inside the
+    entry's start and expiry, in [origin + i*width, origin + (i+1)*width)."""
+    table = entry.timetable
+    assert isinstance(table, IntervalTimetable)
+    step, anchor = table.seconds * 1_000_000, _micros(table.anchor)
+    low, high = _micros(after) + 1, _micros(until)
+    if entry.start_time is not None:
+        low = max(low, _micros(entry.start_time))
+    if entry.expire_time is not None:
+        high = min(high, _micros(entry.expire_time))
+    width, base = width_seconds * 1_000_000, _micros(origin)
+    for i in range(len(bins)):
+        a, b = max(low, base + i * width), min(high, base + (i + 1) * width - 1)
+        if a > b:
+            continue
+        # grid points anchor + k*step in [a, b]: k from ceil((a-anchor)/step) to floor(...)
+        count = (b - anchor) // step - (-((anchor - a) // step)) + 1
+        if count > 0:
+            bins[i] += count * weight
 
 
 def _stamp(at: datetime) -> str:

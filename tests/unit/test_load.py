@@ -89,7 +89,7 @@ expressions = st.sampled_from(["0 0 * * *", "*/15 * * * *", "30 2 * * *", "0 9 *
 zones = st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"])
 # Few distinct values, so that entries share a grid and differ in one thing only: what the
 # grouping must tell apart.
-offsets = st.sampled_from([-86400, -3600, -30, 0, 45, 5400, 2 * 86400]).map(
+offsets = st.sampled_from([-86400, -3600, -30, 0, 0.25, 45, 5400.5, 2 * 86400]).map(
     lambda s: T0 + timedelta(seconds=s)
 )
 
@@ -146,3 +146,19 @@ def test_one_interval_at_two_phases_or_two_expiries_is_two_groups() -> None:
     for pair in ([on_the_hour, half_past], [ends_soon, goes_on]):
         result = load(pair, T0)
         assert (result.per_minute, result.per_hour) == _brute_force(pair, T0)
+
+
+def test_an_interval_counts_by_arithmetic_as_the_beat_fires_it() -> None:
+    # A grid point at `after` itself is not "next"; start and expiry clip the grid; a
+    # 10-second schedule is counted without walking its 60 480 fire times of the week.
+    on_after = _entry("a", interval_every=90, schedule_changed_time=T0)
+    clipped = _entry(
+        "b",
+        interval_every=10,
+        start_time=T0 + timedelta(seconds=25.5),
+        expire_time=T0 + timedelta(hours=2),
+    )
+    result = load([on_after, clipped], T0)
+    assert (result.per_minute, result.per_hour) == _brute_force([on_after, clipped], T0)
+    # a: 12:00:30 is `after` itself, then 12:02:00; b: from its start, 12:00:55.5, every 10 s
+    assert result.per_minute[:3] == [1, 6, 1 + 6]
