@@ -15,11 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celeryapp.beatcore import upcoming
-from celeryapp.dueplan import BadRow, Entry, entry_from_row
+from celeryapp.codec import format_duration, interval_seconds
+from celeryapp.dueplan import BadRow, Entry, entry_from_row, following
 from celeryapp.pausing import holds
-from celeryapp.schedules import to_utc
+from celeryapp.schedules import ScheduleType, to_utc
 from syncd.plan import Paused
-from syncd.spec import fields_from_row, format_time
+from syncd.spec import format_time
 
 # Celery's task states, as a person reads them; a run with no stored result is "sent"
 # once on the broker and "claimed" before (a beat crashed between claim and publish: the
@@ -210,8 +211,7 @@ def view(
 ) -> View:
     """A schedule row as `list` and `show` report it (`upcoming_count`: how many of the
     next fire times to work out)."""
-    fields = fields_from_row(row)
-    timing = f"cron: {fields['cron']}" if fields.get("cron") else f"every: {fields.get('every')}"
+    timing = timing_of(row)
     zone = row.get("timezone") or default_timezone
     held = None
     if pause is not None and holds(pause.get("until_time"), now):
@@ -248,13 +248,30 @@ def view(
         # From the pause's end (a due time at `until` exactly runs); none while indefinite.
         start = until - timedelta(microseconds=1) if until is not None else None
     here = ZoneInfo(zone)
-    nxt = [t.astimezone(here) for t in upcoming(entry, start, upcoming_count)] if start else []
+    if start is None:
+        nxt = []
+    elif upcoming_count == 1:  # the same first time as `upcoming`, without its walk
+        first = following(entry, start)
+        nxt = [first.astimezone(here)] if first is not None else []
+    else:
+        nxt = [t.astimezone(here) for t in upcoming(entry, start, upcoming_count)]
     return View(
         **base,
         next_due=nxt[0] if nxt else None,
         late_seconds=_late(entry, held, now, late_after),
         next_times=tuple(nxt),
     )
+
+
+def timing_of(row: Mapping[str, Any]) -> str:
+    """`cron: EXPR` or `every: DURATION`, as the YAML says it."""
+    if row.get("type") == ScheduleType.CRONTAB:
+        return f"cron: {row.get('crontab')}"
+    every, period = row.get("interval_every"), row.get("interval_period")
+    try:
+        return f"every: {format_duration(interval_seconds(every, period))}"
+    except ValueError:
+        return f"every: {every} {period}"
 
 
 def summary(views: Sequence[View]) -> dict[str, int]:

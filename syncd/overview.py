@@ -101,7 +101,7 @@ def _rows(
     store.require_database(settings.database_url)
     try:
         with store.connect(settings.database_url) as conn:
-            rows = store.schedule_rows(conn)
+            rows = store.overview_rows(conn)
             if names is not None:
                 rows = [r for r in rows if r["name"] in set(names)]
             pauses = store.pauses(conn)
