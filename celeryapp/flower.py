@@ -51,23 +51,26 @@ def _weakness(user: str, password: str) -> str | None:
     return None
 
 
-def check_credentials(value: str | None) -> list[tuple[str, str]]:
-    """The user:password pairs, or RefusedCredentials saying what to set."""
+def check_credentials(
+    value: str | None, variable: str = "FLOWER_BASIC_AUTH", what: str = "Flower"
+) -> list[tuple[str, str]]:
+    """The user:password pairs of `variable`, or RefusedCredentials saying what to set
+    (`syncd serve`'s page is guarded by the same rules, with its own variable)."""
     if not value or not value.strip():
         raise RefusedCredentials(
-            "FLOWER_BASIC_AUTH is not set; Flower will not start without basic auth. "
-            "Set FLOWER_BASIC_AUTH=user:password (a long password that is not a common one)."
+            f"{variable} is not set; {what} will not start without basic auth. "
+            f"Set {variable}=user:password (a long password that is not a common one)."
         )
     pairs = []
     for raw in value.split(","):
         user, sep, password = raw.strip().partition(":")
         if not sep or not user or not password:
             shown = f"{user}{sep}{'*' * len(password)}" if sep else "<no colon>"
-            raise RefusedCredentials(f"FLOWER_BASIC_AUTH entry {shown!r} is not user:password")
+            raise RefusedCredentials(f"{variable} entry {shown!r} is not user:password")
         weakness = _weakness(user, password)
         if weakness:
             raise RefusedCredentials(
-                f"the password of {user!r} in FLOWER_BASIC_AUTH is {weakness}; "
+                f"the password of {user!r} in {variable} is {weakness}; "
                 "choose a long password that is not a common one"
             )
         pairs.append((user, password))

@@ -3,6 +3,8 @@
 GET  /status         the controller's status (json)
 GET  /healthz        200 while the sync loop is alive
 GET  /metrics        Prometheus text format (syncd_apply_total, syncd_revision, ...)
+GET  /ui/...         the read-only page (syncd.pagesite), behind SYNCD_UI_BASIC_AUTH or
+                     SYNCD_UI_TOKEN; off (404) without either
 GET  /readyz         200 when the database answers and the last sync did not fail; else 503
                      with the reason
 POST /hooks/github   X-Hub-Signature-256
@@ -26,6 +28,8 @@ from typing import Any
 
 from syncd import controller as decisions
 from syncd.hooks import KINDS, MAX_BODY, judge
+from syncd.page import PREFIX
+from syncd.pagesite import Site, handle
 from syncd.serve import Controller, database_ready
 
 log = logging.getLogger("syncd.serve.http")
@@ -51,10 +55,12 @@ class _Server(ThreadingHTTPServer):
         controller: Controller,
         secret: bytes | None,
         loop_alive: threading.Event,
+        site: Site | None,
     ) -> None:
         self.controller = controller
         self.secret = secret
         self.loop_alive = loop_alive
+        self.site = site
         super().__init__(address, _Handler)
 
 
@@ -64,8 +70,9 @@ def make_server(
     *,
     secret: bytes | None,
     loop_alive: threading.Event,
+    site: Site | None = None,
 ) -> ThreadingHTTPServer:
-    return _Server(address, controller, secret, loop_alive)
+    return _Server(address, controller, secret, loop_alive, site)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,6 +95,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            if self.server.site is None:
+                self._send(
+                    404, {"error": "the page is off: set SYNCD_UI_BASIC_AUTH or SYNCD_UI_TOKEN"}
+                )
+            else:
+                handle(self, self.server.site)
+            return
         route = _GET.get(path)
         if route is None:
             self._send(404, {"error": f"no such endpoint: GET {path}"})

@@ -32,6 +32,7 @@ header a{color:#fff;text-decoration:none;font-weight:600}header .meta{margin-lef
 main{padding:16px 20px}table{border-collapse:collapse;background:#fff;width:100%}
 th,td{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;white-space:nowrap}
 th{background:#eaeef2;position:sticky;top:0}td.num{text-align:right}
+td.t{white-space:normal;min-width:180px}td.t small{display:block;color:#57606a}
 .s-ok{color:#1a7f37}.s-late,.s-failing,.s-unschedulable{color:#cf222e;font-weight:600}
 .s-paused{color:#9a6700;font-weight:600}.s-disabled{color:#6e7781}
 .counts span{margin-right:14px}form{margin:0 0 12px}input,select{font:inherit;padding:3px 6px}
@@ -121,7 +122,7 @@ def schedules_page(
     rows = "".join(
         "<tr>"
         f'<td><a href="{link("/schedules/" + quote(v.name, safe=""))}">{escape(v.name)}</a></td>'
-        f"<td>{_state(v)}</td><td><code>{escape(v.timing)}</code>"
+        f"<td>{_state(v)}</td><td class=t><code>{escape(v.timing)}</code>"
         + (f" <small>{escape(w)}</small>" if (w := words(v)) else "")
         + f"</td><td>{_when(v.next_due)}</td><td>{_when(v.last_due)}</td>"
         f"<td>{escape(v.last_outcome)}</td><td class=num>{v.run_count}</td>"
@@ -229,17 +230,19 @@ def revision_page(number: int, text: str, header: Header) -> str:
 def _bars(counts: Sequence[int], width: int, height: int, label: str) -> str:
     top = max(counts) if counts else 0
     step = width / max(len(counts), 1)
-    hot = top and sorted(counts)[-max(1, len(counts) // 100)]
+    # A herd is a bar far above the usual one: red when it is at least twice the median.
+    median = sorted(counts)[len(counts) // 2] if counts else 0
+    hot = 0.8 * top if top >= 2 * max(median, 1) else float("inf")
     bars = "".join(
-        f'<rect class="{"hot" if n >= hot and n else "bar"}" x="{i * step:.2f}" '
+        f'<rect class="{"hot" if n >= hot else "bar"}" x="{i * step:.2f}" '
         f'y="{height - (n / top * height if top else 0):.1f}" width="{max(step - 0.2, 0.5):.2f}" '
         f'height="{(n / top * height if top else 0):.1f}"><title>{i}: {n}</title></rect>'
         for i, n in enumerate(counts)
         if n
     )
     return (
-        f'<svg role=img aria-label="{escape(label)}" width="{width}" height="{height + 4}" '
-        f'viewBox="0 0 {width} {height + 4}">{bars}</svg>'
+        f'<svg role=img aria-label="{escape(label)}" width="100%" height="{height + 4}" '
+        f'viewBox="0 0 {width} {height + 4}" preserveAspectRatio="none">{bars}</svg>'
     )
 
 
@@ -256,8 +259,9 @@ def load_page(load: Load, header: Header) -> str:
     return layout(
         "Load",
         f"<p>{load.schedules:,} schedules; {sum(load.per_minute):,} runs in the next 24 hours "
-        f"after {_when(load.after)}, {sum(load.per_hour):,} in the next 7 days (UTC). "
-        "Computed by the beat's own code; the busiest 1 % of bars are red.</p>"
+        f"after {_when(load.after.replace(microsecond=0))}, {sum(load.per_hour):,} in the next "
+        "7 days (UTC), computed by the beat's own code. Red: a bar at least twice the median "
+        "one (a herd, like many schedules at <code>0 0 * * *</code>).</p>"
         f"<h3>Runs per minute, next 24 hours from {_when(load.minute_start)}</h3>{minutes}"
         f"<h3>Runs per hour, next 7 days from {_when(load.hour_start)}</h3>{hours}"
         "<h3>Busiest minutes</h3><table><tr><th>minute</th><th>runs</th></tr>"

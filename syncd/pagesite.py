@@ -157,11 +157,14 @@ class Site:
         with store.connect(self.settings.database_url) as conn:
             latest = store.latest_revision_row(conn)
             controllers = store.read_controller(conn)
+            recent = store.revision_rows(conn, 50)
         live = next((c.get("live_commit") for c in controllers if c.get("live_commit")), None)
+        # A pause or resume has no commit: the live one is the last apply's that had one.
+        applied = next((r["git_commit"] for r in recent if r.get("git_commit")), None)
         beat = beat_leader(self.settings)
         return page.Header(
             revision=latest["id"] if latest else None,
-            commit=live or (latest or {}).get("git_commit"),
+            commit=live or applied,
             leader=beat.get("leader"),
             heartbeat_age=heartbeat_age(beat, datetime.now(UTC)),
         )

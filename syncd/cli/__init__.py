@@ -10,6 +10,7 @@ pyproject.toml says so). Each module registers its commands on the group in `gro
 - serve, trigger, importing, backfill: one command each
 - pausing: pause, resume
 - listing: list, show
+- ui: the page on a listener of its own
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from syncd.cli import (  # noqa: F401 - registers the commands
     serve,
     syncing,
     trigger,
+    ui,
 )
 from syncd.cli.group import main
 

@@ -183,7 +183,7 @@ def serve_command(
         try:
             if once:
                 return _once(controller)
-            return _run(controller, address, webhook_secret, log)
+            return _run(controller, address, webhook_secret, log, _site(obj))
         finally:
             notifier.close()
 
@@ -230,7 +230,21 @@ def _leader(obj: Context) -> Any:
     return lambda: beat_leader(obj.settings)
 
 
-def _run(controller: Any, address: tuple[str, int] | None, secret: bytes | None, log: Any) -> int:
+def _site(obj: Context) -> Any:
+    """The page on the listener, when credentials for it are set (checked at start)."""
+    from syncd.pagesite import Site, auth_from_env
+
+    auth = auth_from_env(os.environ)
+    return Site(obj.settings, auth, warn) if auth is not None else None
+
+
+def _run(
+    controller: Any,
+    address: tuple[str, int] | None,
+    secret: bytes | None,
+    log: Any,
+    site: Any = None,
+) -> int:
     from syncd.listener import make_server, serve_forever
 
     stop = threading.Event()
@@ -245,7 +259,9 @@ def _run(controller: Any, address: tuple[str, int] | None, secret: bytes | None,
     try:
         if address is not None:
             try:
-                server = make_server(address, controller, secret=secret, loop_alive=alive)
+                server = make_server(
+                    address, controller, secret=secret, loop_alive=alive, site=site
+                )
             except OSError as exc:
                 raise UsageError(f"--listen {address[0]}:{address[1]}: {exc.strerror}") from None
             serve_forever(server)

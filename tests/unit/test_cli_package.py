@@ -27,6 +27,7 @@ COMMANDS = {
     "show",
     "status",
     "trigger",
+    "ui",
     "validate",
     "watch",
 }
