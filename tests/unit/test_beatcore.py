@@ -286,4 +286,6 @@ def test_an_apply_between_due_and_fire_time_starts_the_schedule_afresh() -> None
     entry = _jittered(schedule_changed_time=changed)
     core = _core()
     core.install("small", entry, changed + timedelta(milliseconds=100))
-    assert core.pending() == [(due + 60 * S, "small")]
+    # Re-anchored at the apply: its anchor is done (it is the baseline), the next is a
+    # period later.
+    assert core.pending() == [(changed + 60 * S, "small")]
