@@ -4,7 +4,7 @@ Each concern lives in its own small module and is tested alone (dramatiq-middlew
 
 * once-only execution of a beat task id: `celeryapp.once` (in the worker Request, before the
   message reaches the pool);
-* the overlap guard of `overlap: skip` schedules: `celeryapp.overlap`;
+* the overlap guard of `overlap: skip` and `buffer_one` schedules: `celeryapp.overlap`;
 * retries of transient database errors with backoff and jitter: `celeryapp.retry`;
 * logs that name the schedule and due time: `celeryapp.tasklog`;
 * `async def` tasks run to completion in the worker's greenlet: `celeryapp.asyncsupport`.
@@ -26,14 +26,15 @@ from celery.exceptions import Ignore
 
 from celeryapp.clients import shared_client
 from celeryapp.once import settings_of
-from celeryapp.overlap import overlap_guard
+from celeryapp.overlap import buffer_one_guard, overlap_guard
 from celeryapp.retry import backoff_delay, is_transient
-from celeryapp.settings import Settings, running_key
+from celeryapp.settings import Settings, buffered_key, running_key
 from celeryapp.tasklog import RunInfo, ScheduleLogger, schedule_logger
 
 logger = logging.getLogger("celeryapp.task")
 
 SKIPPED = "SKIPPED"
+GUARDED = frozenset({"skip", "buffer_one"})  # overlap values the base class enforces
 
 
 class TaskBase(Task):  # type: ignore[misc]
@@ -56,12 +57,24 @@ class TaskBase(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         run = self.run_info
-        if run.overlap != "skip" or run.schedule is None:
+        if run.overlap not in GUARDED or run.schedule is None:
             return self._run_body(run, args, kwargs)
         settings = self.settings
         client = shared_client(settings.redis_url) if settings.redis_url else None
         key = running_key(settings.redis_prefix, run.schedule)
-        with overlap_guard(client, key) as may_run:
+        if run.overlap == "skip":
+            guard = overlap_guard(client, key)
+        else:
+            guard = buffer_one_guard(
+                client,
+                key,
+                buffered_key(settings.redis_prefix, run.schedule),
+                on_wait=lambda: schedule_logger(run, logger).info(
+                    "waiting: the previous run of this schedule is still executing; "
+                    "this one starts when it ends (overlap: buffer_one)"
+                ),
+            )
+        with guard as may_run:
             if not may_run:
                 self._skip_overlapping(run)
             return self._run_body(run, args, kwargs)
@@ -106,9 +119,13 @@ class TaskBase(Task):  # type: ignore[misc]
         raise self.retry(exc=exc, countdown=delay, max_retries=settings.task_max_retries)
 
     def _skip_overlapping(self, run: RunInfo) -> None:
-        schedule_logger(run, logger).warning(
-            "dropped: the previous run of this schedule is still executing (overlap: skip)"
+        why = (
+            "the previous run of this schedule is still executing (overlap: skip)"
+            if run.overlap == "skip"
+            else "a run of this schedule is already waiting for the running one "
+            "(overlap: buffer_one)"
         )
+        schedule_logger(run, logger).warning("dropped: %s", why)
         # A state of its own, so the result table tells a dropped run from a finished one;
         # Ignore keeps Celery from overwriting it with SUCCESS.
         self.update_state(

@@ -16,6 +16,12 @@ Invariants the core keeps by construction, whatever the shell calls in whatever 
   schedule's start/expiry, after its baseline (the last due time done, or the moment its
   timing last changed), and either on time or chosen by `catchup`.
 
+Jitter (celeryapp.jitter): a slot's `at` is its due time's fire time, due + the entry's
+offset, and every rule is asked at `now - offset` (`Entry.shifted`), so a jittered
+schedule behaves exactly like an unjittered one on a clock running `offset` behind; a
+run handed out keeps its nominal `due` (the task id and ledger key). "At or before the
+`now` it was popped at" above holds for the fire time, so for the due time too.
+
 A paused schedule (celeryapp.pausing) keeps its entry, and so its baseline, but has no
 slot: nothing of it is handed out until the pause ends, by `resume` or at its `until`,
 when its next due time is decided afresh, so the due times it was paused over are missed
@@ -118,15 +124,16 @@ class BeatCore:
             self.entries[entry.name] = entry
             if entry.name in self.paused:
                 continue
-            decision = first_due(entry, now)
+            decision = first_due(entry, entry.shifted(now))
             if decision.passed is not None:
                 self.missed += 1
                 self.entries[entry.name] = _past(entry, decision.passed)
             when = decision.fire_now if decision.fire_now is not None else decision.next_due
             if when is not None:
-                at, n = to_utc(when), next(seq)
+                due, n = to_utc(when), next(seq)
+                at = due + entry.offset if entry.offset else due
                 missed = decision.fire_now is not None
-                slots[entry.name] = _Slot(at=at, due=at, seq=n, retry=False, missed=missed)
+                slots[entry.name] = _Slot(at=at, due=due, seq=n, retry=False, missed=missed)
                 heap.append((at, n, entry.name))
         heapq.heapify(heap)
 
@@ -144,7 +151,7 @@ class BeatCore:
             entry = replace(entry, baseline=old.baseline, has_run=old.has_run or entry.has_run)
         self.entries[name] = entry
         if name not in self.paused:
-            self._decide(entry, first_due(entry, now, self.grace))
+            self._decide(entry, first_due(entry, entry.shifted(now), self.grace))
 
     # --- pausing ------------------------------------------------------------------------
 
@@ -168,7 +175,7 @@ class BeatCore:
             return
         since = to_utc(now) - to_utc(ended if ended is not None else now)
         grace = min(self.grace, max(since, NO_GRACE))
-        self._decide(entry, first_due(entry, now, grace))
+        self._decide(entry, first_due(entry, entry.shifted(now), grace))
 
     def resume_expired(self, now: datetime) -> list[str]:
         """Resume every pause whose `until` has come; the names resumed."""
@@ -191,11 +198,12 @@ class BeatCore:
                 continue
             del self._slots[name]
             entry = self.entries[name]
+            shifted = entry.shifted(now)
             if slot.retry:
-                decision = retry_due(entry, slot.due, now, self.grace)
+                decision = retry_due(entry, slot.due, shifted, self.grace)
             else:
                 grace = NO_GRACE if slot.missed else self.grace
-                decision = pending_due(entry, slot.due, now, grace)
+                decision = pending_due(entry, slot.due, shifted, grace)
             if decision.passed is not None:
                 self.missed += 1
                 self.entries[name] = entry = _past(entry, decision.passed)
@@ -263,7 +271,9 @@ class BeatCore:
         self, name: str, due: datetime, *, at: datetime | None = None, retry: bool = False
     ) -> None:
         seq = next(self._seq)
-        slot = _Slot(at=due if at is None else at, due=due, seq=seq, retry=retry)
+        if at is None:
+            at = self.entries[name].fire_at(due)
+        slot = _Slot(at=at, due=due, seq=seq, retry=retry)
         self._slots[name] = slot
         heapq.heappush(self._heap, (slot.at, seq, name))
 
@@ -277,18 +287,26 @@ def dispatched(entry: Entry, due: datetime) -> tuple[Entry, datetime | None]:
 def upcoming(
     entry: Entry, after: datetime, count: int, *, until: datetime | None = None
 ) -> list[datetime]:
-    """The next `count` due times strictly after `after` (and not after `until`) that a
+    """The next `count` fire times strictly after `after` (and not after `until`) that a
     beat leading from `after` would dispatch, each going out when due: `syncd next`'s
     answer. A run the beat would fire at `after` itself (due then, or missed and caught
-    up) is not "next", but it counts: a one-off that fires then shows no later time."""
-    decision = first_due(entry, after)
+    up) is not "next", but it counts: a one-off that fires then shows no later time.
+
+    A fire time is the due time plus the schedule's jitter offset, in the due time's zone
+    (without jitter the due time itself)."""
+    offset = entry.offset
+    decision = first_due(entry, entry.shifted(after))
     due = decision.next_due
     if decision.fire_now is not None:
         entry, due = dispatched(entry, decision.fire_now)
     out: list[datetime] = []
     limit = None if until is None else to_utc(until)
-    while due is not None and len(out) < count and (limit is None or to_utc(due) <= limit):
-        out.append(due)
+    while due is not None and len(out) < count:
+        # In UTC: adding to a zone's wall time would move across a DST change by an hour.
+        fire = (to_utc(due) + offset).astimezone(due.tzinfo) if offset else due
+        if limit is not None and to_utc(fire) > limit:
+            break
+        out.append(fire)
         entry, due = dispatched(entry, due)
     return out
 

@@ -47,7 +47,8 @@ def recoverable(
     stale: list[Pair] = []
     for name, due in lost:
         entry = entries.get(name)
-        if entry is None or to_utc(now) - to_utc(due) > max(window(entry, due), ttl):
+        # Late from its fire time: a jittered run is published after its due time.
+        if entry is None or to_utc(now) - entry.fire_at(due) > max(window(entry, due), ttl):
             stale.append((name, due))
         else:
             runs.append(Run(entry, to_utc(due)))

@@ -158,6 +158,9 @@ FIELDS: tuple[Field, ...] = (
     Field("enabled", "enabled", "bool", default=True, timing=True),
     Field("catchup", "catchup", "text", default="latest"),
     Field("catchup_window", "catchup_window", "duration"),
+    # Not a timing change: the due times stay where they were, only when each one is
+    # published moves (celeryapp.jitter); the interval's anchor is kept.
+    Field("jitter", "jitter", "duration", added=True),
     Field("overlap", "overlap", "text", default="allow"),
     Field("description", "remark", "text", beat=False),
 )

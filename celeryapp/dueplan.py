@@ -15,7 +15,12 @@ Rules:
 * nothing fires before `start_time` or after `expires`; a disabled row never fires;
 * a one-off that has fired since its timing last changed never fires again. The beat does
   not flip `enabled` for it, so `syncd plan` never mistakes the beat's bookkeeping for a
-  hand edit (documented in docs/beat.md).
+  hand edit (documented in docs/beat.md);
+* `jitter`: each due time is published at its *fire* time, due + the entry's `offset`
+  (celeryapp.jitter). These functions speak of nominal due times; the caller asks them at
+  `now - offset` (`shifted`), which puts every rule (on time, the tick tolerance, catchup,
+  the window) on the fire time, while the baseline, start_time and the task id stay
+  nominal. Expiry is judged at the fire time: nothing is published after `expires`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from celeryapp import codec, limits, tasklog
+from celeryapp import codec, jitter, limits, tasklog
 from celeryapp.schedules import CronTimetable, IntervalTimetable, ScheduleType, Timetable, to_utc
 
 MAX_WINDOW = timedelta(days=1)
@@ -77,6 +82,16 @@ class Entry:
     overlap: str
     baseline: datetime | None  # due times at or before this are done
     has_run: bool  # dispatched at least once since the timing last changed
+    # Each due time is published this much later (celeryapp.jitter); zero without jitter.
+    offset: timedelta = jitter.NO_OFFSET
+
+    def fire_at(self, due: datetime) -> datetime:
+        """When the beat publishes the run due at `due` (UTC)."""
+        return to_utc(due) + self.offset
+
+    def shifted(self, now: datetime) -> datetime:
+        """The instant whose due times fire at `now`: what the rules below are asked at."""
+        return to_utc(now) - self.offset if self.offset else now
 
 
 def timetable(row: Mapping[str, Any], tz_name: str) -> tuple[Timetable, int | None]:
@@ -157,6 +172,7 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
             overlap=row.get("overlap") or _DEFAULTS["overlap"],
             baseline=baseline,
             has_run=last is not None and (changed is None or last >= changed),
+            offset=jitter.offset(name, row.get("jitter")),
         )
     except BadRow:
         raise
@@ -167,7 +183,7 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
 def _valid(entry: Entry, due: datetime) -> bool:
     if entry.start_time is not None and to_utc(due) < to_utc(entry.start_time):
         return False
-    return entry.expire_time is None or to_utc(due) <= to_utc(entry.expire_time)
+    return entry.expire_time is None or entry.fire_at(due) <= to_utc(entry.expire_time)
 
 
 def following(entry: Entry, after: datetime) -> datetime | None:
@@ -228,7 +244,12 @@ def first_due(entry: Entry, now: datetime, grace: timedelta = NO_GRACE) -> Decis
             passed = latest
     if entry.one_off and fire is not None:
         return Decision(fire, None)
-    return Decision(fire, following(entry, now), passed)
+    # Not before the baseline: with jitter `now` is shifted back, and may lie before an
+    # apply that just changed the schedule, or a due time already out.
+    after = now
+    if entry.baseline is not None and to_utc(now) < to_utc(entry.baseline):
+        after = entry.baseline
+    return Decision(fire, following(entry, after), passed)
 
 
 def pending_due(
@@ -263,12 +284,13 @@ def retry_due(
 
 
 def message_expiry(entry: Entry, due: datetime) -> datetime | None:
-    """The message's expiry: the earlier of `expires` and due + `expire_seconds`."""
+    """The message's expiry: the earlier of `expires` and fire time + `expire_seconds` (the
+    fire time is the due time without jitter)."""
     candidates = []
     if entry.expire_time is not None:
         candidates.append(to_utc(entry.expire_time))
     if entry.expire_seconds is not None:
-        candidates.append(to_utc(due) + timedelta(seconds=entry.expire_seconds))
+        candidates.append(entry.fire_at(due) + timedelta(seconds=entry.expire_seconds))
     return min(candidates) if candidates else None
 
 
@@ -299,4 +321,6 @@ def message(
         **entry.headers,
         **tasklog.headers(entry.name, entry.overlap, due=None if manual else due, beat=beat),
     }
+    if entry.offset and not manual:
+        headers[tasklog.HEADER_FIRE] = tasklog.format_fire(entry.fire_at(due))
     return Message(entry.task, list(entry.args), dict(entry.kwargs), task_id, options, headers)

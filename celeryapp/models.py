@@ -132,6 +132,9 @@ class TaskSchedule(Base):
     catchup: Mapped[str] = mapped_column(String(16), default="latest")
     catchup_window: Mapped[int | None] = mapped_column(Integer)  # seconds
     overlap: Mapped[str] = mapped_column(String(16), default="allow")
+    # Seconds; each due time is published at due + a fixed per-name offset below it
+    # (celeryapp.jitter). None: no jitter.
+    jitter: Mapped[int | None] = mapped_column(Integer)
     # Celery message priority 0-9 (celeryapp.codec); None: the broker's default.
     priority: Mapped[int | None] = mapped_column(Integer)
     # Message headers the schedule adds to syncd's own (celeryapp.codec, dueplan.message).

@@ -48,6 +48,7 @@ MACROS: dict[str, str] = {
     "@hourly": "0 * * * *",
 }
 
+_MINUTE = timedelta(minutes=1)
 # cronsim gives up after 50 years; a cron that fires less often than this never fires.
 _MAX_SKIPS = 100_000
 
@@ -137,6 +138,27 @@ class CronTimetable:
 
     def can_fire(self, after: datetime) -> bool:
         return self.next_after(after) is not None
+
+    def shortest_gap(self, after: datetime, count: int) -> timedelta | None:
+        """The shortest time between two consecutive due times among the first `count`
+        after `after`, as instants (None: fewer than two). Stops at one minute, the
+        shortest a cron has."""
+        shortest: timedelta | None = None
+        previous: datetime | None = None
+        it = self._iter(after)
+        for _ in range(count):
+            try:
+                due = next(it).astimezone(UTC)
+            except (StopIteration, OverflowError):
+                break
+            if previous is not None and due > previous:
+                gap = due - previous
+                shortest = gap if shortest is None or gap < shortest else shortest
+                if shortest <= _MINUTE:
+                    break
+            if previous is None or due > previous:
+                previous = due
+        return shortest
 
 
 @lru_cache(maxsize=65536)

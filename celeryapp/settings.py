@@ -262,5 +262,11 @@ def executed_key(prefix: str, task_id: str) -> str:
 
 
 def running_key(prefix: str, schedule: str) -> str:
-    """Held while a run of an `overlap: skip` schedule executes."""
+    """Held while a run of an `overlap: skip` or `buffer_one` schedule executes."""
     return f"{prefix}:running:{schedule}"
+
+
+def buffered_key(prefix: str, schedule: str) -> str:
+    """Held by the one run of an `overlap: buffer_one` schedule waiting for the running
+    one to end."""
+    return f"{prefix}:buffered:{schedule}"

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from celeryapp.schedules import format_due
+from celeryapp.schedules import format_due, to_utc
 
 HEADER_SCHEDULE = "syncd_schedule"
 HEADER_DUE = "syncd_due"
 HEADER_OVERLAP = "syncd_overlap"
 HEADER_TRIGGER = "syncd_trigger"
 HEADER_BEAT = "syncd_beat"
+# With `jitter`: the instant the beat published the run (due + the schedule's offset).
+HEADER_FIRE = "syncd_fire"
 
 logger = logging.getLogger("celeryapp.task")
 
@@ -38,6 +40,11 @@ def headers(
     if beat is not None:
         out[HEADER_BEAT] = beat
     return out
+
+
+def format_fire(instant: datetime) -> str:
+    """A fire time as the `syncd_fire` header writes it: RFC 3339 UTC, milliseconds."""
+    return to_utc(instant).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def check_magnitudes(doc: Document, merged: Mapping[str, Any], where: Where) -> 
     """Durations within the Integer column, instants within what every database and the
     time arithmetic hold. The instants that pass are safe to compare."""
     out = []
-    for field in ("every", "catchup_window"):
+    for field in ("every", "catchup_window", "jitter"):
         seconds = parse_duration(merged[field]) if isinstance(merged.get(field), str) else None
         if seconds is not None and seconds > limits.INT_MAX:
             out.append(

@@ -52,7 +52,9 @@ def timing_key(entry: Entry) -> Hashable:
     # A one-off's last run decides whether it fires at all; any other schedule's run state
     # only decides a run at `after` itself, which `upcoming` does not count.
     ran = (entry.has_run, entry.baseline) if entry.one_off else None
-    return (grid, entry.start_time, entry.expire_time, entry.enabled, entry.one_off, ran)
+    # A jittered schedule fires at due + its own offset: the offset is part of its timing.
+    jitter = entry.offset
+    return (grid, jitter, entry.start_time, entry.expire_time, entry.enabled, entry.one_off, ran)
 
 
 def load(entries: Iterable[Entry], after: datetime) -> Load:
@@ -65,7 +67,10 @@ def load(entries: Iterable[Entry], after: datetime) -> Load:
     count = 0
     for entry in entries:
         count += 1
-        key = timing_key(entry)
+        # Due times at or before the baseline are done: a baseline after `after` (an
+        # --after in the past) moves the first one, so such entries are grouped apart.
+        late_base = entry.baseline if entry.baseline and to_utc(entry.baseline) > after else None
+        key = (timing_key(entry), late_base)
         first, n = groups.get(key, (entry, 0))
         groups[key] = (first, n + 1)
     minutes: Counter[int] = Counter()
@@ -101,7 +106,12 @@ def _is_plain_grid(entry: Entry) -> bool:
     """An enabled, repeating interval: its fire times after any instant are every grid
     point inside start/expiry, which arithmetic counts without walking them (an every-10s
     schedule has 60 480 in a week)."""
-    return isinstance(entry.timetable, IntervalTimetable) and entry.enabled and not entry.one_off
+    return (
+        isinstance(entry.timetable, IntervalTimetable)
+        and entry.enabled
+        and not entry.one_off
+        and not entry.offset  # a jittered one is walked: its fire times are not the grid
+    )
 
 
 def _micros(at: datetime) -> int:
@@ -128,6 +138,8 @@ def _count_grid(
         low = max(low, _micros(entry.start_time))
     if entry.expire_time is not None:
         high = min(high, _micros(entry.expire_time))
+    if entry.baseline is not None:
+        low = max(low, _micros(entry.baseline) + 1)
     width, base = width_seconds * 1_000_000, _micros(origin)
     for i in range(len(bins)):
         a, b = max(low, base + i * width), min(high, base + (i + 1) * width - 1)

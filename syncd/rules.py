@@ -24,7 +24,8 @@ from syncd.errors import Diagnostic, did_you_mean
 from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.spec import Schedule, Source, parse_duration
 
-RULES_VERSION = "3"  # 2: column bounds, characters, YAML 1.1 in args (issue 10); 3: headers
+# 2: column bounds, characters, YAML 1.1 in args (issue 10); 3: headers; 4: jitter
+RULES_VERSION = "4"
 
 _CRON_FIELD_RE = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _CRON_NAMES = frozenset(
@@ -40,6 +41,11 @@ _CRON_RANGES = {
 }
 # Where the beat starts looking when deciding "can this cron ever fire".
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# A cron's shortest gap (for `jitter`) is the shortest among this many due times from a
+# fixed instant, so a file validates the same on any day: 1000 days of a daily cron cover
+# two of every DST transition.
+_GAP_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+_GAP_SAMPLES = 1000
 
 
 @cache
@@ -164,6 +170,8 @@ def check_schedule(
         zone = merged.get("timezone") or default_timezone
         out += check_cron(doc, where("cron"), merged["cron"], zone)
     out += _check_durations(doc, merged, where)
+    if not out:
+        out += _check_jitter(doc, merged, where, default_timezone)
     out += _check_times(doc, merged, where)
     out += _check_headers(doc, merged, where)
     if registry is not None:
@@ -217,7 +225,7 @@ def _check_headers(doc: Document, merged: Mapping[str, Any], where: Where) -> li
 
 def _check_durations(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:
     out = []
-    for field in ("every", "catchup_window"):
+    for field in ("every", "catchup_window", "jitter"):
         if field not in merged:
             continue
         seconds = parse_duration(merged[field])
@@ -225,6 +233,48 @@ def _check_durations(doc: Document, merged: Mapping[str, Any], where: Where) -> 
             message = f"{field}: {merged[field]!r} is shorter than 1s"
             out.append(_diag(doc, where(field), "duration.too-short", message))
     return out
+
+
+@lru_cache(maxsize=4096)
+def cron_shortest_gap(text: str, zone: str) -> int | None:
+    """The shortest gap in seconds between two due times of a cron in a zone (None: it
+    fires once at most in the samples)."""
+    gap = cron_timetable(text, zone).shortest_gap(_GAP_FROM, _GAP_SAMPLES)
+    return None if gap is None else int(gap.total_seconds())
+
+
+def _check_jitter(
+    doc: Document, merged: Mapping[str, Any], where: Where, default_timezone: str
+) -> list[Diagnostic]:
+    """A jitter shorter than the period: each due time is published before the next one
+    is due, so runs keep their order and one due time never lands on the next."""
+    text = merged.get("jitter")
+    jitter = parse_duration(text) if isinstance(text, str) else None
+    if jitter is None:
+        return []
+    if "every" in merged:
+        every = parse_duration(merged["every"])
+        if every is not None and jitter >= every:
+            message = (
+                f"jitter {text} is not shorter than every: {merged['every']}; each run would "
+                f"be published after the next one is due (use a jitter below "
+                f"{codec.format_duration(every)})"
+            )
+            return [_diag(doc, where("jitter"), "jitter.too-long", message)]
+        return []
+    if "cron" not in merged or jitter < 60:  # no cron fires twice within a minute
+        return []
+    zone = merged.get("timezone") or default_timezone
+    gap = cron_shortest_gap(merged["cron"], zone)
+    if gap is not None and jitter >= gap:
+        message = (
+            f"jitter {text} is not shorter than the shortest gap between two due times of "
+            f"cron {merged['cron']!r} ({codec.format_duration(gap)} in {zone}); each run "
+            f"would be published after the next one is due (use a jitter below "
+            f"{codec.format_duration(gap)})"
+        )
+        return [_diag(doc, where("jitter"), "jitter.too-long", message)]
+    return []
 
 
 def _check_times(doc: Document, merged: Mapping[str, Any], where: Where) -> list[Diagnostic]:

@@ -47,6 +47,7 @@ STRING_FIELDS = frozenset(
         "expires",
         "catchup",
         "catchup_window",
+        "jitter",
         "overlap",
         "description",
     }
@@ -222,7 +223,7 @@ def yaml_traps(doc: Document) -> list[Diagnostic]:
             word = {"bool": "a boolean", "int": "an integer", "float": "a number"}
             field = at[-1]
             fix = f'quote it: {field}: "{info.raw}"'
-            if field in ("every", "catchup_window") and kind == "int":
+            if field in ("every", "catchup_window", "jitter") and kind == "int":
                 fix = f"durations need a unit: {field}: {info.raw}s"
             out.append(
                 _diag(
@@ -295,6 +296,7 @@ _PATTERN_HINTS = {
     "letter or digit)",
     "every": "write a duration like 30s, 5m, 1h30m, 1d (units d h m s, in that order)",
     "catchup_window": "write a duration like 30s, 5m, 1h30m, 1d",
+    "jitter": "write a duration like 30s, 5m, 1h30m, 1d",
     "start_time": "write an RFC 3339 time with an offset, like 2026-03-01T09:00:00+01:00",
     "expires": "write an RFC 3339 time with an offset, like 2026-12-31T23:59:59Z",
     "task": "write a dotted Python name, like reports.send_daily",

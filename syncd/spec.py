@@ -86,6 +86,7 @@ class Schedule:
     enabled: bool = True
     catchup: str = "latest"
     catchup_window: int | None = None  # seconds
+    jitter: int | None = None  # seconds
     overlap: str = "allow"
     description: str | None = None
     source: Source | None = field(default=None, compare=False)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
-from tests.tally_task import EXECUTED, QUIET_TASK, RECEIVED, TALLY_TASK
+from tests.tally_task import EXECUTED, QUIET_TASK, RECEIVED, STARTED, TALLY_TASK
 
 __all__ = ["QUIET_TASK", "TALLY_TASK", "Tally", "due_of", "schedule_of"]
 
@@ -40,6 +40,7 @@ class Message:
     task_id: str
     received: float
     sender: str  # the `syncd_beat` header, "-" when the beat did not set one
+    fire: str = "-"  # the `syncd_fire` header (a jittered schedule), "-" when absent
 
 
 def _lines(path: Path) -> list[list[str]]:
@@ -53,13 +54,21 @@ class Tally:
     folder: Path
 
     def messages(self) -> list[Message]:
-        return [Message(p[0], float(p[1]), p[2]) for p in _lines(self.folder / RECEIVED)]
+        return [Message(p[0], float(p[1]), p[2], *p[3:4]) for p in _lines(self.folder / RECEIVED)]
 
     def received(self) -> Counter[str]:
         return Counter(m.task_id for m in self.messages())
 
     def executed(self) -> Counter[str]:
         return Counter(p[0] for p in _lines(self.folder / EXECUTED))
+
+    def spans(self) -> list[tuple[str, float, float]]:
+        """(task id, start, end) of every finished execution, by start."""
+        ends = {p[0]: float(p[1]) for p in _lines(self.folder / EXECUTED)}
+        starts = [(p[0], float(p[1])) for p in _lines(self.folder / STARTED)]
+        return sorted(
+            ((tid, at, ends[tid]) for tid, at in starts if tid in ends), key=lambda s: s[1]
+        )
 
     def first_received_after(self, instant: float) -> float | None:
         return min((m.received for m in self.messages() if m.received > instant), default=None)

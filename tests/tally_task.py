@@ -14,9 +14,10 @@ Where the counting happens, and why there:
   execute it (and, for a message with an expiry, already in the strategy). Wrapping the
   strategy counts each message before either, so a duplicate the once-only check drops is
   still counted. The line also names the beat that sent it (header `syncd_beat`, when the
-  beat sets it) and the due time header.
+  beat sets it) and the fire time of a jittered schedule (header `syncd_fire`).
 * **executed**: one line per run of the task body, which only runs when the once-only
-  check let the message through.
+  check let the message through; **started** the same at the body's start (with the end,
+  the span of each run: overlap guards are checked with it).
 
 `tally_quiet` is the same without a result row (`ignore_result`): with STARTED and SUCCESS
 written to PostgreSQL a gevent worker on these machines executes tens of runs a second,
@@ -41,7 +42,9 @@ TALLY_TASK = "tests.tally_task.tally"
 QUIET_TASK = "tests.tally_task.tally_quiet"
 RECEIVED = "received.log"
 EXECUTED = "executed.log"
+STARTED = "started.log"
 SENDER_HEADER = "syncd_beat"
+FIRE_HEADER = "syncd_fire"
 
 
 def _folder() -> Path:
@@ -66,7 +69,8 @@ class TallyTask(TaskBase):
             headers = message.headers or {}
             append(
                 RECEIVED,
-                f"{headers.get('id')} {time.time():.3f} {headers.get(SENDER_HEADER) or '-'}",
+                f"{headers.get('id')} {time.time():.3f} {headers.get(SENDER_HEADER) or '-'} "
+                f"{headers.get(FIRE_HEADER) or '-'}",
             )
             return handler(message, *args, **kw)
 
@@ -76,6 +80,7 @@ class TallyTask(TaskBase):
 @app.task(name=TALLY_TASK, base=TallyTask, bind=True)
 def tally(self: Any, seconds: float = 0) -> str:
     """Record this execution; optionally take `seconds` (gevent-friendly sleep)."""
+    append(STARTED, f"{self.request.id} {time.time():.3f} {os.getpid()}")
     if seconds:
         time.sleep(float(seconds))
     append(EXECUTED, f"{self.request.id} {time.time():.3f} {os.getpid()}")

@@ -150,4 +150,4 @@ def test_without_redis_the_guard_lets_runs_through_and_warns_once(
         for _ in range(3):
             with overlap_guard(None, "k") as may_run:
                 assert may_run
-    assert caplog.text.count("overlap: skip is not enforced") == 1
+    assert caplog.text.count("overlap: skip and buffer_one are not enforced") == 1

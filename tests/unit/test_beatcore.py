@@ -203,3 +203,89 @@ def test_a_due_time_the_pause_covered_is_missed_even_just_before_it_ended() -> N
     # 12:00:03 fell inside the pause: missed, skipped; 12:00:04 is the next.
     assert _send_all(core, T0 + 3.75 * S) == []
     assert [run.due for run in _send_all(core, T0 + 4 * S)] == [T0 + 4 * S]
+
+
+# --- jitter: the slot waits for the fire time; the run keeps its nominal due ------------
+
+
+def _jittered(**overrides: Any) -> Entry:
+    entry = _entry(interval_every=60, jitter=30, **overrides)
+    assert S < entry.offset < 29 * S  # "small"'s offset under 30 s
+    return entry
+
+
+def test_a_jittered_run_goes_out_at_its_fire_time_with_its_nominal_due() -> None:
+    entry = _jittered()
+    core = _core()
+    core.load([entry], T0)
+    due = T0 + 60 * S
+    assert core.next_wakeup() == due + entry.offset
+    assert core.pending() == [(due, "small")]
+    assert core.pop_due(due) == []  # due, not yet fired
+    assert core.pop_due(due + entry.offset - timedelta(milliseconds=1)) == []
+    (run,) = _send_all(core, due + entry.offset)
+    assert run.due == due
+    assert core.next_wakeup() == due + 60 * S + entry.offset
+
+
+def test_the_tick_tolerance_applies_to_the_fire_time() -> None:
+    """A run popped within the tolerance of its fire time is on time, though later than
+    the tolerance after its due time; past it, `catchup: skip` drops it."""
+    entry = _jittered(catchup="skip")
+    core = _core()
+    core.load([entry], T0)
+    fire = T0 + 60 * S + entry.offset
+    (run,) = _send_all(core, fire + 2 * S)
+    assert run.due == T0 + 60 * S
+    assert _send_all(core, fire + 60 * S + 4 * S) == []  # 4 s late, tolerance 3 s
+    assert core.pending() == [(T0 + 180 * S, "small")]
+
+
+def test_a_takeover_between_due_and_fire_time_fires_on_time() -> None:
+    """A beat that loads after a due time but before its fire time waits for the fire
+    time: the run was not missed."""
+    entry = _jittered(catchup="skip")
+    core = _core()
+    due = T0 + 60 * S
+    core.load([entry], due + timedelta(milliseconds=500))
+    assert core.pending() == [(due, "small")]
+    (run,) = _send_all(core, due + entry.offset)
+    assert run.due == due
+
+
+def test_a_takeover_after_the_fire_time_is_a_missed_run_for_catchup() -> None:
+    entry = _jittered(catchup="latest")
+    core = _core()
+    due = T0 + 60 * S
+    now = due + entry.offset + 10 * S
+    core.load([entry], now)
+    (run,) = _send_all(core, now)  # caught up at once
+    assert run.due == due
+    skip = _core()
+    skip.load([_jittered(catchup="skip")], now)
+    assert _send_all(skip, now) == []
+
+
+def test_a_reload_shortly_after_a_jittered_run_does_not_repeat_it() -> None:
+    entry = _jittered()
+    core = _core()
+    core.load([entry], T0)
+    fire = T0 + 60 * S + entry.offset
+    (run,) = _send_all(core, fire)
+    # The row comes back with its run state (last_run_time = the nominal due).
+    core.install("small", _jittered(last_run_time=run.due), fire + S)
+    assert core.pending() == [(T0 + 120 * S, "small")]
+
+
+def test_an_apply_between_due_and_fire_time_starts_the_schedule_afresh() -> None:
+    """The rules are asked at now - offset, which may lie before the apply that changed
+    the schedule: its due times at or before the apply are still not run (found by the
+    model)."""
+    due = T0 + 60 * S
+    changed = due + timedelta(milliseconds=500)
+    entry = _jittered(schedule_changed_time=changed)
+    core = _core()
+    core.install("small", entry, changed + timedelta(milliseconds=100))
+    # Re-anchored at the apply: its anchor is done (it is the baseline), the next is a
+    # period later.
+    assert core.pending() == [(changed + 60 * S, "small")]

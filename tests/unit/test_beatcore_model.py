@@ -3,7 +3,8 @@
 Random sequences of applies (create, change timing, change only the payload, disable,
 enable, delete, rename), runtime pauses (until resumed, or until an instant) and resumes,
 ticks at random clock steps (tenths of a second to hours, across
-DST transitions in several zones), restarts, failovers to a fresh core that loads what the
+DST transitions in several zones), schedules with a jitter offset (every rule then holds for
+the fire time, due + offset, and the run keeps its nominal due time), restarts, failovers to a fresh core that loads what the
 "database" says, a stalled old leader that comes back for one tick, and broker outages.
 Around the core is the same glue as the shell's: a ledger set claimed before publishing,
 run state written after. The model knows every schedule's current version and checks
@@ -87,6 +88,9 @@ extras = st.fixed_dictionaries(
         "one_off": st.sampled_from([False, False, False, True]),
         "start_offset": st.sampled_from([None, None, -30, 45, 4000]),
         "expire_offset": st.sampled_from([None, None, None, 120, 9000]),
+        # Seconds; 1800 is longer than most periods here: a row written by other means
+        # (validation refuses it), which the core must still handle as a plain shift.
+        "jitter": st.sampled_from([None, None, None, 1, 7, 1800]),
     }
 )
 
@@ -107,6 +111,10 @@ class Beat:
     handed: set[tuple[str, datetime]] = field(default_factory=set)
     loaded_at: datetime = START
     stale: bool = False
+    # The version of each schedule this core last loaded: a stalled leader's run counts
+    # for the current version only if its core knew that version (not an older schedule
+    # of the same name, deleted or renamed away since).
+    seen: dict[str, Version | None] = field(default_factory=dict)
 
 
 class BeatModel(RuleBasedStateMachine):
@@ -153,6 +161,7 @@ class BeatModel(RuleBasedStateMachine):
             "catchup": extra["catchup"],
             "catchup_window": extra["catchup_window"],
             "overlap": "allow",
+            "jitter": extra["jitter"],
             "created_time": now,
             "schedule_changed_time": now,
             "last_run_time": None,
@@ -268,7 +277,8 @@ class BeatModel(RuleBasedStateMachine):
         core.load(entries, self.clock, dict(self.pauses))
         self.reload.clear()
         self.retrying.clear()
-        return Beat(core=core, loaded_at=self.clock)  # loaded: no tick tolerance this tick
+        # Loaded: no tick tolerance this tick.
+        return Beat(core=core, loaded_at=self.clock, seen=dict(self.versions))
 
     @rule()
     def restart(self) -> None:
@@ -331,6 +341,7 @@ class BeatModel(RuleBasedStateMachine):
                 # time was still held, so it is a missed run, not a late one.
                 self.resumed[name] = self.clock
             beat.core.install(name, self._entry(name), self.clock)
+            beat.seen[name] = self.versions.get(name)
         self.reload.clear()
         beat.core.resume_expired(self.clock)
         self._dispatch(beat)
@@ -363,7 +374,7 @@ class BeatModel(RuleBasedStateMachine):
                 self.by_stale.add(key)
             self.retrying.discard(run.name)
             version = self.versions.get(run.name)
-            if version is not None:
+            if version is not None and (not beat.stale or beat.seen.get(run.name) is version):
                 version.fired += 1
             row = self.rows.get(run.name)
             if row is not None and (row["last_run_time"] is None or row["last_run_time"] < key[1]):
@@ -375,7 +386,9 @@ class BeatModel(RuleBasedStateMachine):
     def _check_run(self, beat: Beat, run: Run) -> None:
         now = to_utc(self.clock)
         due = run.due
-        assert due <= now, f"{run.name}@{due} handed out early at {now}"
+        # With jitter every rule is about the fire time; the run keeps its nominal due.
+        fire = run.entry.fire_at(due)
+        assert fire <= now, f"{run.name}@{due} handed out early at {now} (fires {fire})"
         if beat.stale:
             return  # its state is old by design; the ledger decides
         version = self.versions.get(run.name)
@@ -389,16 +402,16 @@ class BeatModel(RuleBasedStateMachine):
         if entry.start_time is not None:
             assert due >= to_utc(entry.start_time), f"{run.name}@{due} before start_time"
         if entry.expire_time is not None:
-            assert due <= to_utc(entry.expire_time), f"{run.name}@{due} after expiry"
+            assert fire <= to_utc(entry.expire_time), f"{run.name}@{due} after expiry"
         if entry.one_off and (run.name, due) not in self.by_stale:
             assert version.fired == 0, f"one-off {run.name} handed out twice"
         later = following(entry, due)
-        assert later is None or to_utc(later) > now, (
+        assert later is None or entry.fire_at(later) > now, (
             f"{run.name}@{due} is stale at {now}: {later} has passed"
         )
-        late = now - due
+        late = now - fire
         ended = self._pause_ended(run.name)
-        on_time = due > to_utc(beat.loaded_at) and (ended is None or due >= to_utc(ended))
+        on_time = fire > to_utc(beat.loaded_at) and (ended is None or fire >= to_utc(ended))
         allowed = GRACE if on_time else timedelta(0)
         if entry.catchup == "latest":
             allowed = max(allowed, window(entry, due))
@@ -416,20 +429,21 @@ class BeatModel(RuleBasedStateMachine):
                 continue
             if self._paused(name):
                 continue
-            latest = entry.timetable.latest_at_or_before(now)
+            latest = entry.timetable.latest_at_or_before(entry.shifted(now))
             if latest is None or to_utc(latest) <= to_utc(version.changed):
                 continue
             due = to_utc(latest)
+            fire = entry.fire_at(due)
             if entry.start_time is not None and due < to_utc(entry.start_time):
                 continue
-            if entry.expire_time is not None and due > to_utc(entry.expire_time):
+            if entry.expire_time is not None and fire > to_utc(entry.expire_time):
                 continue
-            late = now - due
+            late = now - fire
             # A due time before the core loaded passed while no beat was leading: a missed
             # run, for `catchup` alone; after that, one lock TTL late is still on time.
-            tolerance = GRACE if due > to_utc(beat.loaded_at) else timedelta(0)
+            tolerance = GRACE if fire > to_utc(beat.loaded_at) else timedelta(0)
             ended = self._pause_ended(name)
-            if ended is not None and due < to_utc(ended):
+            if ended is not None and fire < to_utc(ended):
                 tolerance = timedelta(0)  # it passed while paused: a missed run
             must = late <= tolerance or (entry.catchup == "latest" and late <= window(entry, due))
             if must:

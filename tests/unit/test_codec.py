@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from celeryapp import codec
 from celeryapp.beatcore import BeatCore, upcoming
 from celeryapp.dueplan import entry_from_row, message
+from celeryapp.jitter import offset as jitter_offset
 from celeryapp.schedules import task_id
 from syncd import rules
 from syncd.nextrun import beat_row, fire_times_for
@@ -76,7 +77,8 @@ def schedules(draw: st.DrawFn) -> Schedule:
         enabled=draw(st.booleans()),
         catchup=draw(st.sampled_from(["latest", "skip"])),
         catchup_window=draw(st.none() | st.integers(1, 86400)),
-        overlap=draw(st.sampled_from(["allow", "skip"])),
+        jitter=draw(st.none() | st.integers(1, 3600)),
+        overlap=draw(st.sampled_from(["allow", "skip", "buffer_one"])),
         description=draw(texts),
     )
 
@@ -131,20 +133,23 @@ def test_the_beat_entry_carries_the_schedule(schedule: Schedule) -> None:
     sent = message(entry, T0, task_id=task_id(entry.name, T0))
     assert sent.options.get("priority") == schedule.priority
     assert sent.headers["syncd_due"] == "2026-06-01T12:00:00Z"
+    assert entry.offset == jitter_offset(schedule.name, schedule.jitter)
+    assert ("syncd_fire" in sent.headers) == bool(entry.offset)
     assert {k: v for k, v in sent.headers.items() if not k.startswith("syncd_")} == dict(
         schedule.headers or {}
     )
 
 
 def test_a_row_without_the_added_field_keeps_its_hash() -> None:
-    """Rows written before `priority` and `headers` existed hash as they did, so an upgrade
-    is no drift; setting either changes the hash."""
+    """Rows written before `priority`, `headers` and `jitter` existed hash as they did, so
+    an upgrade is no drift; setting any of them changes the hash."""
     row = row_values(Schedule(name="a", task="t.a", every=60))
-    legacy = [row[c] for c in codec.ROW_COLUMNS if c not in ("priority", "headers")]
+    legacy = [row[c] for c in codec.ROW_COLUMNS if c not in ("priority", "headers", "jitter")]
     encoded = json.dumps(legacy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert row_hash(row) == hashlib.sha256(encoded.encode()).hexdigest()
     assert row_hash({**row, "priority": 5}) != row_hash(row)
     assert row_hash({**row, "headers": {"x-team": "ops"}}) != row_hash(row)
+    assert row_hash({**row, "jitter": 30}) != row_hash(row)
 
 
 def test_interval_periods_of_other_writers_are_seconds_once() -> None:
@@ -158,8 +163,9 @@ def test_interval_periods_of_other_writers_are_seconds_once() -> None:
 
 
 def _beat_fires(row: dict[str, Any], after: datetime, count: int) -> list[datetime]:
-    """Drive a beat core tick by tick from `after`, every run published at its due time;
-    the due times strictly after `after` (a missed run it fires at load is not "next")."""
+    """Drive a beat core tick by tick from `after`, every run published at its fire time
+    (the due time plus the jitter offset); the fire times strictly after `after` (a missed
+    run it fires at load is not "next")."""
     core = BeatCore(grace=timedelta(seconds=1), retry_delay=timedelta(seconds=1))
     core.load([entry_from_row(row, default_timezone="UTC")], after)
     fired: list[datetime] = []
@@ -168,8 +174,10 @@ def _beat_fires(row: dict[str, Any], after: datetime, count: int) -> list[dateti
         if wakeup is None:
             break
         for run in core.pop_due(wakeup):
-            if run.due > after:
-                fired.append(run.due)
+            fire = run.entry.fire_at(run.due)
+            if fire > after:
+                assert fire == wakeup, f"{run.name}@{run.due} went out at {wakeup}, not {fire}"
+                fired.append(fire)
             core.done(run)
     return fired
 

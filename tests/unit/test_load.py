@@ -109,6 +109,7 @@ def entries(draw: st.DrawFn, name: str) -> Entry:
     if draw(st.booleans()):
         row["last_run_time"] = draw(offsets)
     row["enabled"] = draw(st.booleans())
+    row["jitter"] = draw(st.sampled_from([None, None, 30]))  # the offset depends on the name
     return _entry(name, **row)
 
 
@@ -162,3 +163,11 @@ def test_an_interval_counts_by_arithmetic_as_the_beat_fires_it() -> None:
     assert (result.per_minute, result.per_hour) == _brute_force([on_after, clipped], T0)
     # a: 12:00:30 is `after` itself, then 12:02:00; b: from its start, 12:00:55.5, every 10 s
     assert result.per_minute[:3] == [1, 6, 1 + 6]
+
+
+def test_jittered_schedules_count_at_their_own_fire_times() -> None:
+    # Same cron, same jitter, different names: different offsets, so different minutes.
+    spread = [_entry(f"tenant-{n}", crontab="0 * * * *", jitter=3000) for n in range(20)]
+    result = load(spread, T0)
+    assert (result.per_minute, result.per_hour) == _brute_force(spread, T0)
+    assert max(result.per_minute) < 20  # not one herd at :00
