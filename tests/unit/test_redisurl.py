@@ -90,7 +90,7 @@ def test_the_broker_follows_a_sentinel_redis_url() -> None:
 
 
 def test_a_bad_sentinel_url_is_a_setting_error_naming_the_variable() -> None:
-    with pytest.raises(SettingsError, match="SYNCD_REDIS_URL.*SERVICE"):
+    with pytest.raises(SettingsError, match=r"SYNCD_REDIS_URL.*SERVICE"):
         _settings(SYNCD_REDIS_URL="redis+sentinel://:secret@h1:1")
     with pytest.raises(SettingsError, match="CELERY_BROKER_URL") as caught:
         _settings(CELERY_BROKER_URL="redis+sentinel://:secret@h1:1")
