@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from celeryapp.app import broker_transport_options, broker_url
+from celeryapp.redact import redact_url
 from celeryapp.redisurl import (
     BadRedisURL,
     SentinelURL,
@@ -95,3 +96,10 @@ def test_a_bad_sentinel_url_is_a_setting_error_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match="CELERY_BROKER_URL") as caught:
         _settings(CELERY_BROKER_URL="redis+sentinel://:secret@h1:1")
     assert "secret" not in str(caught.value)
+
+
+def test_neither_form_of_a_sentinel_url_prints_its_password() -> None:
+    url = "redis+sentinel://:s3cret@h1:1,h2:2/svc/0"
+    kombu_url, _ = kombu_sentinel(url)
+    for text in (url, kombu_url):
+        assert "s3cret" not in redact_url(text)
