@@ -1,10 +1,15 @@
-"""Burst publishing on the Redis broker: N task messages, three ways, side by side.
+"""Burst publishing on the Redis broker: N task messages due at one instant, three ways,
+side by side, each timed until all N are on the broker (LLEN checked).
 
-- `send_task`: one call per message on one producer (what a beat does without batching);
-- batched: the same `send_task` calls in chunks of 500 through `celeryapp.publish`
-  (kombu's producer batch: one pipeline per chunk for the messages and their events);
-- raw: pipelined LPUSH of the very bytes the batched run left on the broker (the broker's
+- `send_task`: one call per message on one producer (the floor of a beat without batching);
+- the beat's path: `celeryapp.publish.Sender` in chunks of 500 inside kombu's producer
+  batch, as `beatpublish.Publisher` does (one pipeline per chunk for the messages and their
+  task-sent events; a fresh Sender, so nothing is cached from an earlier burst);
+- raw: pipelined LPUSH of the very bytes the beat's path left on the broker (the broker's
   own floor; no Celery, no kombu, no events).
+
+The messages are the beat's (`Message`: task, args, kwargs, NAME@DUE task id, syncd's
+headers, an expiry), built before the clock starts, the same for every path.
 
 Usage: python bench/burst.py [--sizes 10000,100000] [--rounds 1]
 """
@@ -15,6 +20,7 @@ import argparse
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -22,20 +28,38 @@ from databases import REDIS
 from machine import reference_line
 
 from celeryapp.app import make_app
-from celeryapp.publish import publish_chunk
+from celeryapp.dueplan import Message
+from celeryapp.publish import Sender, publish_chunk
 from celeryapp.settings import Settings
 
 CHUNK = 500
+DUE = "2026-12-02T00:00:00Z"
 
 
-def _send(app: Any, producer: Any, i: int) -> None:
+def _messages(size: int) -> list[Message]:
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    return [
+        Message(
+            "celeryapp.tasks.echo",
+            [i],
+            {"n": i},
+            f"job-{i:06d}@{DUE}",
+            {"expires": expires},
+            {"syncd_schedule": f"job-{i:06d}", "syncd_due": DUE, "syncd_overlap": "allow"},
+        )
+        for i in range(size)
+    ]
+
+
+def _send_task(app: Any, producer: Any, msg: Message) -> None:
     app.send_task(
-        "celeryapp.tasks.echo",
-        args=[i],
-        kwargs={"n": i},
-        task_id=f"burst-{i}@2026-12-02T00:00:00Z",
-        headers={"syncd_schedule": f"job-{i:06d}", "syncd_due": "2026-12-02T00:00:00Z"},
+        msg.task,
+        args=msg.args,
+        kwargs=msg.kwargs,
+        task_id=msg.task_id,
+        headers=msg.headers,
         producer=producer,
+        **msg.options,
     )
 
 
@@ -60,22 +84,28 @@ def measure(size: int) -> dict[str, float]:
     client = redis.Redis.from_url(REDIS)
     queue = f"{prefix}:celery"
     out: dict[str, float] = {"size": size}
+    messages = _messages(size)
     try:
         with app.producer_or_acquire() as producer:
             started = time.perf_counter()
-            for i in range(size):
-                _send(app, producer, i)
+            for msg in messages:
+                _send_task(app, producer, msg)
             out["send_task_s"] = time.perf_counter() - started
             assert client.llen(queue) == size
             _clear(client, prefix)
 
+            sender = Sender(app)
             started = time.perf_counter()
             for start in range(0, size, CHUNK):
-                chunk = range(start, min(start + CHUNK, size))
-                outcome = publish_chunk(producer, chunk, lambda i: _send(app, producer, i))
+                sender.new_chunk()
+                outcome = publish_chunk(
+                    producer,
+                    messages[start : start + CHUNK],
+                    lambda m: sender.send(producer, m, schedule=m.headers["syncd_schedule"]),
+                )
                 assert not outcome.failed, outcome.error
-            out["batched_s"] = time.perf_counter() - started
-        assert client.llen(queue) == size
+            assert client.llen(queue) == size
+            out["sender_s"] = time.perf_counter() - started
         payloads = client.lrange(queue, 0, -1)
         _clear(client, prefix)
         started = time.perf_counter()
@@ -102,12 +132,16 @@ def main() -> int:
         f"\nburst publishing, Redis broker ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n"
     )
     print(reference_line() + "\n")
-    print("| messages | send_task s | batched s | raw LPUSH s | send_task / batched |")
-    print("|---|---|---|---|---|")
+    print(
+        "| messages | `send_task` one by one s | beat's path (Sender, batched) s "
+        "| raw pipelined LPUSH s | `send_task` / beat's path | beat's path / raw |"
+    )
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['size']:,.0f} | {r['send_task_s']:.2f} | {r['batched_s']:.2f} | "
-            f"{r['raw_lpush_s']:.2f} | {r['send_task_s'] / r['batched_s']:.2f}x |"
+            f"| {r['size']:,.0f} | {r['send_task_s']:.2f} | {r['sender_s']:.2f} | "
+            f"{r['raw_lpush_s']:.2f} | {r['send_task_s'] / r['sender_s']:.2f}x | "
+            f"{r['sender_s'] / r['raw_lpush_s']:.1f}x |"
         )
     return 0
 

@@ -23,6 +23,7 @@ from celery import Celery
 from celery.signals import worker_init
 
 from celeryapp.redact import install_log_redaction
+from celeryapp.redisurl import is_sentinel, kombu_sentinel, verified_tls
 from celeryapp.settings import Settings
 
 install_log_redaction()  # before Celery logs anything: no URL password in any log line
@@ -31,11 +32,18 @@ TASK_PACKAGES = ["celeryapp.tasks"]
 
 
 def broker_url(settings: Settings) -> str:
-    return settings.broker_url or "filesystem://"
+    """kombu's URL for the broker: a redis+sentinel:// URL in kombu's `sentinel://` form
+    (its service in `broker_transport_options`), a rediss:// URL verifying the server."""
+    url = settings.broker_url or "filesystem://"
+    if is_sentinel(url):
+        return kombu_sentinel(url)[0]
+    return verified_tls(url)
 
 
 def is_redis_url(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "redis+socket://", "unix://"))
+    return url.startswith(
+        ("redis://", "rediss://", "redis+socket://", "unix://", "sentinel://", "redis+sentinel://")
+    )
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -47,9 +55,12 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
             os.makedirs(folder, exist_ok=True)
         # One folder for both directions: every process publishes and consumes there.
         return {"data_folder_in": data, "data_folder_out": data, "control_folder": control}
+    options: dict[str, Any] = {}
+    if settings.broker_url and is_sentinel(settings.broker_url):
+        options["master_name"] = kombu_sentinel(settings.broker_url)[1]
     if is_redis_url(url) and settings.broker_prefix:
-        return {"global_keyprefix": f"{settings.broker_prefix}:"}
-    return {}
+        options["global_keyprefix"] = f"{settings.broker_prefix}:"
+    return options
 
 
 def database_engine_options(settings: Settings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from celeryapp import runstore
 from celeryapp.beatcore import BeatCore, Run
 from celeryapp.dueplan import Entry, message
 from celeryapp.lock import BeatLock
-from celeryapp.publish import Outcome, publish_chunk
+from celeryapp.publish import Outcome, Sender, publish_chunk
 from celeryapp.schedules import task_id
 
 log = logging.getLogger("celeryapp.beat")
@@ -60,6 +60,7 @@ class Publisher:
         # Sent while the database was away: claims, publish marks and run state follow.
         self.deferred: list[Run] = []
         self._failing: set[str] = set()
+        self._sender = Sender(app)
 
     def send(
         self, runs: list[Run], now: datetime, *, deferred: bool = False, recovered: bool = False
@@ -73,6 +74,7 @@ class Publisher:
         try:
             with self.app.producer_or_acquire() as producer:
                 while pending:
+                    self._sender.new_chunk()
                     outcome = publish_chunk(
                         producer,
                         pending[:SETTLE_EVERY],
@@ -171,13 +173,6 @@ class Publisher:
     def _publish(self, entry: Entry, due: datetime, producer: Any) -> None:
         tid = task_id(entry.name, due)
         msg = message(entry, due, task_id=tid, beat=self.sender)
-        self.app.send_task(
-            msg.task,
-            args=msg.args,
-            kwargs=msg.kwargs,
-            task_id=msg.task_id,
-            headers=msg.headers,
-            producer=producer,
-            **msg.options,
-        )
+        # What app.send_task(msg.task, msg.args, ..., producer=producer) would send.
+        self._sender.send(producer, msg, schedule=entry.name, source=entry)
         log.debug("sent %s -> %s", tid, entry.task)

@@ -2,8 +2,10 @@
 (one connection pool each) or `shared_client` (one per URL and process, for the task base
 class concerns), and the token-checked scripts the locks run are written once here.
 
-A later Redis form (Sentinel, TLS options) is added in `new_client` and reaches the
-lock, the signal, the once-only keys and `syncd status` alike.
+Every Redis form (`celeryapp.redisurl`: redis://, rediss:// with its certificate options,
+redis+sentinel://) is made here, so it reaches the lock, the signal, the once-only keys and
+`syncd status` alike. A Sentinel client is redis-py's `Sentinel(...).master_for(SERVICE)`:
+after a failover its next connection goes to the new master.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import threading
 
 import redis
+from redis.sentinel import Sentinel
+
+from celeryapp.redisurl import is_sentinel, parse_sentinel
 
 # Compare-and-set on a token: act on KEYS[1] only while it still holds ARGV[1], so a holder
 # whose key expired (a stall past its TTL) never touches the key of the one that took over.
@@ -34,6 +39,20 @@ _lock = threading.Lock()
 
 def new_client(url: str, *, timeout: float = 5.0) -> redis.Redis[bytes]:
     """A client of its own (close it when done), with connect and read timeouts."""
+    if is_sentinel(url):
+        parsed = parse_sentinel(url)
+        sentinels = Sentinel(
+            list(parsed.sentinels), socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        master: redis.Redis[bytes] = sentinels.master_for(
+            parsed.service,
+            db=parsed.db,
+            username=parsed.username,
+            password=parsed.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        return master
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 

@@ -132,6 +132,18 @@ def check_broker_url(url: str | None) -> str | None:
     return url
 
 
+def check_redis_url(url: str | None, key: str) -> str | None:
+    """A redis+sentinel:// URL must name its Sentinels and service (celeryapp.redisurl)."""
+    from celeryapp.redisurl import BadRedisURL, is_sentinel, parse_sentinel
+
+    if url and is_sentinel(url):
+        try:
+            parse_sentinel(url, f"{key} ({redact_url(url)})")
+        except BadRedisURL as exc:
+            raise SettingsError(str(exc)) from None
+    return url
+
+
 def check_database_url(url: str, key: str = "SYNCD_DATABASE_URL") -> str:
     """A database URL SQLAlchemy reads as meant. It splits user:password@host at the first
     @ while Redis and libpq split at the last, so a password with an unencoded @ would
@@ -210,13 +222,15 @@ class Settings:
         database_url = sqlalchemy_url(
             check_database_url(env.get("SYNCD_DATABASE_URL") or DEFAULT_DATABASE_URL)
         )
-        redis_url = env.get("SYNCD_REDIS_URL") or None
+        redis_url = check_redis_url(env.get("SYNCD_REDIS_URL") or None, "SYNCD_REDIS_URL")
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             redis_prefix=env.get("SYNCD_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
             table_name=check_table_name(env.get("SYNCD_TABLE_NAME") or DEFAULT_TABLE_NAME),
-            broker_url=check_broker_url(env.get("CELERY_BROKER_URL") or redis_url),
+            broker_url=check_broker_url(
+                check_redis_url(env.get("CELERY_BROKER_URL"), "CELERY_BROKER_URL") or redis_url
+            ),
             result_backend=env.get("CELERY_RESULT_BACKEND") or f"db+{database_url}",
             timezone=check_timezone(env.get("SYNCD_TIMEZONE") or DEFAULT_TIMEZONE),
             beat_max_interval=_float(env, "SYNCD_BEAT_MAX_INTERVAL", 1.0, low=0.01),
