@@ -160,9 +160,13 @@ def claim(
     holder: str,
     now: datetime,
 ) -> set[tuple[str, datetime]]:
-    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won."""
+    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won.
+
+    Rows go in in key order on every dialect: two beats claiming overlapping pairs (a
+    failover) then take their key locks in one order and never deadlock."""
     if not dues:
         return set()
+    dues = sorted(dues)
     columns = ["schedule_name", "due_time", "task_id", "claimed_time", "claimed_by"]
     if conn.dialect.name == "postgresql":
         u = _unnested(("n", _TEXTS), ("d", _TIMES), ("t", _TEXTS))
@@ -228,7 +232,7 @@ def _claim_mysql(
         pairs = [(n, d) for n, d, _ in chunk]
         in_chunk = tuple_(ledger.c.schedule_name, ledger.c.due_time).in_(pairs)
         pair_columns = (ledger.c.schedule_name, ledger.c.due_time)
-        before = set(conn.execute(select(*pair_columns).where(in_chunk)).tuples())
+        before = {(n, d) for n, d in conn.execute(select(*pair_columns).where(in_chunk))}
         values = [dict(zip(columns, (n, d, t, now, holder), strict=True)) for n, d, t in chunk]
         stmt = mysql.insert(ledger).values(values)
         conn.execute(stmt.on_duplicate_key_update(id=ledger.c.id))
@@ -237,7 +241,7 @@ def _claim_mysql(
             .where(in_chunk)
             .where(ledger.c.claimed_by == holder, ledger.c.claimed_time == now)
         )
-        won.update(pair for pair in stamped.tuples() if pair not in before)
+        won.update((n, d) for n, d in stamped if (n, d) not in before)
     return won
 
 
