@@ -69,7 +69,9 @@ def test_the_lock_names_its_database(mysql_url: str) -> None:
     finally:
         engine.dispose()
     assert len(name) <= 64  # MySQL's limit on a lock name
-    assert mysql_url.rsplit("/", 1)[1].split("?")[0] not in name  # a digest, not the name
+    assert (
+        mysql_url.rsplit("/", 1)[1].split("?", maxsplit=1)[0] not in name
+    )  # a digest, not the name
 
 
 def test_names_compare_exactly_and_descriptions_keep_four_byte_characters(
@@ -88,7 +90,7 @@ def test_names_compare_exactly_and_descriptions_keep_four_byte_characters(
     try:
         with engine.connect() as conn:
             found = conn.execute(select(runstore.schedules.c.name, runstore.schedules.c.remark))
-            rows = {name: remark for name, remark in found}
+            rows: dict[str, str | None] = dict(found.all())
             charsets = (
                 conn.execute(
                     text(
@@ -129,7 +131,9 @@ def test_a_path_longer_than_the_manifest_key_applies_and_plans_empty(
     while len(str(deep.relative_to(tmp_path))) <= MYSQL_KEY_CHARS + 10:
         deep = deep / ("d" * 200)
     deep.mkdir(parents=True)
-    (deep / "a.yaml").write_text(TWO_NAMES.split("  - name: Nightly")[0], encoding="utf-8")
+    (deep / "a.yaml").write_text(
+        TWO_NAMES.split("  - name: Nightly", maxsplit=1)[0], encoding="utf-8"
+    )
     run("--database-url", mysql_url, "apply", "schedules", cwd=tmp_path)
     out = run("--database-url", mysql_url, "plan", "--format", "json", "schedules", cwd=tmp_path)
     assert json.loads(out.stdout)["changes"] == []
