@@ -1,8 +1,9 @@
 """Beat benchmark: load, RSS, tick cost, one-change reload, a 10 000-run burst beside the raw
-send_task floor, and apply -> heap latency, on PostgreSQL + Redis (broker and lock).
+send_task floor, and apply -> heap latency, on PostgreSQL + Redis (broker and lock), then on
+MariaDB + Redis.
 
 Each size runs in its own child process so RSS figures do not mix.
-Usage: python bench/beat.py [--sizes 10000,100000]
+Usage: python bench/beat.py [--sizes 10000,100000] [--databases postgresql,mariadb]
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ import time
 import uuid
 from pathlib import Path
 
-from databases import REDIS, create_db, drop_db
+from databases import REDIS, create_db, create_mysql_db, drop_db, drop_mysql_db
 from machine import reference_line
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(size: int, burst: int) -> dict[str, float]:
+DATABASES = {
+    "postgresql": ("PostgreSQL", create_db, drop_db),
+    "mariadb": ("MariaDB", create_mysql_db, drop_mysql_db),
+}
+
+
+def measure(size: int, burst: int, database: str = "postgresql") -> dict[str, float]:
     """Runs inside a child process: everything for one table size."""
     import resource
     from datetime import UTC, datetime, timedelta
@@ -37,7 +44,8 @@ def measure(size: int, burst: int) -> dict[str, float]:
     from celeryapp.settings import Settings, revision_key
     from syncd import store
 
-    name, url = create_db()
+    _, create, drop = DATABASES[database]
+    name, url = create()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(REDIS)
     out: dict[str, float] = {"size": size}
@@ -111,11 +119,13 @@ def measure(size: int, burst: int) -> dict[str, float]:
                     "WHERE name = 'job-000000'"
                 )
             )
-            rev = conn.execute(
-                insert(Revision.__table__)
-                .values(created_time=base, changed_names=["job-000000"], summary={}, changes=[])
-                .returning(Revision.__table__.c.id)
-            ).scalar_one()
+            inserted = conn.execute(
+                insert(Revision.__table__).values(
+                    created_time=base, changed_names=["job-000000"], summary={}, changes=[]
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            rev = inserted[0]
         client.set(revision_key(prefix), rev)
         t = time.perf_counter()
         scheduler.tick()
@@ -153,7 +163,9 @@ def measure(size: int, burst: int) -> dict[str, float]:
                 claimed = conn.execute(
                     text("SELECT count(*), min(due_time) FROM syncd_dispatch_ledger")
                 ).one()
-            assert tuple(claimed) == (burst, now[0]), claimed
+            # MySQL hands a raw DATETIME back without its (UTC) zone
+            first = claimed[1] if claimed[1].tzinfo else claimed[1].replace(tzinfo=UTC)
+            assert (claimed[0], first) == (burst, now[0]), claimed
             with engine.connect() as conn:
                 published = conn.execute(
                     text(
@@ -180,11 +192,11 @@ def measure(size: int, burst: int) -> dict[str, float]:
         keys = list(client.scan_iter(match=f"{prefix}*", count=10_000))
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
-        drop_db(name)
+        drop(name)
     return out
 
 
-def latency(samples: int) -> dict[str, float]:
+def latency(samples: int, database: str = "postgresql") -> dict[str, float]:
     """apply -> heap: a beat ticking in a thread, `syncd apply` of one change each time."""
     import tempfile
     import threading
@@ -195,7 +207,8 @@ def latency(samples: int) -> dict[str, float]:
     from syncd import sync
     from syncd.sync import Options
 
-    name, url = create_db()
+    _, create, drop = DATABASES[database]
+    name, url = create()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     os.environ.update(SYNCD_REDIS_PREFIX=prefix)
     stop = threading.Event()
@@ -247,7 +260,7 @@ def latency(samples: int) -> dict[str, float]:
         }
     finally:
         stop.set()
-        drop_db(name)
+        drop(name)
         import redis
 
         leftover = redis.Redis.from_url(REDIS)
@@ -256,47 +269,46 @@ def latency(samples: int) -> dict[str, float]:
             leftover.delete(*keys)
 
 
+def run_child(*args: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr[-4000:])
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--databases", default="postgresql,mariadb")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--database", default="postgresql", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, value = args.child.split(":")
-        result = measure(int(value), args.burst) if kind == "size" else latency(int(value))
+        result = (
+            measure(int(value), args.burst, args.database)
+            if kind == "size"
+            else latency(int(value), args.database)
+        )
         print(json.dumps(result))
         return 0
+    for database in args.databases.split(","):
+        report(database, args.sizes, args.burst)
+    return 0
+
+
+def report(database: str, sizes: str, burst_size: int) -> None:
     rows = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        done = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                f"size:{size}",
-                "--burst",
-                str(args.burst if size == 10_000 else 0),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
-        if done.returncode:
-            raise SystemExit(done.stderr[-4000:])
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", "latency:40"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr[-4000:])
-    lat = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\nsyncd beat, PostgreSQL + Redis ({time.strftime('%Y-%m-%d')})\n")
+    for size in [int(s) for s in sizes.split(",")]:
+        burst = str(burst_size if size == 10_000 else 0)
+        rows.append(run_child("--child", f"size:{size}", "--burst", burst, "--database", database))
+    lat = run_child("--child", "latency:40", "--database", database)
+    label = DATABASES[database][0]
+    print(f"\nsyncd beat, {label} + Redis ({time.strftime('%Y-%m-%d')})\n")
     print(reference_line() + "\n")
     print("| schedules | load s | RSS MB | tick ms p50 / p95 | one-change reload ms |")
     print("|---|---|---|---|---|")
@@ -309,7 +321,7 @@ def main() -> int:
     burst = next((r for r in rows if "burst_s" in r), None)
     if burst:
         print(
-            f"\nburst: {args.burst:,} due in the same second published in "
+            f"\nburst: {burst_size:,} due in the same second published in "
             f"{burst['burst_s']:.2f} s; raw send_task floor {burst['floor_send_task_s']:.2f} s "
             f"({burst['burst_s'] / burst['floor_send_task_s']:.2f}x)"
         )
@@ -317,7 +329,6 @@ def main() -> int:
         f"apply -> heap latency (Redis signal): p50 {lat['p50_ms']:.1f} ms, "
         f"p95 {lat['p95_ms']:.1f} ms"
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Sync benchmark: 10 000 schedules in 100 files on PostgreSQL, beside the floor and
-django-celery-beat's loaddata, in one run. Prints a table; `make bench` runs it.
+django-celery-beat's loaddata, and the same syncd steps on MariaDB, in one run. Prints a
+table; `make bench` runs it.
 
 Each measurement runs in a fresh child process (imports done before the clock starts),
 which reports its wall time and peak RSS; each step runs --repeat times and the best
 counts. Usage: python bench/sync.py [--schedules N] [--repeat 3] [--skip-django]
+[--skip-mariadb]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from databases import create_db, drop_db
+from databases import create_db, create_mysql_db, drop_db, drop_mysql_db
 from machine import reference_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,11 +180,50 @@ def run(path):
 """
 
 
+def mariadb_steps(repeat: int, folder: Path, one: Path, best: Any) -> None:
+    """The syncd steps again on MariaDB (mysql+pymysql): cold apply on a fresh database
+    each time, then plans and applies against the last one. No floor: COPY is PostgreSQL's."""
+    original = one.read_text()
+    names: list[str] = []
+    try:
+        for _ in range(repeat):
+            name, url = create_mysql_db()
+            names.append(name)
+            fmt = {"root": str(ROOT), "url": url, "folder": str(folder)}
+            best(
+                "MariaDB: syncd cold apply",
+                lambda f=fmt: child(SYNC_STEP.format(**f, migrate=True, apply=True)),
+            )
+        for rep in range(repeat):
+            best(
+                "MariaDB: syncd no-op plan",
+                lambda: child(SYNC_STEP.format(**fmt, migrate=False, apply=False)),
+            )
+            one.write_text(original.replace("schedule number", f"schedule nr. {rep}"))
+            best(
+                "MariaDB: syncd plan, one file changed",
+                lambda: child(SYNC_STEP.format(**fmt, migrate=False, apply=False)),
+            )
+            best(
+                "MariaDB: syncd apply, one file changed",
+                lambda: child(SYNC_STEP.format(**fmt, migrate=False, apply=True)),
+            )
+            best(
+                "MariaDB: syncd no-op apply",
+                lambda: child(SYNC_STEP.format(**fmt, migrate=False, apply=True)),
+            )
+    finally:
+        one.write_text(original)
+        for name in names:
+            drop_mysql_db(name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--skip-django", action="store_true")
+    parser.add_argument("--skip-mariadb", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs per step; the best counts")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
@@ -261,12 +302,16 @@ def main() -> int:
                         dbname=dname, folder=str(folder), fixture=str(Path(tmp) / "fx.json")
                     )
                 )
+            one.write_text(original)
+            if not args.skip_mariadb:
+                mariadb_steps(args.repeat, folder, one, best)
         finally:
             for name in dbs:
                 drop_db(name)
     floor = results["floor: C-loader parse + COPY"]["seconds"]
     print(
-        f"\n{args.schedules} schedules in {args.files} files, PostgreSQL "
+        f"\n{args.schedules} schedules in {args.files} files, PostgreSQL (MariaDB: the "
+        "MariaDB rows) "
         f"({time.strftime('%Y-%m-%d')})\n"
     )
     print(reference_line() + "\n")

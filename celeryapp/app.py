@@ -67,7 +67,7 @@ def database_engine_options(settings: Settings) -> dict[str, Any]:
     backend = settings.result_backend or f"db+{settings.database_url}"
     # Survive a database restart between tasks instead of failing the next result write.
     options: dict[str, Any] = {"pool_pre_ping": True}
-    if backend.startswith("db+postgresql"):
+    if backend.startswith(("db+postgresql", "db+mysql", "db+mariadb")):
         # A gevent worker runs up to 100 tasks at once, each writing STARTED and its result:
         # SQLAlchemy's default 5 (+10) connections would make them queue for the pool.
         options.update(pool_size=20, max_overflow=30)

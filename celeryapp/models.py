@@ -1,4 +1,5 @@
-"""The schedule table and its companions (SQLAlchemy 2; PostgreSQL via psycopg 3, or SQLite).
+"""The schedule table and its companions (SQLAlchemy 2; PostgreSQL via psycopg 3, MySQL or
+MariaDB via pymysql, or SQLite).
 
 `sys_task_scheduler` keeps fba's columns (so existing tooling and admin pages still read it)
 and adds what GitOps needs: ownership (`managed`), per-schedule timezone and catch-up policy,
@@ -29,13 +30,30 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from celeryapp import limits
 from celeryapp.settings import Settings
 
 TABLE_NAME = Settings.from_env_or_exit().table_name
+
+# SQLAlchemy's names of the MySQL family: `mysql+pymysql://` connected to MariaDB is
+# "mysql", `mariadb+pymysql://` is "mariadb"; both speak the same SQL here.
+MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
+
+# InnoDB keys hold at most 3072 bytes, and utf8mb4 counts 4 bytes a character: a
+# VARCHAR(1024) key is 4096 bytes. The file manifest's path is a key; on MySQL it is
+# this long, and a longer path is simply not cached (syncd.store.writes.write_manifest).
+MYSQL_KEY_CHARS = 768
+MANIFEST_PATH_LENGTH = 1024
+# Every table is utf8mb4 with a binary collation on MySQL/MariaDB, whatever the database's
+# defaults: four bytes a character, and names compared exactly as PostgreSQL and SQLite
+# compare them (the default utf8mb4_general_ci would make "Nightly" a duplicate of
+# "nightly"). Other dialects ignore mysql_* options.
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 # Named constraints, so Alembic migrations are deterministic on every backend.
 NAMING = {
@@ -58,13 +76,21 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        # MySQL's DATETIME keeps whole seconds unless asked for microseconds: the ledger's
+        # due times and claim stamps need them (a claim is read back by its stamp).
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(self.impl_instance)
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} cannot be stored; attach a time zone")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        # Only PostgreSQL stores the offset; the others get the UTC wall time.
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -88,6 +114,27 @@ def json_column_loads(data: str | bytes | memoryview) -> Any:
     return _JSON_DECODER.decode(data if isinstance(data, str) else str(data, "utf-8"))
 
 
+def server_engine_options(url: str) -> dict[str, Any]:
+    """create_engine's options for a server database (PostgreSQL, MySQL, MariaDB).
+
+    MySQL/MariaDB run in READ COMMITTED, PostgreSQL's default, instead of their REPEATABLE
+    READ: a statement sees what committed before it (a claim read back, the schema version
+    read again once the apply lock is held), and INSERTs into the ledger take no gap locks
+    that make two beats' claims deadlock.
+    """
+    options: dict[str, Any] = {"pool_pre_ping": True, "json_deserializer": json_column_loads}
+    if url.startswith(("mysql", "mariadb")):
+        options["isolation_level"] = "READ COMMITTED"
+    return options
+
+
+def manifest_path_type() -> TypeEngine[str]:
+    """The manifest's key column: 1024 characters, MYSQL_KEY_CHARS on MySQL/MariaDB."""
+    return String(MANIFEST_PATH_LENGTH).with_variant(
+        String(MYSQL_KEY_CHARS), *sorted(MYSQL_DIALECTS)
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}  # noqa: RUF012
@@ -97,7 +144,7 @@ class TaskSchedule(Base):
     """One periodic task. Columns up to `remark` are fba's; the rest are syncd's."""
 
     __tablename__ = TABLE_NAME
-    __table_args__ = (UniqueConstraint("name"),)
+    __table_args__ = (UniqueConstraint("name"), MYSQL_TABLE_OPTIONS)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -158,6 +205,7 @@ class Revision(Base):
     """One apply that changed something: the audit trail and the beat's change signal."""
 
     __tablename__ = "syncd_revision"
+    __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -190,6 +238,7 @@ class Pause(Base):
     """
 
     __tablename__ = "syncd_pause"
+    __table_args__ = MYSQL_TABLE_OPTIONS
 
     name: Mapped[str] = mapped_column(String(limits.NAME_LENGTH), primary_key=True)
     reason: Mapped[str] = mapped_column(Text)
@@ -208,6 +257,7 @@ class ControllerState(Base):
     """
 
     __tablename__ = "syncd_controller"
+    __table_args__ = MYSQL_TABLE_OPTIONS
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     repo: Mapped[str] = mapped_column(String(1024))  # the URL, credentials redacted
@@ -250,6 +300,7 @@ class DispatchLedger(Base):
             postgresql_where=text("published_time IS NULL"),
             sqlite_where=text("published_time IS NULL"),
         ),
+        MYSQL_TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(
@@ -269,7 +320,7 @@ class Execution(Base):
     """Beat task ids a worker has started, when there is no Redis: the once-only key."""
 
     __tablename__ = "syncd_execution"
-    __table_args__ = (Index("ix_syncd_execution_started_time", "started_time"),)
+    __table_args__ = (Index("ix_syncd_execution_started_time", "started_time"), MYSQL_TABLE_OPTIONS)
 
     task_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     started_time: Mapped[datetime] = mapped_column(default=utcnow)
@@ -279,6 +330,7 @@ class BeatLease(Base):
     """The beat lock when no Redis URL is set: one row per lock name, fenced by a token."""
 
     __tablename__ = "syncd_beat_lease"
+    __table_args__ = MYSQL_TABLE_OPTIONS
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(128))
@@ -294,7 +346,8 @@ class SourceManifest(Base):
     """
 
     __tablename__ = "syncd_source"
+    __table_args__ = MYSQL_TABLE_OPTIONS
 
-    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    path: Mapped[str] = mapped_column(manifest_path_type(), primary_key=True)
     source_hash: Mapped[str] = mapped_column(String(64))
     names: Mapped[list[str]] = mapped_column(JSON, default=list)

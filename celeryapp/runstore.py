@@ -9,8 +9,9 @@
 * the beat lease: the beat lock when there is no Redis.
 
 Every statement is a SQLAlchemy Core construct on the tables of `celeryapp.models`. Where
-PostgreSQL and SQLite differ (a batch as arrays unnested in one statement, or
-executemany), the dispatch is in this module and nowhere else. Every function runs in
+PostgreSQL, SQLite and MySQL/MariaDB differ (a batch as arrays unnested in one statement,
+or executemany; ON CONFLICT ... RETURNING, or ON DUPLICATE KEY and a read of which rows
+carry this claim's stamp), the dispatch is in this module and nowhere else. Every function runs in
 the caller's connection or transaction.
 """
 
@@ -36,18 +37,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from celeryapp import codec
 from celeryapp.models import (
+    MYSQL_DIALECTS,
     BeatLease,
     DispatchLedger,
     Execution,
     Pause,
     Revision,
     TaskSchedule,
-    json_column_loads,
+    server_engine_options,
 )
 from celeryapp.settings import sqlalchemy_url
 
@@ -78,9 +80,8 @@ _engines_lock = threading.Lock()
 
 def new_engine(url: str) -> Engine:
     """An engine of its own (the beat's: disposed when the beat closes)."""
-    return create_engine(
-        sqlalchemy_url(url), pool_pre_ping=True, json_deserializer=json_column_loads
-    )
+    url = sqlalchemy_url(url)
+    return create_engine(url, **server_engine_options(url))
 
 
 def shared_engine(url: str) -> Engine:
@@ -159,9 +160,13 @@ def claim(
     holder: str,
     now: datetime,
 ) -> set[tuple[str, datetime]]:
-    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won."""
+    """Claim (name, due, task_id) triples; return the (name, due) pairs this call won.
+
+    Rows go in in key order on every dialect: two beats claiming overlapping pairs (a
+    failover) then take their key locks in one order and never deadlock."""
     if not dues:
         return set()
+    dues = sorted(dues)
     columns = ["schedule_name", "due_time", "task_id", "claimed_time", "claimed_by"]
     if conn.dialect.name == "postgresql":
         u = _unnested(("n", _TEXTS), ("d", _TIMES), ("t", _TEXTS))
@@ -191,6 +196,8 @@ def claim(
             },
         )
         return {(name, due.astimezone(UTC)) for name, due in rows}
+    if conn.dialect.name in MYSQL_DIALECTS:
+        return _claim_mysql(conn, dues, columns, holder=holder, now=now)
     won: set[tuple[str, datetime]] = set()
     for start in range(0, len(dues), _CHUNK):
         chunk = dues[start : start + _CHUNK]
@@ -202,6 +209,39 @@ def claim(
             .returning(ledger.c.schedule_name, ledger.c.due_time)
         )
         won.update((row[0], row[1]) for row in conn.execute(stmt))
+    return won
+
+
+def _claim_mysql(
+    conn: Connection,
+    dues: Sequence[tuple[str, datetime, str]],
+    columns: list[str],
+    *,
+    holder: str,
+    now: datetime,
+) -> set[tuple[str, datetime]]:
+    """MySQL/MariaDB have no ON CONFLICT ... RETURNING. Per chunk: the pairs already in
+    the ledger (claimed before: not won), then `INSERT ... ON DUPLICATE KEY UPDATE id = id`
+    (a no-op on a claimed pair; unlike INSERT IGNORE it turns no other error into a
+    warning), then the pairs that carry this call's stamp, claimed_by = holder and
+    claimed_time = now to the microsecond. A pair another beat claimed in between carries
+    its stamp; one claimed by this holder before was in the first read."""
+    won: set[tuple[str, datetime]] = set()
+    for start in range(0, len(dues), _CHUNK):
+        chunk = dues[start : start + _CHUNK]
+        pairs = [(n, d) for n, d, _ in chunk]
+        in_chunk = tuple_(ledger.c.schedule_name, ledger.c.due_time).in_(pairs)
+        pair_columns = (ledger.c.schedule_name, ledger.c.due_time)
+        before = {(n, d) for n, d in conn.execute(select(*pair_columns).where(in_chunk))}
+        values = [dict(zip(columns, (n, d, t, now, holder), strict=True)) for n, d, t in chunk]
+        stmt = mysql.insert(ledger).values(values)
+        conn.execute(stmt.on_duplicate_key_update(id=ledger.c.id))
+        stamped = conn.execute(
+            select(*pair_columns)
+            .where(in_chunk)
+            .where(ledger.c.claimed_by == holder, ledger.c.claimed_time == now)
+        )
+        won.update((n, d) for n, d in stamped if (n, d) not in before)
     return won
 
 
@@ -308,6 +348,16 @@ def write_run_state(conn: Connection, sent: Sequence[tuple[str, datetime]]) -> N
 
 def claim_execution(conn: Connection, task_id: str, now: datetime) -> bool:
     """True for the first claim of this task id (until the beat prunes it)."""
+    if conn.dialect.name in MYSQL_DIALECTS:
+        # No RETURNING, and the affected-row count of a no-op upsert is 1 too (SQLAlchemy
+        # connects with CLIENT_FOUND_ROWS): a plain INSERT, whose duplicate key is the
+        # answer. In a savepoint, so the caller's transaction goes on either way.
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(executions).values(task_id=task_id, started_time=now))
+        except IntegrityError:
+            return False
+        return True
     result = conn.execute(
         _upsert(conn, executions)
         .values(task_id=task_id, started_time=now)

@@ -164,10 +164,17 @@ def check_database_url(url: str, key: str = "SYNCD_DATABASE_URL") -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """Pin PostgreSQL URLs to psycopg 3, whatever driver the user wrote (or none)."""
+    """Pin PostgreSQL URLs to psycopg 3 and MySQL/MariaDB URLs without a driver to pymysql,
+    whatever the user wrote; MySQL/MariaDB connections speak utf8mb4 unless the URL says
+    otherwise (MySQL's `utf8` is three bytes a character: no emoji in a description)."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    for prefix in ("mysql://", "mariadb://"):
+        if url.startswith(prefix):
+            url = "mysql+pymysql://" + url[len(prefix) :]
+    if url.startswith(("mysql+", "mariadb+")) and not re.search(r"[?&]charset=", url):
+        url += ("&" if "?" in url else "?") + "charset=utf8mb4"
     return url
 
 

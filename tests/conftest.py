@@ -1,4 +1,5 @@
-"""Shared fixtures: throwaway PostgreSQL databases, Redis key prefixes, SQLite files.
+"""Shared fixtures: throwaway PostgreSQL and MariaDB databases, Redis key prefixes, SQLite
+files.
 
 Every test gets its own database / prefix and cleans up, so the suite can run twice in a
 row and beside a running dev stack. Services are the real ones on 127.0.0.1; a test that
@@ -14,10 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
 import redis
 
 PG_ADMIN_URL = os.environ.get("SYNCD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# MariaDB (or MySQL): host, port and user of the server the tests make their databases on.
+MYSQL_ADMIN_URL = os.environ.get("SYNCD_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306")
 REDIS_URL = os.environ.get("SYNCD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("SYNCD_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +45,43 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _mysql_admin() -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(MYSQL_ADMIN_URL)
+    return pymysql.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        autocommit=True,
+    )
+
+
+def create_mysql_database() -> tuple[str, str]:
+    """Create an empty database on MariaDB, as docs/databases.md says to (utf8mb4, the
+    default case-insensitive collation: the tables bring their own); return (name, URL)."""
+    name = f"syncd_test_{uuid.uuid4().hex[:12]}"
+    with _mysql_admin() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return name, f"{MYSQL_ADMIN_URL.rstrip('/')}/{name}?charset=utf8mb4"
+
+
+def drop_mysql_database(name: str) -> None:
+    with _mysql_admin() as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for this test (SQLAlchemy URL, pymysql)."""
+    name, url = create_mysql_database()
+    try:
+        yield url
+    finally:
+        drop_mysql_database(name)
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test (SQLAlchemy URL, psycopg 3)."""
@@ -56,17 +97,38 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'syncd.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Both supported databases, one test run each."""
+    """Every supported database, one test run each."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'syncd.db'}"
         return
-    name, url = create_pg_database()
+    create, drop = (
+        (create_pg_database, drop_pg_database)
+        if request.param == "postgresql"
+        else (create_mysql_database, drop_mysql_database)
+    )
+    name, url = create()
     try:
         yield url
     finally:
-        drop_pg_database(name)
+        drop(name)
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each server database (for what SQLite has no part in: locks that wait, racing
+    connections, the result backend), one test run each."""
+    create, drop = (
+        (create_pg_database, drop_pg_database)
+        if request.param == "postgresql"
+        else (create_mysql_database, drop_mysql_database)
+    )
+    name, url = create()
+    try:
+        yield url
+    finally:
+        drop(name)
 
 
 @pytest.fixture

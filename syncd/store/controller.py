@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from celeryapp.models import ControllerState
 from syncd.store.engine import connect, engine_for
+from syncd.store.transaction import mysql_lock_name, release_mysql_lock
 
 controller = cast(Table, ControllerState.__table__)
 # Advisory locks of `syncd serve`: one per source, so one replica fetches and applies.
@@ -61,23 +62,22 @@ def controller_lock(url: str, key: str, lock_file: str) -> Iterator[bool]:
         return
     number = _CONTROLLER_LOCK_BASE | (int(key[:4], 16) & 0xFFFF)
     with connect(url) as conn:
+        # MySQL/MariaDB: a named lock of this database (at most 64 characters: the
+        # source's key shortened, the database as a digest).
+        lock_name = mysql_lock_name(conn, f"serve-{key[:14]}")
         if name == "postgresql":
             held = bool(conn.execute(select(func.pg_try_advisory_lock(number))).scalar())
         else:
-            held = (
-                conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": f"syncd-serve-{key}"}).scalar()
-                == 1
-            )
+            held = conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": lock_name}).scalar() == 1
         conn.commit()
         try:
             yield held
         finally:
-            if held:
+            if held and name == "postgresql":
                 try:
-                    if name == "postgresql":
-                        conn.execute(select(func.pg_advisory_unlock(number)))
-                    else:
-                        conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"syncd-serve-{key}"})
+                    conn.execute(select(func.pg_advisory_unlock(number)))
                     conn.commit()
                 except DBAPIError:
                     conn.invalidate()  # the connection is gone, and the lock with it
+            elif held:
+                release_mysql_lock(conn, lock_name)

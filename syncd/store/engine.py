@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from celeryapp.models import json_column_loads
+from celeryapp.models import server_engine_options
 from celeryapp.redact import redact_url
 from celeryapp.settings import sqlalchemy_url
 from syncd.errors import NoDatabase, ServiceUnavailable, UsageError
@@ -54,7 +54,7 @@ def engine_for(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN DEFERRED")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_deserializer=json_column_loads)
+    return create_engine(url, **server_engine_options(url))
 
 
 @contextmanager
@@ -99,7 +99,9 @@ def sqlite_file(url: str) -> str | None:
 
 def database_exists(url: str) -> bool:
     """False only when the URL names a SQLite file that is not there: connecting would
-    create it, so read-only commands ask first. A server database is asked by connecting."""
+    create it, so read-only commands ask first. A server database (PostgreSQL, MySQL,
+    MariaDB) is never created by connecting, so it is asked by connecting: a missing one is
+    the server's error (exit 3)."""
     path = sqlite_file(url)
     return path is None or os.path.exists(path)
 

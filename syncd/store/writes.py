@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, bindparam, delete, insert, update
 
+from celeryapp.models import MANIFEST_PATH_LENGTH, MYSQL_DIALECTS, MYSQL_KEY_CHARS
 from syncd.plan import Plan
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.store.reads import manifest, read_manifest, revisions, table
@@ -83,24 +84,27 @@ def insert_revision(
     summary: Mapping[str, int],
     changes_json: Sequence[dict[str, Any]],
 ) -> int:
-    """One revision row (an apply, a rollback, a pause or a resume); its number."""
-    stmt = (
-        insert(revisions)
-        .values(
-            created_time=info.now,
-            git_commit=info.git_commit,
-            git_author=info.git_author,
-            git_subject=info.git_subject,
-            actor=info.actor,
-            changed_names=list(changed_names),
-            summary=dict(summary),
-            changes=list(changes_json),
-            kind=info.kind,
-            note=info.note,
-        )
-        .returning(revisions.c.id)
+    """One revision row (an apply, a rollback, a pause or a resume); its number.
+
+    MySQL 8 has no INSERT ... RETURNING (MariaDB from 10.5): on the MySQL family the number
+    is the connection's last insert id, which no other session's insert can move."""
+    stmt = insert(revisions).values(
+        created_time=info.now,
+        git_commit=info.git_commit,
+        git_author=info.git_author,
+        git_subject=info.git_subject,
+        actor=info.actor,
+        changed_names=list(changed_names),
+        summary=dict(summary),
+        changes=list(changes_json),
+        kind=info.kind,
+        note=info.note,
     )
-    return int(conn.execute(stmt).scalar_one())
+    if conn.dialect.name in MYSQL_DIALECTS:
+        key = conn.execute(stmt).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+    return int(conn.execute(stmt.returning(revisions.c.id)).scalar_one())
 
 
 def _bookkeeping(schedule: Schedule) -> dict[str, Any]:
@@ -205,8 +209,13 @@ def _default(column: Any) -> Any:
 
 
 def write_manifest(conn: Connection, files: Mapping[str, tuple[str, list[str]]]) -> None:
-    """Replace the file manifest (path -> source hash, names) when it changed."""
-    if read_manifest(conn) == dict(files):
+    """Replace the file manifest (path -> source hash, names) when it changed.
+
+    The manifest only saves re-reading unchanged files: a path longer than the key column
+    holds (MYSQL_KEY_CHARS on MySQL/MariaDB) is left out, and that file is read every time."""
+    longest = MYSQL_KEY_CHARS if conn.dialect.name in MYSQL_DIALECTS else MANIFEST_PATH_LENGTH
+    files = {p: entry for p, entry in files.items() if len(p) <= longest}
+    if read_manifest(conn) == files:
         return
     conn.execute(delete(manifest))
     if files:

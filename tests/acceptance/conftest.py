@@ -9,7 +9,12 @@ import pytest
 
 from tests.acceptance.installed import Installed, build_and_install
 from tests.celery_worker import worker_env
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 from tests.tally import Tally, tally_env
 
 
@@ -23,11 +28,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 BEAT = {"SYNCD_BEAT_LOCK_TTL": "3", "SYNCD_BEAT_MAX_INTERVAL": "1", "SYNCD_BEAT_POLL_INTERVAL": "2"}
 
 
-@pytest.fixture(params=["embedded", "postgresql+redis"])
+@pytest.fixture(params=["embedded", "postgresql+redis", "mariadb+redis"])
 def tally_stack(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> Iterator[dict[str, str]]:
-    """The embedded default (SQLite + filesystem broker, no Redis), or PostgreSQL + Redis."""
+    """The embedded default (SQLite + filesystem broker, no Redis), PostgreSQL + Redis, or
+    MariaDB + Redis."""
     tally = tmp_path / "tally"
     if request.param == "embedded":
         base = worker_env(
@@ -39,11 +45,16 @@ def tally_stack(
         )
         yield tally_env(base, tally)
         return
-    name, url = create_pg_database()
+    create, drop = (
+        (create_pg_database, drop_pg_database)
+        if request.param == "postgresql+redis"
+        else (create_mysql_database, drop_mysql_database)
+    )
+    name, url = create()
     try:
         yield tally_env(worker_env(url, redis_url, redis_prefix, **BEAT), tally)
     finally:
-        drop_pg_database(name)
+        drop(name)
 
 
 def tally_of(env: dict[str, str]) -> Tally:
@@ -51,4 +62,8 @@ def tally_of(env: dict[str, str]) -> Tally:
 
 
 def stack_name(env: dict[str, str]) -> str:
-    return "PostgreSQL + Redis" if env.get("SYNCD_REDIS_URL") else "embedded (SQLite, no Redis)"
+    if not env.get("SYNCD_REDIS_URL"):
+        return "embedded (SQLite, no Redis)"
+    return (
+        "MariaDB" if env["SYNCD_DATABASE_URL"].startswith("mysql") else "PostgreSQL"
+    ) + " + Redis"

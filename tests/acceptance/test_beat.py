@@ -1,4 +1,5 @@
-"""The beat with real `celery beat` and `celery worker` processes, PostgreSQL and Redis."""
+"""The beat with real `celery beat` and `celery worker` processes, PostgreSQL or MariaDB, and
+Redis."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.acceptance
 
 
 @pytest.fixture
-def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+def env(server_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """PostgreSQL or MariaDB (tests/conftest.py `server_url`), with Redis."""
     return worker_env(
-        pg_url,
+        server_url,
         redis_url,
         redis_prefix,
         SYNCD_BEAT_LOCK_TTL="3",
@@ -163,16 +165,16 @@ def test_restart_of_the_only_beat_repeats_nothing_and_skips_nothing(
 
 
 def test_database_lease_lock_without_redis(
-    pg_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
+    server_url: str, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     env = worker_env(
-        pg_url, None, redis_prefix, CELERY_BROKER_URL=redis_url, SYNCD_BEAT_LOCK_TTL="3"
+        server_url, None, redis_prefix, CELERY_BROKER_URL=redis_url, SYNCD_BEAT_LOCK_TTL="3"
     )
     env.pop("SYNCD_REDIS_URL", None)
     folder = tmp_path / "schedules"
     write(folder, "  - name: lease\n    task: celeryapp.tasks.echo\n    every: 1s\n")
     apply(env, folder)
-    engine = create_engine(pg_url)
+    engine = create_engine(server_url)
     with celery_worker(env, tmp_path), beats(env, tmp_path, 2) as pair:
         wait_for(lambda: any(b.leading for b in pair), 60, what="a leader")
         time.sleep(4)

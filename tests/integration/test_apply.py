@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, select, text
 
 from celeryapp.models import Revision, TaskSchedule
 from syncd import store
+from syncd.store.transaction import mysql_lock_name
 from syncd.sync import Options, apply, plan
 from tests.corpus import INVALID_CASES
 
@@ -288,33 +289,37 @@ def test_database_unreachable_exits_3_without_password(tree: Path) -> None:
     assert "cannot reach the database" in out.stderr and "s3cret" not in out.stderr
 
 
-def test_lock_timeout_exits_4(pg_url: str, tree: Path) -> None:
-    store.migrate(pg_url)
-    holder = create_engine(pg_url)
+def test_lock_timeout_exits_4(server_url: str, tree: Path) -> None:
+    store.migrate(server_url)
+    holder = create_engine(server_url)
     conn = holder.connect()
     trans = conn.begin()
-    conn.execute(text(f"SELECT pg_advisory_xact_lock({store.APPLY_LOCK_KEY})"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({store.APPLY_LOCK_KEY})"))
+    else:
+        name = mysql_lock_name(conn, "apply")
+        assert conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
     try:
         started = time.monotonic()
-        out = run("--database-url", pg_url, "apply", "--lock-timeout", "1", cwd=tree, check=4)
+        out = run("--database-url", server_url, "apply", "--lock-timeout", "1", cwd=tree, check=4)
         assert "another apply" in out.stderr
         assert time.monotonic() - started < 60
     finally:
         trans.rollback()
-        conn.close()
+        conn.close()  # a MySQL named lock ends with its session
         holder.dispose()
-    run("--database-url", pg_url, "apply", cwd=tree, check=0)
+    run("--database-url", server_url, "apply", cwd=tree, check=0)
 
 
-def test_concurrent_applies_serialize(pg_url: str, tree: Path) -> None:
-    store.migrate(pg_url)
+def test_concurrent_applies_serialize(server_url: str, tree: Path) -> None:
+    store.migrate(server_url)
     results: list[int] = []
 
     def worker(i: int) -> None:
         folder = tree / f"in{i}"
         folder.mkdir()
         (folder / "s.yaml").write_text(A.replace("30s", f"{i + 1}m"))
-        done = run("--database-url", pg_url, "apply", str(folder), check=None)
+        done = run("--database-url", server_url, "apply", str(folder), check=None)
         results.append(done.returncode)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
@@ -323,7 +328,7 @@ def test_concurrent_applies_serialize(pg_url: str, tree: Path) -> None:
     for t in threads:
         t.join()
     assert results == [0, 0, 0, 0]
-    rows = [r for r in dump(pg_url) if "task" in r]
+    rows = [r for r in dump(server_url) if "task" in r]
     assert len(rows) == 2
     final = next(r for r in rows if r["name"] == "heartbeat")["interval_every"]
     assert final in {60, 120, 180, 240}
@@ -332,7 +337,7 @@ def test_concurrent_applies_serialize(pg_url: str, tree: Path) -> None:
         json.loads(
             run(
                 "--database-url",
-                pg_url,
+                server_url,
                 "plan",
                 "--format",
                 "json",

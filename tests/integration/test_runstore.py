@@ -1,5 +1,7 @@
-"""The run side's statements on both databases: each batch statement has a PostgreSQL form
-(arrays unnested in one statement) and a SQLite form, and both must write the same rows."""
+"""The run side's statements on every database: each batch statement has a PostgreSQL form
+(arrays unnested in one statement), a SQLite form and a MySQL/MariaDB form (no RETURNING:
+an upsert, then a read of what carries this claim's stamp), and all must write the same
+rows and win the same claims."""
 
 from __future__ import annotations
 
@@ -101,3 +103,49 @@ def test_execution_marks_and_the_lease(engine: Any) -> None:
         assert runstore.lease_holder(conn, "beat") == "two"
         runstore.release_lease(conn, "beat", "two")
         assert runstore.lease_holder(conn, "beat") is None
+
+
+def test_a_holder_claiming_again_in_the_same_instant_wins_nothing(engine: Any) -> None:
+    """MySQL has no RETURNING: a claim is known by its stamp (holder, now); a pair the same
+    holder stamped before, even at the same instant, is not won again."""
+    triples = [("b", BASE + timedelta(seconds=s), task_id("b", BASE)) for s in (0, 1)]
+    with engine.begin() as conn:
+        assert runstore.claim(conn, triples[:1], holder="one", now=BASE) == {("b", BASE)}
+    with engine.begin() as conn:
+        won = runstore.claim(conn, triples, holder="one", now=BASE)
+    assert won == {("b", BASE + timedelta(seconds=1))}
+
+
+def test_racing_beats_win_disjoint_claims_that_cover_every_due_time(server_url: str) -> None:
+    """Four connections claim the same 300 overlapping due times at once: each pair is won
+    by exactly one of them, whichever dialect's upsert decides it."""
+    import threading
+
+    store.migrate(server_url)
+    engine = runstore.new_engine(server_url)
+    dues = [BASE + timedelta(seconds=i) for i in range(300)]
+    won: dict[str, set[tuple[str, datetime]]] = {}
+    start = threading.Barrier(4)
+
+    def beat(holder: str, order: list[datetime]) -> None:
+        triples = [("a", d, task_id("a", d)) for d in order]
+        start.wait()
+        for chunk in range(0, len(triples), 50):
+            with engine.begin() as conn:
+                got = runstore.claim(conn, triples[chunk : chunk + 50], holder=holder, now=BASE)
+            won.setdefault(holder, set()).update(got)
+
+    orders = [dues, dues[::-1], dues[100:] + dues[:100], dues[::2] + dues[1::2]]
+    threads = [
+        threading.Thread(target=beat, args=(f"beat-{i}", order)) for i, order in enumerate(orders)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        engine.dispose()
+    claimed = [pair for pairs in won.values() for pair in pairs]
+    assert len(claimed) == len(set(claimed)) == len(dues)
+    assert set(claimed) == {("a", d) for d in dues}

@@ -1,4 +1,4 @@
-"""A real gevent worker against Redis (broker, per-test prefix) and PostgreSQL (results).
+"""A real gevent worker against Redis (broker, per-test prefix), PostgreSQL or MariaDB (results).
 
 One worker per test keeps the tests independent; each checks one guarantee of the task
 base class end to end, through real messages with the headers the beat sends.
@@ -31,8 +31,8 @@ def beat_headers(schedule: str, overlap: str = "allow", due: str = DUE) -> dict[
 
 
 @pytest.fixture
-def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
-    return worker_env(pg_url, redis_url, redis_prefix)
+def env(server_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return worker_env(server_url, redis_url, redis_prefix)
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def taskmeta(database_url: str, task_id: str) -> dict[str, Any]:
 
 
 def test_echo_result_is_in_the_result_backend_with_extended_fields(
-    env: dict[str, str], app: Any, tmp_path: Path, pg_url: str
+    env: dict[str, str], app: Any, tmp_path: Path, server_url: str
 ) -> None:
     with celery_worker(env, tmp_path) as worker:
         result = app.send_task("celeryapp.tasks.echo", [1, "two"], {"three": 3})
         assert result.get(timeout=60) == {"args": [1, "two"], "kwargs": {"three": 3}}
-    row = taskmeta(pg_url, result.id)
+    row = taskmeta(server_url, result.id)
     assert row["status"] == "SUCCESS"
     assert row["name"] == "celeryapp.tasks.echo"
     assert json.loads(row["args"]) == [1, "two"]
@@ -135,7 +135,7 @@ def test_manual_runs_and_plain_tasks_are_not_deduplicated(
 
 @pytest.mark.parametrize("task", ["celeryapp.tasks.flaky_db", "celeryapp.tasks.async_flaky_db"])
 def test_transient_database_errors_are_retried_and_not_blocked_by_once_only(
-    env: dict[str, str], app: Any, tmp_path: Path, pg_url: str, task: str
+    env: dict[str, str], app: Any, tmp_path: Path, server_url: str, task: str
 ) -> None:
     key = f"{env['SYNCD_REDIS_PREFIX']}:attempts"
     task_id = f"flaky@{DUE}"
@@ -146,7 +146,7 @@ def test_transient_database_errors_are_retried_and_not_blocked_by_once_only(
     assert "retry 1/5" in log
     assert "retry 2/5" in log
     assert f"[schedule=flaky due={DUE}] transient database error" in log
-    assert taskmeta(pg_url, task_id)["retries"] == 2
+    assert taskmeta(server_url, task_id)["retries"] == 2
 
 
 def test_retries_stop_at_the_maximum(
@@ -207,10 +207,10 @@ def test_overlap_allow_runs_concurrently(
 
 
 def test_without_redis_once_only_uses_the_database_and_the_embedded_broker(
-    pg_url: str, tmp_path: Path
+    server_url: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)  # the execution table, as `syncd apply` or `syncd migrate` leave it
-    env = worker_env(pg_url, None, "nobroker", SYNCD_BROKER_DIR=str(tmp_path / "broker"))
+    migrate(server_url)  # the execution table, as `syncd apply` or `syncd migrate` leave it
+    env = worker_env(server_url, None, "nobroker", SYNCD_BROKER_DIR=str(tmp_path / "broker"))
     app = client_app(env)
     task_id = f"report@{DUE}"
     try:

@@ -71,9 +71,9 @@ def test_once_only_runs_when_redis_is_unreachable(caplog: pytest.LogCaptureFixtu
     assert "schedule=report" in caplog.text
 
 
-def test_once_only_without_redis_claims_the_task_id_in_the_database(pg_url: str) -> None:
-    migrate(pg_url)
-    settings = Settings(database_url=pg_url, redis_url=None)
+def test_once_only_without_redis_claims_the_task_id_in_the_database(server_url: str) -> None:
+    migrate(server_url)
+    settings = Settings(database_url=server_url, redis_url=None)
     task_id = f"report@{DUE}-db"
     assert should_execute(BEAT_RUN, task_id, 0, settings)
     assert not should_execute(BEAT_RUN, task_id, 0, settings)
@@ -81,11 +81,11 @@ def test_once_only_without_redis_claims_the_task_id_in_the_database(pg_url: str)
     assert should_execute(BEAT_RUN, f"report@{DUE}-other", 0, settings)
 
 
-def test_once_only_without_redis_lets_one_of_two_racing_copies_through(pg_url: str) -> None:
+def test_once_only_without_redis_lets_one_of_two_racing_copies_through(server_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    migrate(pg_url)
-    settings = Settings(database_url=pg_url, redis_url=None)
+    migrate(server_url)
+    settings = Settings(database_url=server_url, redis_url=None)
     ids = [f"race@{DUE}-{i}" for i in range(50)]
     with ThreadPoolExecutor(8) as pool:
         verdicts = list(pool.map(lambda t: should_execute(BEAT_RUN, t, 0, settings), ids * 4))

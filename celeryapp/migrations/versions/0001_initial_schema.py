@@ -7,6 +7,8 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,6 +20,10 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# utf8mb4 and exact comparison on MySQL/MariaDB whatever the database defaults
+# (celeryapp.models.MYSQL_TABLE_OPTIONS); other dialects ignore mysql_* options.
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -27,6 +33,7 @@ def upgrade() -> None:
         sa.Column("expires_time", UTCDateTime(timezone=True), nullable=True),
         sa.Column("heartbeat_time", UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_syncd_beat_lease")),
+        **MYSQL_TABLE,
     )
     op.create_table(
         "syncd_dispatch_ledger",
@@ -47,6 +54,7 @@ def upgrade() -> None:
             "due_time",
             name=op.f("uq_syncd_dispatch_ledger_schedule_name_due_time"),
         ),
+        **MYSQL_TABLE,
     )
     with op.batch_alter_table("syncd_dispatch_ledger", schema=None) as batch_op:
         batch_op.create_index(
@@ -68,13 +76,20 @@ def upgrade() -> None:
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_syncd_revision")),
+        **MYSQL_TABLE,
     )
     op.create_table(
         "syncd_source",
-        sa.Column("path", sa.String(length=1024), nullable=False),
+        # 1024 characters; 768 on MySQL/MariaDB, whose keys hold 3072 bytes of utf8mb4.
+        sa.Column(
+            "path",
+            sa.String(length=1024).with_variant(sa.String(length=768), "mariadb", "mysql"),
+            nullable=False,
+        ),
         sa.Column("source_hash", sa.String(length=64), nullable=False),
         sa.Column("names", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("path", name=op.f("pk_syncd_source")),
+        **MYSQL_TABLE,
     )
     op.create_table(
         TABLE_NAME,
@@ -117,6 +132,7 @@ def upgrade() -> None:
         sa.Column("schedule_changed_time", UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{TABLE_NAME}")),
         sa.UniqueConstraint("name", name=op.f(f"uq_{TABLE_NAME}_name")),
+        **MYSQL_TABLE,
     )
 
 

@@ -7,6 +7,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,6 +19,10 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# utf8mb4 and exact comparison on MySQL/MariaDB whatever the database defaults
+# (celeryapp.models.MYSQL_TABLE_OPTIONS); other dialects ignore mysql_* options.
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def upgrade() -> None:
@@ -43,6 +49,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(length=128), nullable=False),
         sa.Column("started_time", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_syncd_execution")),
+        **MYSQL_TABLE,
     )
     with op.batch_alter_table("syncd_execution", schema=None) as batch_op:
         batch_op.create_index("ix_syncd_execution_started_time", ["started_time"], unique=False)

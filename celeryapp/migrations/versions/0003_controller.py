@@ -7,6 +7,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,6 +18,10 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# utf8mb4 and exact comparison on MySQL/MariaDB whatever the database defaults
+# (celeryapp.models.MYSQL_TABLE_OPTIONS); other dialects ignore mysql_* options.
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def upgrade() -> None:
@@ -45,6 +51,7 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=256), nullable=True),
         sa.Column("updated_time", UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_syncd_controller")),
+        **MYSQL_TABLE,
     )
 
 

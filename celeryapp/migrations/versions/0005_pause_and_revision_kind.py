@@ -7,6 +7,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,6 +20,10 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# utf8mb4 and exact comparison on MySQL/MariaDB whatever the database defaults
+# (celeryapp.models.MYSQL_TABLE_OPTIONS); other dialects ignore mysql_* options.
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -28,6 +34,7 @@ def upgrade() -> None:
         sa.Column("paused_time", UTCDateTime(timezone=True), nullable=False),
         sa.Column("until_time", UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_syncd_pause")),
+        **MYSQL_TABLE,
     )
     # Nullable: every existing revision was an apply, which is what NULL means.
     with op.batch_alter_table("syncd_revision", schema=None) as batch_op:
