@@ -141,6 +141,9 @@ class TaskSchedule(Base):
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Rows created by syncd are managed; rows made by other means are never touched.
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The scope whose apply owns this managed row (syncd.scopes); NULL: the default scope.
+    # An apply prunes only its own scope's rows; the beat loads every row whatever it is.
+    scope: Mapped[str | None] = mapped_column(String(limits.SCOPE_LENGTH))
     # Where the schedule is declared, "PATH:LINE", refreshed silently when it moves.
     source: Mapped[str | None] = mapped_column(String(1024))
     # Hash of the source file's bytes plus everything its validation depends on.
@@ -178,6 +181,8 @@ class Revision(Base):
     kind: Mapped[str | None] = mapped_column(String(16))
     # Said by whoever made it: "rollback to revision 7", the reason of a pause.
     note: Mapped[str | None] = mapped_column(Text)
+    # The scope of the apply that made it (NULL: the default scope, or not an apply).
+    scope: Mapped[str | None] = mapped_column(String(limits.SCOPE_LENGTH))
 
 
 class Pause(Base):
@@ -291,10 +296,13 @@ class SourceManifest(Base):
 
     A plan skips a file (no parse, no validation) only when its hash matches *and* every
     name it declared is still a managed, undrifted row, so a row deleted by hand is noticed.
+    Keyed by scope and path: two repositories' `schedules/jobs.yaml` are two files. The
+    default scope is the empty string here (a key column cannot be NULL).
     """
 
     __tablename__ = "syncd_source"
 
+    scope: Mapped[str] = mapped_column(String(limits.SCOPE_LENGTH), primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     source_hash: Mapped[str] = mapped_column(String(64))
     names: Mapped[list[str]] = mapped_column(JSON, default=list)
