@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ class RevisionInfo:
     git_subject: str | None = None
     kind: str | None = None  # None: an apply; "rollback", "pause", "resume"
     note: str | None = None  # "rollback to revision 7"
+    scope: str | None = None  # the apply's scope (None: the default scope)
 
 
 def write_plan(
@@ -40,6 +41,8 @@ def write_plan(
     changes_json: Sequence[dict[str, Any]],
 ) -> int | None:
     """Write a plan inside the caller's transaction; return the revision (None: no-op)."""
+    if plan.scoped and plan.scope is not None:
+        info = replace(info, scope=plan.scope)
     revision = _write_revision(conn, plan, info, changes_json) if plan.changes else None
     creates: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -51,6 +54,8 @@ def write_plan(
             continue
         assert change.schedule is not None
         record = _record(change.schedule, revision)
+        if plan.scoped:
+            record["scope"] = plan.scope
         if change.action == "create":
             creates.append(
                 {**record, "created_time": info.now, "schedule_changed_time": info.now,
@@ -97,6 +102,7 @@ def insert_revision(
             changes=list(changes_json),
             kind=info.kind,
             note=info.note,
+            scope=info.scope,
         )
         .returning(revisions.c.id)
     )
@@ -204,13 +210,21 @@ def _default(column: Any) -> Any:
     return default.arg
 
 
-def write_manifest(conn: Connection, files: Mapping[str, tuple[str, list[str]]]) -> None:
-    """Replace the file manifest (path -> source hash, names) when it changed."""
-    if read_manifest(conn) == dict(files):
+def write_manifest(
+    conn: Connection, files: Mapping[str, tuple[str, list[str]]], scope: str | None = None
+) -> None:
+    """Replace one scope's file manifest (path -> source hash, names) when it changed;
+    other scopes' entries stay (their paths may be the same)."""
+    before = {p: v for (s, p), v in read_manifest(conn).items() if s == scope}
+    if before == dict(files):
         return
-    conn.execute(delete(manifest))
+    key = scope or ""
+    conn.execute(delete(manifest).where(manifest.c.scope == key))
     if files:
         conn.execute(
             insert(manifest),
-            [{"path": p, "source_hash": h, "names": n} for p, (h, n) in sorted(files.items())],
+            [
+                {"scope": key, "path": p, "source_hash": h, "names": n}
+                for p, (h, n) in sorted(files.items())
+            ],
         )

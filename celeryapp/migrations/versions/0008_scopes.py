@@ -20,7 +20,7 @@ depends_on = None
 
 
 def _manifest(*key: str) -> None:
-    columns = [
+    columns: list[sa.schema.SchemaItem] = [
         sa.Column("path", sa.String(1024), nullable=False),
         sa.Column("source_hash", sa.String(64), nullable=False),
         sa.Column("names", sa.JSON(), nullable=False),
