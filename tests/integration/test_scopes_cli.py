@@ -90,7 +90,7 @@ def test_two_scopes_never_touch_each_others_rows(db_url: str, repos: tuple[Path,
     assert ok(syncd(b, db_url, "plan", "--scope", "ops", "--format", "json"))["changes"] == []
 
     # A drops a schedule: only A's row goes; B's rows are as they were.
-    (a / "schedules" / "jobs.yaml").write_text(TEAM_A.split("  - name: pay-report")[0])
+    (a / "schedules" / "jobs.yaml").write_text(TEAM_A.split("  - name: pay-report", maxsplit=1)[0])
     before_b = rows(db_url)["ops-heartbeat"]
     removed = ok(syncd(a, db_url, "apply", "--format", "json"))
     assert [(c["action"], c["name"]) for c in removed["changes"]] == [("delete", "pay-report")]

@@ -81,7 +81,9 @@ def test_adopt_takes_over_unmanaged_rows_but_never_another_scopes() -> None:
     other = make_plan([sched("n")], [row(sched("n"), None)], scope="pay", adopt=True)
     assert [e.code for e in other.errors] == ["ownership.other-scope"]
     assert "the default scope" in other.errors[0].message
-    legacy = make_plan([sched("n")], [row(sched("n"), None, managed=False)], scope="pay", adopt=True)
+    legacy = make_plan(
+        [sched("n")], [row(sched("n"), None, managed=False)], scope="pay", adopt=True
+    )
     assert not legacy.errors and [c.adopt for c in legacy.changes] == [True]
 
 
