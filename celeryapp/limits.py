@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 INT_MAX = 2**31 - 1  # Integer: interval_every, catchup_window, expire_seconds, run counts
 
 NAME_LENGTH = 64
+SCOPE_LENGTH = 64  # a scope (syncd.scopes): the same pattern as a schedule name
 TASK_LENGTH = 256
 QUEUE_LENGTH = 256  # queue, exchange, routing_key
 CRON_LENGTH = 64

@@ -47,7 +47,7 @@ MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
 # InnoDB keys hold at most 3072 bytes, and utf8mb4 counts 4 bytes a character: a
 # VARCHAR(1024) key is 4096 bytes. The file manifest's path is a key; on MySQL it is
 # this long, and a longer path is simply not cached (syncd.store.writes.write_manifest).
-MYSQL_KEY_CHARS = 768
+MYSQL_KEY_CHARS = 700  # with the 64-character scope, (scope, path) fits 3072 key bytes
 MANIFEST_PATH_LENGTH = 1024
 # Every table is utf8mb4 with a binary collation on MySQL/MariaDB, whatever the database's
 # defaults: four bytes a character, and names compared exactly as PostgreSQL and SQLite
@@ -188,6 +188,9 @@ class TaskSchedule(Base):
     headers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Rows created by syncd are managed; rows made by other means are never touched.
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The scope whose apply owns this managed row (syncd.scopes); NULL: the default scope.
+    # An apply prunes only its own scope's rows; the beat loads every row whatever it is.
+    scope: Mapped[str | None] = mapped_column(String(limits.SCOPE_LENGTH))
     # Where the schedule is declared, "PATH:LINE", refreshed silently when it moves.
     source: Mapped[str | None] = mapped_column(String(1024))
     # Hash of the source file's bytes plus everything its validation depends on.
@@ -226,6 +229,8 @@ class Revision(Base):
     kind: Mapped[str | None] = mapped_column(String(16))
     # Said by whoever made it: "rollback to revision 7", the reason of a pause.
     note: Mapped[str | None] = mapped_column(Text)
+    # The scope of the apply that made it (NULL: the default scope, or not an apply).
+    scope: Mapped[str | None] = mapped_column(String(limits.SCOPE_LENGTH))
 
 
 class Pause(Base):
@@ -343,11 +348,14 @@ class SourceManifest(Base):
 
     A plan skips a file (no parse, no validation) only when its hash matches *and* every
     name it declared is still a managed, undrifted row, so a row deleted by hand is noticed.
+    Keyed by scope and path: two repositories' `schedules/jobs.yaml` are two files. The
+    default scope is the empty string here (a key column cannot be NULL).
     """
 
     __tablename__ = "syncd_source"
     __table_args__ = MYSQL_TABLE_OPTIONS
 
+    scope: Mapped[str] = mapped_column(String(limits.SCOPE_LENGTH), primary_key=True)
     path: Mapped[str] = mapped_column(manifest_path_type(), primary_key=True)
     source_hash: Mapped[str] = mapped_column(String(64))
     names: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from syncd.errors import Diagnostic, InvalidSchedules, SyncdError
 from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.plan import Plan, Row, make_plan
+from syncd.scopes import FileScope
+from syncd.scopes import resolve as resolve_scope
 from syncd.sources import SourceFile, is_schedule_file, read_sources
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.validate import check_across, context_hash, validate_file
@@ -71,15 +73,18 @@ def sources_at(ref: str, paths: Sequence[str]) -> list[SourceFile]:
 
 
 def _validate(
-    sources: Sequence[SourceFile], default_timezone: str, limits: SizeLimits
-) -> tuple[list[Schedule], list[Diagnostic]]:
-    context = context_hash(None, default_timezone, limits)
+    sources: Sequence[SourceFile], default_timezone: str, limits: SizeLimits, scope: str | None
+) -> tuple[list[Schedule], list[Diagnostic], str | None]:
+    context = context_hash(None, default_timezone, limits, scope)
     results = [
         validate_file(s, context=context, default_timezone=default_timezone, limits=limits)
         for s in sources
     ]
     diagnostics = [d for r in results for d in r.diagnostics] + check_across(results)
-    return [s for r in results for s in r.schedules], diagnostics
+    run_scope, mismatched = resolve_scope(
+        [r.scope or FileScope(r.path, None) for r in results], scope
+    )
+    return [s for r in results for s in r.schedules], diagnostics + mismatched, run_scope
 
 
 def diff(
@@ -88,18 +93,34 @@ def diff(
     *,
     default_timezone: str,
     limits: SizeLimits = DEFAULT_SIZE_LIMITS,
+    scope: str | None = None,
 ) -> tuple[Plan, list[str]]:
-    """The plan base -> working tree, and warnings about an invalid base."""
+    """The plan base -> working tree, and warnings about an invalid base. Both sides are
+    in their files' scope (or `scope`, --scope); a base in another scope owns its names, as
+    the table would, so the plan says what an apply would refuse."""
     head_sources, read_errors = read_sources(paths)
-    head, head_errors = _validate(head_sources, default_timezone, limits)
+    head, head_errors, head_scope = _validate(head_sources, default_timezone, limits, scope)
     if read_errors or head_errors:
         raise InvalidSchedules(read_errors + head_errors)
-    before, base_errors = _validate(sources_at(base, paths), default_timezone, limits)
+    before, base_errors, base_scope = _validate(
+        sources_at(base, paths), default_timezone, limits, scope
+    )
     warnings = [f"base {base}: {d}" for d in base_errors]
     rows = []
     for i, schedule in enumerate(before):
         values = row_values(schedule)
         rows.append(
-            Row(i + 1, values, True, str(schedule.source), schedule.source_hash, row_hash(values))
+            Row(
+                i + 1,
+                values,
+                True,
+                str(schedule.source),
+                schedule.source_hash,
+                row_hash(values),
+                base_scope,
+            )
         )
-    return make_plan(head, rows), warnings
+    result = make_plan(head, rows, scope=head_scope)
+    if result.errors:
+        raise InvalidSchedules(list(result.errors))
+    return result, warnings

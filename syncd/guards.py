@@ -33,10 +33,15 @@ class Refusal:
 
 
 def managed_before(plan: Plan) -> int:
-    """Managed rows the plan was made against: deleted, updated in place, or unchanged
-    (an adopted row was not managed; an unmanaged row is never in a plan)."""
+    """Managed rows of the plan's scope it was made against: deleted, updated in place, or
+    unchanged (an adopted row was not managed; an unmanaged row, or another scope's, is
+    never in a plan)."""
     kept = sum(1 for c in plan.changes if c.action == "update" and not c.adopt)
     return plan.summary()["delete"] + kept + plan.unchanged
+
+
+def _of(plan: Plan) -> str:
+    return f" of scope {plan.scope!r}" if plan.scope is not None else ""
 
 
 def check(plan: Plan, guards: Guards, now: datetime | None = None) -> tuple[Refusal, ...]:
@@ -60,8 +65,8 @@ def check(plan: Plan, guards: Guards, now: datetime | None = None) -> tuple[Refu
         out.append(
             Refusal(
                 "allow-empty",
-                f"the plan deletes every managed schedule ({deletes}); check the paths "
-                "given, or pass --allow-empty if that is meant",
+                f"the plan deletes every managed schedule{_of(plan)} ({deletes}); check the "
+                "paths given, or pass --allow-empty if that is meant",
             )
         )
     if guards.max_delete is not None and deletes > guards.max_delete:

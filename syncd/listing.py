@@ -94,6 +94,7 @@ class View:
     consecutive_failures: int
     late_seconds: float | None  # a due time this long ago was never dispatched
     unschedulable: str | None = None  # why the beat skips the row
+    scope: str | None = None  # the scope owning the row (None: the default scope)
     runs: tuple[PastRun, ...] = field(default=())
     next_times: tuple[datetime, ...] = ()  # the next fire times (next_due first), its zone
 
@@ -120,6 +121,7 @@ class View:
             "state": self.state,
             "enabled": self.enabled,
             "managed": self.managed,
+            "scope": self.scope,
             "source": self.source,
             "paused": (
                 None
@@ -228,6 +230,7 @@ def view(
         "timezone": zone,
         "enabled": bool(row.get("enabled", True)),
         "managed": bool(row.get("managed")),
+        "scope": row.get("scope"),
         "source": row.get("source"),
         "paused": held,
         "last_due": last_due,

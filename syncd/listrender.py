@@ -44,9 +44,20 @@ def _ago(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
-def _row(v: View) -> list[str]:
+def _scoped(views: Sequence[View]) -> bool:
+    """A SCOPE column only when some row has a scope: a table of one repository looks as
+    it did before scopes."""
+    return any(v.scope is not None for v in views)
+
+
+def _list_columns(scoped: bool) -> tuple[str, ...]:
+    return (_LIST_COLUMNS[0], "SCOPE", *_LIST_COLUMNS[1:]) if scoped else _LIST_COLUMNS
+
+
+def _row(v: View, scoped: bool = False) -> list[str]:
     return [
         v.name,
+        *([v.scope or "-"] if scoped else []),
         _state_text(v),
         v.timing.replace(": ", " ", 1),
         _when(v.next_due),
@@ -84,14 +95,16 @@ def render_list(views: Sequence[View], fmt: str, *, color: bool = False) -> str:
         return "\n".join(
             [*lines, f"::notice title=syncd list::{escape_data(_summary_line(views))}"]
         )
+    scoped = _scoped(views)
+    columns = _list_columns(scoped)
     if fmt == "markdown":
         out = [f"### syncd list: {_summary_line(views)}", ""]
-        out.append("| " + " | ".join(c.lower() for c in _LIST_COLUMNS) + " |")
-        out.append("|" + "---|" * len(_LIST_COLUMNS))
-        out += ["| " + " | ".join(markdown_cell(c) for c in _row(v)) + " |" for v in views]
+        out.append("| " + " | ".join(c.lower() for c in columns) + " |")
+        out.append("|" + "---|" * len(columns))
+        out += ["| " + " | ".join(markdown_cell(c) for c in _row(v, scoped)) + " |" for v in views]
         return "\n".join(out) + "\n"
-    table = [list(_LIST_COLUMNS), *(_row(v) for v in views)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(_LIST_COLUMNS))]
+    table = [list(columns), *(_row(v, scoped) for v in views)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     lines = []
     for n, cells in enumerate(table):
         text = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
@@ -107,6 +120,8 @@ def render_list(views: Sequence[View], fmt: str, *, color: bool = False) -> str:
 def _detail_lines(v: View, upcoming: Sequence[datetime]) -> list[str]:
     said = words(v)
     owner = "managed" if v.managed else "made by other means"
+    if v.managed and v.scope is not None:
+        owner += f" by scope {v.scope}"
     lines = [
         f"schedule:  {v.name} ({owner}; {v.source or 'no source'})",
         f"task:      {v.task}",

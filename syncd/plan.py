@@ -10,7 +10,10 @@ terms. Rules (DESIGN §3):
   drift: it shows as an update and the apply reverts it;
 * a schedule that only moved (another line or file) is not a change; its source is
   refreshed silently;
-* managed rows absent from the files are deleted, unless `prune` is off.
+* managed rows absent from the files are deleted, unless `prune` is off;
+* a plan belongs to one scope (syncd.scopes): it prunes only that scope's managed rows, and
+  a desired schedule whose name a managed row of another scope holds is an error (even
+  with `adopt`: adoption is for rows syncd did not make). A rollback plans across scopes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 
 from celeryapp.pausing import holds
 from syncd.errors import Diagnostic
+from syncd.scopes import describe
 from syncd.spec import (
     FIELD_DEFAULTS,
     SCHEDULE_COLUMNS,
@@ -47,6 +51,7 @@ class Row:
     source: str | None
     source_hash: str | None
     row_hash: str | None
+    scope: str | None = None  # the scope owning a managed row (None: the default scope)
 
     @property
     def name(self) -> str:
@@ -116,6 +121,9 @@ class Plan:
     errors: tuple[Diagnostic, ...] = ()
     revision: int | None = None  # the database revision the plan was made against
     paused: tuple[Paused, ...] = ()  # runtime pauses that hold (not changes; not drift)
+    scope: str | None = None  # the scope the plan belongs to (None: the default scope)
+    # False for a rollback: it plans across scopes, and an update keeps a row's scope.
+    scoped: bool = True
 
     @property
     def empty(self) -> bool:
@@ -159,10 +167,16 @@ def make_plan(
     adopt: bool = False,
     revision: int | None = None,
     keep: Iterable[str] = (),
+    scope: str | None = None,
+    scoped: bool = True,
 ) -> Plan:
     """Diff desired schedules against rows. `keep` names schedules of files that were not
-    re-read because nothing they depend on changed: they count as unchanged, never pruned."""
-    planner = _Planner({row.name: row for row in rows}, adopt=adopt, keep=keep)
+    re-read because nothing they depend on changed: they count as unchanged, never pruned.
+    The plan is `scope`'s: other scopes' rows are never changed (`scoped=False`: a rollback,
+    which plans across every scope)."""
+    planner = _Planner(
+        {row.name: row for row in rows}, adopt=adopt, keep=keep, scope=scope, scoped=scoped
+    )
     for schedule in desired:
         planner.add(schedule)
     if prune:
@@ -174,15 +188,27 @@ def make_plan(
         tuple(planner.refresh),
         tuple(sorted(planner.errors)),
         revision,
+        scope=scope if scoped else None,
+        scoped=scoped,
     )
 
 
 class _Planner:
     """The plan as it is gathered, one desired schedule at a time, then the prune."""
 
-    def __init__(self, by_name: dict[str, Row], *, adopt: bool, keep: Iterable[str]) -> None:
+    def __init__(
+        self,
+        by_name: dict[str, Row],
+        *,
+        adopt: bool,
+        keep: Iterable[str],
+        scope: str | None,
+        scoped: bool,
+    ) -> None:
         self.by_name = by_name
         self.adopt = adopt
+        self.scope = scope
+        self.scoped = scoped
         self.changes: list[Change] = []
         self.refresh: list[Schedule] = []
         self.errors: list[Diagnostic] = []
@@ -198,6 +224,8 @@ class _Planner:
             self.changes.append(
                 Change("create", schedule.name, _source(schedule), created, schedule=schedule)
             )
+        elif row.managed and self.scoped and row.scope != self.scope:
+            self.errors.append(_other_scope(schedule, row, self.scope))
         elif not row.managed and not self.adopt:
             self.errors.append(_unmanaged(schedule))
         else:
@@ -234,6 +262,8 @@ class _Planner:
         for name, row in self.by_name.items():
             if name in self.wanted or not row.managed:
                 continue
+            if self.scoped and row.scope != self.scope:
+                continue
             old = _set_only(fields_from_row(row.columns))
             self.changes.append(
                 Change(
@@ -259,6 +289,21 @@ def _unmanaged(schedule: Schedule) -> Diagnostic:
     )
 
 
+def _other_scope(schedule: Schedule, row: Row, scope: str | None) -> Diagnostic:
+    src = schedule.source
+    owner = describe(row.scope)
+    where = f" (declared at {row.source})" if row.source else ""
+    return Diagnostic(
+        src.path if src else "<unknown>",
+        src.line if src else 1,
+        src.column if src else 1,
+        "ownership.other-scope",
+        f"schedule {schedule.name!r} is owned by {owner}{where}, not {describe(scope)}; "
+        f"names are unique across scopes: rename it here, or remove it from {owner}'s "
+        "files and apply them first",
+    )
+
+
 def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:
     """The rows after applying `plan`, in memory: the model the property tests check the
     real store against. Row ids of created rows are negative placeholders."""
@@ -279,6 +324,7 @@ def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:
             _source(change.schedule),
             change.schedule.source_hash,
             row_hash(values),
+            plan.scope if plan.scoped else (previous.scope if previous else None),
         )
     for schedule in plan.refresh:
         row = by_name[schedule.name]
@@ -289,6 +335,7 @@ def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:
             _source(schedule),
             schedule.source_hash,
             row_hash(row.columns),
+            row.scope,
         )
     return sorted(by_name.values(), key=lambda r: r.name)
 

@@ -172,6 +172,7 @@ def plan_dict(
     """The json shape of DESIGN §3; `refused` only when a guard refused the plan."""
     out: dict[str, Any] = {
         "revision": revision,
+        **({"scope": plan.scope} if plan.scope is not None else {}),
         "changes": [
             {
                 "action": c.action,
@@ -326,11 +327,12 @@ def plan_text(
     compact: bool | None = None,
 ) -> str:
     """`compact`: True always, False never, None past COMPACT_THRESHOLD changes."""
+    head = [f"Scope: {plan.scope}"] if plan.scope is not None else []
     if plan.empty:
         return "\n".join(
-            ["No changes: the database matches the schedules.", *_paused_lines(plan, "  ")]
+            [*head, "No changes: the database matches the schedules.", *_paused_lines(plan, "  ")]
         )
-    lines: list[str] = []
+    lines: list[str] = list(head)
     if compact or (compact is None and len(plan.changes) > COMPACT_THRESHOLD):
         lines += _compact_text(plan, automatic=compact is None, color=color)
     else:
@@ -369,6 +371,8 @@ def plan_markdown(
     `limit` changes it gives a count per action and the first `limit` changes; field
     details follow while they fit. A refusal leads, and says nothing was changed."""
     title = title or ("syncd apply" if applied else "syncd plan")
+    if plan.scope is not None:
+        title = f"{title} (scope `{plan.scope}`)"
     paused = _paused_lines(plan, "- ")
     if plan.empty:
         tail = "\n" + "\n".join(paused) + "\n" if paused else ""
@@ -433,7 +437,8 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
         lines.append(f"::notice{where}::{c.action} {c.name}: {escape_data(detail)}")
     hidden = len(plan.changes) - room
     more = f" ({plural(hidden, 'change')} not annotated; see the job summary)" if hidden > 0 else ""
-    lines.append(f"::notice::syncd: {_summary_line(plan)}{more}")
+    scope = f" in scope {plan.scope}" if plan.scope is not None else ""
+    lines.append(f"::notice::syncd: {_summary_line(plan)}{scope}{more}")
     if plan.paused:
         names = ", ".join(p.describe() for p in plan.paused)
         lines.append(f"::notice title=syncd paused::{escape_data(names)}")

@@ -57,6 +57,7 @@ def plan_rollback(conn: Connection, options: Options, target: int, current: int 
         prune=True,
         revision=current,
         keep=[n for n in then.fields if n not in wanted],
+        scoped=False,  # the table as it was, every scope's rows (docs/sync.md "Scopes")
     )
     if result.errors:
         raise InvalidSchedules(list(result.errors))

@@ -22,11 +22,13 @@ from typing import Any
 from syncd.errors import StalePlan, UsageError
 from syncd.plan import Plan
 from syncd.render import plan_dict
+from syncd.scopes import SCOPE_RE, describe
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 10 000-schedule plan is about 5 MB
 # `paused` is read by people only: pauses are runtime state that an apply leaves alone.
-KEYS = frozenset({"revision", "changes", "summary", "paths", "options", "paused"})
-OPTION_KEYS = frozenset({"prune", "adopt"})
+# `scope` is the plan's (render.plan_dict, only when set); options.scope the --scope given.
+KEYS = frozenset({"revision", "changes", "summary", "paths", "options", "paused", "scope"})
+OPTION_KEYS = frozenset({"prune", "adopt", "scope"})
 ACTIONS = frozenset({"create", "update", "delete"})
 
 
@@ -38,6 +40,7 @@ class SavedPlan:
     prune: bool
     adopt: bool
     data: dict[str, Any]
+    scope: str | None = None  # the --scope the plan was made with
 
     def check_current(self, fresh: Plan, revision: int | None) -> None:
         """StalePlan unless the database is at the saved revision and the fresh plan (made
@@ -47,6 +50,11 @@ class SavedPlan:
             raise StalePlan(
                 f"the plan was made against revision {saved_revision}, the "
                 f"database is at revision {revision}; make a new plan and review it"
+            )
+        if fresh.scope != self.data.get("scope"):
+            raise StalePlan(
+                f"the plan was made for {describe(self.data.get('scope'))}, the files are "
+                f"now in {describe(fresh.scope)}; make a new plan and review it"
             )
         if plan_dict(fresh, revision)["changes"] != self.data.get("changes"):
             raise StalePlan(
@@ -61,12 +69,19 @@ def is_saved_plan(paths: Sequence[str]) -> bool:
 
 
 def write(
-    path: str, plan: Plan, revision: int | None, paths: Sequence[str], *, prune: bool, adopt: bool
+    path: str,
+    plan: Plan,
+    revision: int | None,
+    paths: Sequence[str],
+    *,
+    prune: bool,
+    adopt: bool,
+    scope: str | None = None,
 ) -> None:
     """Save `plan` (made against `revision`) for `syncd apply FILE`; UsageError if unwritable."""
     saved = plan_dict(plan, revision)
     saved["paths"] = list(paths)
-    saved["options"] = {"prune": prune, "adopt": adopt}
+    saved["options"] = {"prune": prune, "adopt": adopt, **({"scope": scope} if scope else {})}
     try:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(saved, fh, indent=2, ensure_ascii=False)
@@ -83,6 +98,7 @@ def load(path: str) -> SavedPlan:
         prune=options.get("prune", True),
         adopt=options.get("adopt", False),
         data=data,
+        scope=options.get("scope"),
     )
 
 
@@ -156,8 +172,18 @@ def _options_problem(data: dict[str, Any]) -> str | None:
     if not isinstance(options, dict):
         return "'options' must be an object"
     for key, value in options.items():
+        if key == "scope":
+            if not isinstance(value, str) or not SCOPE_RE.match(value):
+                return f"'options'.scope must be a scope name (got {value!r:.40})"
+            continue
         if key not in OPTION_KEYS or not isinstance(value, bool):
-            return f"'options' may hold only prune and adopt, as true or false (got {key!r:.40})"
+            return (
+                "'options' may hold only prune and adopt, as true or false, and scope "
+                f"(got {key!r:.40})"
+            )
+    scope = data.get("scope")
+    if scope is not None and (not isinstance(scope, str) or not SCOPE_RE.match(scope)):
+        return f"'scope' must be a scope name (got {scope!r:.40})"
     return None
 
 

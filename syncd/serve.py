@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from celeryapp.redact import redact_url
@@ -91,6 +92,11 @@ class Controller:
         self.wakeup = decisions.Wakeup()
         self.lock_file = lock_file_for(config.database_url, source.state_dir, self.key)
         self._drift_seen: tuple[str, ...] = ()
+        # The scope of the last apply this process made (None: the default scope), so that
+        # drift and self-heal look at that scope's rows only; `...`: none yet, every row.
+        self.live_scope: str | EllipsisType | None = (
+            config.options.scope if config.options.scope is not None else ...
+        )
         self.retry_pending = False  # a hook came while another replica held the lock
         from syncd.metrics import ServeMetrics
 
@@ -195,7 +201,7 @@ class Controller:
         if row.get("fetch_error"):
             self.announce.fetch_recovered(head)
         with store.connect(self.config.database_url) as conn:
-            drift = tuple(store.drifted_names(conn))
+            drift = tuple(store.drifted_names(conn, self.live_scope))
             conn.rollback()
         self._write(
             {
@@ -274,7 +280,7 @@ class Controller:
         """The controller's status from the shared row (every replica reports the same)."""
         with store.connect(self.config.database_url) as conn:
             rows = store.read_controller(conn, self.key)
-            drift = store.drifted_names(conn)
+            drift = store.drifted_names(conn, self.live_scope)
             view = (
                 describe(conn, rows[0], drift)
                 if rows

@@ -160,6 +160,7 @@ class Attempt:
         else:
             outcome.result, outcome.revision = decisions.APPLIED, revision
             outcome.summary = plan.summary()
+            ctl.live_scope = plan.scope
         return outcome
 
     def _succeeded(self, outcome: Outcome, commit: Commit, drift: tuple[str, ...]) -> None:

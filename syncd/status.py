@@ -4,13 +4,14 @@ sync state of every `syncd serve` source (live commit, remote head, last attempt
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from celeryapp.redact import redact_url
 from celeryapp.settings import MAX_HEARTBEAT_AGE, Settings, heartbeat_key, lock_key
 from syncd import store
-from syncd.plan import paused_now
+from syncd.plan import Row, paused_now
 from syncd.spec import format_time
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ def gather(
             "actor": last["actor"],
             "summary": last["summary"],
             "kind": last.get("kind") or "apply",
+            "scope": last.get("scope"),
         }
     )
+    out["scopes"] = scope_counts(rows)
     out["schedules"] = {
         "managed": sum(r.managed for r in rows),
         "unmanaged": sum(not r.managed for r in rows),
@@ -62,6 +65,31 @@ def gather(
     out["beat"]["heartbeat_age_seconds"] = heartbeat_age(out["beat"], now)
     out["health"] = judge(out, now, max_heartbeat_age)
     return out
+
+
+def scope_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Managed rows and drift per scope (None, the default scope, first; then by name)."""
+    counts: dict[str | None, dict[str, Any]] = {}
+    for r in rows:
+        if not r.managed:
+            continue
+        entry = counts.setdefault(r.scope, {"scope": r.scope, "managed": 0, "drift": 0})
+        entry["managed"] += 1
+        entry["drift"] += int(r.drifted)
+    return [counts[k] for k in sorted(counts, key=lambda k: (k is not None, k or ""))]
+
+
+def _scopes_line(status: dict[str, Any]) -> list[str]:
+    """`scopes:` only when a row has a scope: one repository's table reads as before."""
+    scopes = status.get("scopes") or []
+    if not any(s["scope"] is not None for s in scopes):
+        return []
+    parts = [
+        f"{s['scope'] or '(default)'} {s['managed']}"
+        + (f" ({s['drift']} drifted)" if s["drift"] else "")
+        for s in scopes
+    ]
+    return ["scopes:    " + ", ".join(parts)]
 
 
 def _instant(text: str) -> datetime | None:
@@ -259,6 +287,7 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         f"schedules: {status['schedules']['managed']} managed, "
         f"{status['schedules']['unmanaged']} made by other means, "
         f"{status['schedules']['enabled']} enabled",
+        *_scopes_line(status),
         "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
         "paused:    " + (", ".join(_paused_text(p) for p in status.get("paused", [])) or "none"),
         "beat:      " + _beat_line(beat),

@@ -29,6 +29,8 @@ from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits
 from syncd.plan import Plan, Row, make_plan, paused_now
 from syncd.render import plan_dict
 from syncd.savedplan import SavedPlan
+from syncd.scopes import FileScope
+from syncd.scopes import resolve as resolve_scope
 from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule
 from syncd.validate import check_across, context_hash, source_hash, validate_file
@@ -37,12 +39,17 @@ if TYPE_CHECKING:
     from syncd.store import Connection, RevisionInfo
 
     # Runs under the apply lock, in the write transaction: (conn, current revision) -> the
-    # plan, and the file manifest to record (None: leave the manifest as it is).
+    # plan, and the file manifest of its scope to record (None: leave the manifest).
     Planner = Callable[
         [Connection, int | None], tuple[Plan, Mapping[str, tuple[str, list[str]]] | None]
     ]
 
 log = logging.getLogger(__name__)
+
+
+# The file manifest: (scope, path) -> (source hash, names) of the files the last apply of
+# each scope read (store.read_manifest); one run writes its own scope's entries.
+Manifest = Mapping[tuple[str | None, str], tuple[str, list[str]]]
 
 
 @dataclass
@@ -55,40 +62,63 @@ class Gathered:
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path->(hash, names)
     parsed: int = 0
     skipped: int = 0
+    scope: str | None = None  # the run's scope (syncd.scopes.resolve)
+
+
+def _unchanged(
+    before: tuple[str, list[str]], sh: str, path: str, scope: str | None, clean: Mapping[str, Row]
+) -> bool:
+    """A file may be skipped: same hash, and every name it declared is still a managed,
+    undrifted row of the same scope from this file."""
+    return before[0] == sh and all(
+        n in clean
+        and clean[n].source_hash == sh
+        and clean[n].scope == scope
+        and (clean[n].source or "").rpartition(":")[0] == path
+        for n in before[1]
+    )
 
 
 def gather(
     sources: Sequence[SourceFile],
     rows: Sequence[Row],
-    previous: Mapping[str, tuple[str, list[str]]],
+    previous: Manifest,
     *,
     registry: Collection[str] | None,
     default_timezone: str,
     read_diagnostics: Sequence[Diagnostic] = (),
     limits: SizeLimits = DEFAULT_SIZE_LIMITS,
+    scope: str | None = None,
 ) -> Gathered:
-    """Validate what changed; carry over what did not (pure: no I/O)."""
-    context = context_hash(registry, default_timezone, limits)
+    """Validate what changed; carry over what did not; find the run's scope (`scope` is
+    `--scope`). Pure: no I/O."""
+    context = context_hash(registry, default_timezone, limits, scope)
     clean = {r.name: r for r in rows if r.managed and not r.drifted}
+    by_path: dict[str, list[tuple[str | None, tuple[str, list[str]]]]] = {}
+    for (entry_scope, path), before in previous.items():
+        by_path.setdefault(path, []).append((entry_scope, before))
     out = Gathered(diagnostics=list(read_diagnostics))
     results = []
+    scopes: list[FileScope] = []
     for source in sources:
         sh = source_hash(source.digest, context)
-        before = previous.get(source.path)
-        if (
-            before is not None
-            and before[0] == sh
-            and all(
-                n in clean
-                and clean[n].source_hash == sh
-                and (clean[n].source or "").rpartition(":")[0] == source.path
-                for n in before[1]
-            )
-        ):
+        hit = next(
+            (
+                (entry_scope, before)
+                for entry_scope, before in by_path.get(source.path, ())
+                if _unchanged(before, sh, source.path, entry_scope, clean)
+            ),
+            None,
+        )
+        if hit is not None:
+            # The hash covers the bytes and --scope, so the scope is the one recorded.
+            entry_scope, before = hit
             for name in before[1]:
                 out.kept[name] = clean[name].source or source.path
             out.files[source.path] = before
             out.skipped += 1
+            declared = None if entry_scope == scope else entry_scope
+            scopes.append(FileScope(source.path, declared))
             continue
         result = validate_file(
             source,
@@ -102,7 +132,10 @@ def gather(
         out.diagnostics.extend(result.diagnostics)
         out.schedules.extend(result.schedules)
         out.files[source.path] = (sh, [s.name for s in result.schedules])
+        scopes.append(result.scope or FileScope(source.path, None))
     out.diagnostics.extend(check_across(results, known=out.kept))
+    out.scope, mismatched = resolve_scope(scopes, scope)
+    out.diagnostics.extend(mismatched)
     out.diagnostics = sorted(set(out.diagnostics))
     return out
 
@@ -132,6 +165,8 @@ class Options:
     # commit's tree from a temporary directory; rows and diagnostics keep repo paths).
     root: str | None = None
     signal: Signal = field(default_factory=Signal)
+    # `--scope`: the scope of every file that names none (syncd.scopes).
+    scope: str | None = None
 
 
 def _read(options: Options) -> tuple[list[SourceFile], list[Diagnostic]]:
@@ -170,6 +205,7 @@ def plan_from(
         default_timezone=options.default_timezone,
         limits=options.limits,
         read_diagnostics=read_diags,
+        scope=options.scope,
     )
     if gathered.diagnostics:
         raise InvalidSchedules(gathered.diagnostics)
@@ -180,6 +216,7 @@ def plan_from(
         adopt=options.adopt,
         revision=revision,
         keep=gathered.kept,
+        scope=gathered.scope,
     )
     if plan.errors:
         raise InvalidSchedules(list(plan.errors))
@@ -370,7 +407,7 @@ def pipeline(
         if refusals:
             raise Refused(fresh, refusals)
         if files is not None:
-            store.write_manifest(conn, files)
+            store.write_manifest(conn, files, fresh.scope)
         say(f"writing {len(fresh.changes)} change{'s' * (len(fresh.changes) != 1)}")
         revision = store.write_plan(conn, fresh, info(fresh, at), _changes_json(fresh))
         if inside is not None:

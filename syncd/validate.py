@@ -20,6 +20,7 @@ from syncd.gcpause import collector_paused
 from syncd.loader import DEFAULT_SIZE_LIMITS, SizeLimits, parse
 from syncd.rules import RULES_VERSION, build, check_schedule
 from syncd.schema import schema_bytes, validate_document
+from syncd.scopes import FileScope
 from syncd.sources import SourceFile, read_sources
 from syncd.spec import Schedule, Source
 
@@ -33,15 +34,20 @@ class FileResult:
     source_hash: str
     schedules: list[Schedule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    scope: FileScope | None = None  # the file's top-level `scope:` (None: it names none)
 
 
 def context_hash(
     registry: Collection[str] | None,
     default_timezone: str = DEFAULT_TIMEZONE,
     limits: SizeLimits = DEFAULT_SIZE_LIMITS,
+    scope: str | None = None,
 ) -> str:
-    """Everything validation depends on besides the file itself."""
+    """Everything validation depends on besides the file itself. `scope` is `--scope`: a
+    file naming none is in it, so an equal hash means an equal scope too."""
     h = hashlib.sha256()
+    if scope is not None:
+        h.update(f"scope={scope}\0".encode())
     h.update(schema_bytes())
     h.update(f"\0rules={RULES_VERSION}\0syncd={__version__}\0tz={default_timezone}\0".encode())
     h.update(f"limits={limits.document_bytes},{limits.args_bytes}\0".encode())
@@ -90,6 +96,10 @@ def validate_file(
     schema_diags, broken = validate_document(doc)
     broken |= _trap_parts(doc, schema_diags)
     result.diagnostics.extend(schema_diags)
+    declared = doc.value.get("scope")
+    if isinstance(declared, str):
+        mark = doc.mark(("scope",))
+        result.scope = FileScope(doc.path, declared, mark.line, mark.column)
     items = doc.value.get("schedules")
     if isinstance(items, list) and ("defaults",) not in broken:
         # Rules run only on schedules the schema accepted (and only if defaults are sound),

@@ -18,9 +18,18 @@ from syncd.listing import STATES
     multiple=True,
     help="Only schedules in this state (repeatable).",
 )
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="NAME",
+    help="Only schedules of this scope (repeatable; docs/sync.md#scopes).",
+)
 @FORMAT_OPTION
 @click.pass_context
-def list_command(ctx: click.Context, *, states: tuple[str, ...], fmt: str) -> int:
+def list_command(
+    ctx: click.Context, *, states: tuple[str, ...], fmt: str, scopes: tuple[str, ...] = ()
+) -> int:
     """Every schedule with its timing, state, next and last due time, the last run's
     outcome (from the result backend, by the NAME@DUE task id), its run count and the
     failures in a row. `late`: a due time passed and nothing was dispatched."""
@@ -30,7 +39,12 @@ def list_command(ctx: click.Context, *, states: tuple[str, ...], fmt: str) -> in
     obj: Context = ctx.obj
 
     def body() -> int:
+        from syncd.scopes import check_option
+
+        wanted = {check_option(s) for s in scopes}
         shown = views(obj.settings, warn)
+        if wanted:
+            shown = [v for v in shown if v.scope in wanted]
         if states:
             shown = [v for v in shown if v.state in states]
         emit(render_list(shown, fmt, color=fmt == "text" and color_enabled()))

@@ -45,6 +45,13 @@ NO_PRUNE_OPTION = click.option(
 ADOPT_OPTION = click.option(
     "--adopt", is_flag=True, help="Take over rows with the same name made by other means."
 )
+SCOPE_OPTION = click.option(
+    "--scope",
+    default=None,
+    metavar="NAME",
+    help="The scope (team) this run owns: the scope of every file that names none; only "
+    "its rows are changed or pruned (docs/sync.md#scopes). Default: the files' own.",
+)
 
 
 def paths_or_default(paths: Sequence[str]) -> list[str]:
@@ -87,9 +94,11 @@ def sync_options(
     max_delete: int | None = None,
     deny_windows: Sequence[tuple[str, str]] = (),
     force_window: bool = False,
+    scope: str | None = None,
 ) -> Options:
     """The sync.Options of plan, apply, watch and serve, from their command lines."""
     from syncd.guards import Guards
+    from syncd.scopes import check_option
     from syncd.sync import Options, Signal
     from syncd.windows import DenyWindow, WindowError
 
@@ -111,4 +120,5 @@ def sync_options(
             force_window=force_window,
         ),
         signal=Signal(obj.redis_url, obj.redis_prefix, warn=warn),
+        scope=check_option(scope),
     )

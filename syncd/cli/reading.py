@@ -11,7 +11,7 @@ import click
 
 from celeryapp.settings import MAX_HEARTBEAT_AGE
 from syncd.cli.group import Context, emit, main, run, step_summary, warn
-from syncd.cli.options import FORMAT_OPTION, PATHS_ARGUMENT, paths_or_default
+from syncd.cli.options import FORMAT_OPTION, PATHS_ARGUMENT, SCOPE_OPTION, paths_or_default
 from syncd.cli.terminal import (
     COMPACT_OPTION,
     NO_COLOR_OPTION,
@@ -30,17 +30,25 @@ if TYPE_CHECKING:
 @FORMAT_OPTION
 @NO_COLOR_OPTION
 @COMPACT_OPTION
+@SCOPE_OPTION
 @click.pass_context
-def diff(ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str) -> int:
+def diff(
+    ctx: click.Context, base: str, paths: tuple[str, ...], fmt: str, scope: str | None = None
+) -> int:
     """The plan between the schedules at a git ref and the working tree; no database."""
     obj: Context = ctx.obj
 
     def body() -> int:
         from syncd.gitdiff import diff as git_diff
         from syncd.render import render_plan
+        from syncd.scopes import check_option
 
         result, warnings = git_diff(
-            base, paths_or_default(paths), default_timezone=obj.timezone, limits=obj.limits
+            base,
+            paths_or_default(paths),
+            default_timezone=obj.timezone,
+            limits=obj.limits,
+            scope=check_option(scope),
         )
         for warning in warnings:
             warn(f"warning: {warning}")

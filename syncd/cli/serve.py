@@ -114,6 +114,14 @@ def _logging() -> None:
     help="Revert drift (managed rows edited by hand) within an interval [SYNCD_SELF_HEAL].",
 )
 @ADOPT_OPTION
+@click.option(
+    "--scope",
+    envvar="SYNCD_SCOPE",
+    default=None,
+    metavar="NAME",
+    help="The scope (team) this controller owns: the scope of every file that names none "
+    "(docs/sync.md#scopes) [SYNCD_SCOPE].",
+)
 @click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @guard_options
 @click.pass_context
@@ -128,6 +136,7 @@ def serve_command(
     once: bool,
     self_heal: bool,
     adopt: bool,
+    scope: str | None,
     lock_timeout: float,
     allow_empty: bool,
     max_delete: int | None,
@@ -160,6 +169,7 @@ def serve_command(
             allow_empty=allow_empty,
             max_delete=max_delete,
             deny_windows=deny_windows,
+            scope=scope,
         )
         address = None if once else _address(listen)
         directory = _state_directory(state_dir)

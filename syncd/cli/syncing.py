@@ -12,6 +12,7 @@ from syncd.cli.options import (
     LOCK_TIMEOUT,
     NO_PRUNE_OPTION,
     PATHS_ARGUMENT,
+    SCOPE_OPTION,
     guard_options,
     paths_or_default,
     sync_options,
@@ -70,6 +71,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> int:
 )
 @NO_PRUNE_OPTION
 @ADOPT_OPTION
+@SCOPE_OPTION
 @COMPACT_OPTION
 @guard_options
 @click.pass_context
@@ -84,6 +86,7 @@ def plan(
     allow_empty: bool,
     max_delete: int | None,
     deny_windows: tuple[tuple[str, str], ...] = (),
+    scope: str | None = None,
 ) -> int:
     """Validate, then diff against the database; changes nothing."""
     obj: Context = ctx.obj
@@ -100,6 +103,7 @@ def plan(
             allow_empty=allow_empty,
             max_delete=max_delete,
             deny_windows=deny_windows,
+            scope=scope,
         )
         result = sync.plan(obj.database_url, options)
         if out_file:
@@ -110,6 +114,7 @@ def plan(
                 paths_or_default(paths),
                 prune=not no_prune,
                 adopt=adopt,
+                scope=options.scope,
             )
         _note_no_database(obj, fmt)
         emit(render_plan(result, fmt, revision=result.revision, **text_options(fmt)))
@@ -140,6 +145,7 @@ def _note_no_database(obj: Context, fmt: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Plan only (same as `syncd plan`).")
 @NO_PRUNE_OPTION
 @ADOPT_OPTION
+@SCOPE_OPTION
 @click.option(
     "--lock-timeout",
     type=LOCK_TIMEOUT,
@@ -167,6 +173,7 @@ def apply(
     max_delete: int | None,
     force_window: bool = False,
     deny_windows: tuple[tuple[str, str], ...] = (),
+    scope: str | None = None,
 ) -> int:
     """Validate, diff and apply in one transaction; record a revision; signal the beat.
 
@@ -186,6 +193,7 @@ def apply(
             allow_empty=allow_empty,
             max_delete=max_delete,
             deny_windows=() if force_window else deny_windows,
+            scope=scope,
         )
 
     def body() -> int:
@@ -194,6 +202,12 @@ def apply(
         from syncd.render import render_plan
 
         saved = savedplan.load(paths[0]) if savedplan.is_saved_plan(paths) else None
+        if saved is not None and scope is not None and scope != saved.scope:
+            raise UsageError(
+                f"--scope {scope}: the saved plan {paths[0]} was made with "
+                f"{'--scope ' + saved.scope if saved.scope else 'no --scope'}; it is applied "
+                "as it was made (leave --scope out)"
+            )
         options = sync_options(
             obj,
             saved.paths if saved else paths,
@@ -203,6 +217,7 @@ def apply(
             max_delete=max_delete,
             deny_windows=deny_windows,
             force_window=force_window,
+            scope=saved.scope if saved else scope,
         )
         with progress(fmt) as shown:
             result, revision = sync.apply(
@@ -242,6 +257,7 @@ def migrate(ctx: click.Context) -> int:
 @NO_COLOR_OPTION
 @NO_PRUNE_OPTION
 @click.option("--adopt", is_flag=True, help="Take over rows made by other means.")
+@SCOPE_OPTION
 @click.option("--lock-timeout", type=LOCK_TIMEOUT, default=30.0, show_default=True)
 @click.option(
     "--max-applies",
@@ -270,6 +286,7 @@ def watch(
     allow_empty: bool,
     max_delete: int | None,
     deny_windows: tuple[tuple[str, str], ...] = (),
+    scope: str | None = None,
 ) -> int:
     """Apply, then re-apply on every change; an invalid edit leaves the last good state."""
     obj: Context = ctx.obj
@@ -294,6 +311,7 @@ def watch(
                 allow_empty=allow_empty,
                 max_delete=max_delete,
                 deny_windows=deny_windows,
+                scope=scope,
             ),
             lock_timeout=lock_timeout,
             fmt=fmt,

@@ -4,6 +4,7 @@ demo. Every read of a table that may not exist yet answers "nothing" instead of 
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, inspect, select, text
@@ -23,6 +24,7 @@ _SNAPSHOT_COLUMNS = [
     table.c.source,
     table.c.source_hash,
     table.c.row_hash,
+    table.c.scope,
     *(table.c[name] for name in SCHEDULE_COLUMNS),
 ]
 # The result backend's table (Celery's database backend names it; not ours to migrate).
@@ -58,27 +60,32 @@ def snapshot(conn: Connection) -> list[Row]:
     return [
         Row(
             id=record[0],
-            columns=dict(zip(SCHEDULE_COLUMNS, record[5:], strict=True)),
+            columns=dict(zip(SCHEDULE_COLUMNS, record[6:], strict=True)),
             managed=bool(record[1]),
             source=record[2],
             source_hash=record[3],
             row_hash=record[4],
+            scope=record[5],
         )
         for record in records
     ]
 
 
-def drifted_names(conn: Connection) -> list[str]:
-    return sorted(r.name for r in snapshot(conn) if r.drifted)
+def drifted_names(conn: Connection, scope: str | EllipsisType | None = ...) -> list[str]:
+    """Managed rows edited by hand: of one scope (None: the default scope), or of all."""
+    return sorted(
+        r.name for r in snapshot(conn) if r.drifted and (scope is ... or r.scope == scope)
+    )
 
 
-def read_manifest(conn: Connection) -> dict[str, tuple[str, list[str]]]:
-    """path -> (source hash, names) of the files the last apply read."""
+def read_manifest(conn: Connection) -> dict[tuple[str | None, str], tuple[str, list[str]]]:
+    """(scope, path) -> (source hash, names) of the files the last apply of each scope read
+    (the default scope is None here, the empty string in the table)."""
     if not _has(conn, manifest.name):
         return {}
+    stmt = select(manifest.c.scope, manifest.c.path, manifest.c.source_hash, manifest.c.names)
     return {
-        r.path: (r.source_hash, list(r.names or []))
-        for r in conn.execute(select(manifest.c.path, manifest.c.source_hash, manifest.c.names))
+        (r.scope or None, r.path): (r.source_hash, list(r.names or [])) for r in conn.execute(stmt)
     }
 
 
@@ -138,7 +145,7 @@ _OVERVIEW_COLUMNS = [
         "name", "task", "type", "crontab", "interval_every", "interval_period", "timezone",
         "enabled", "managed", "source", "created_time", "schedule_changed_time",
         "last_run_time", "total_run_count", "start_time", "expire_time", "expire_seconds",
-        "one_off", "catchup", "catchup_window", "overlap",
+        "one_off", "catchup", "catchup_window", "overlap", "scope",
     )
 ]  # fmt: skip
 

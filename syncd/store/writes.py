@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ class RevisionInfo:
     git_subject: str | None = None
     kind: str | None = None  # None: an apply; "rollback", "pause", "resume"
     note: str | None = None  # "rollback to revision 7"
+    scope: str | None = None  # the apply's scope (None: the default scope)
 
 
 def write_plan(
@@ -41,6 +42,8 @@ def write_plan(
     changes_json: Sequence[dict[str, Any]],
 ) -> int | None:
     """Write a plan inside the caller's transaction; return the revision (None: no-op)."""
+    if plan.scoped and plan.scope is not None:
+        info = replace(info, scope=plan.scope)
     revision = _write_revision(conn, plan, info, changes_json) if plan.changes else None
     creates: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -52,6 +55,8 @@ def write_plan(
             continue
         assert change.schedule is not None
         record = _record(change.schedule, revision)
+        if plan.scoped:
+            record["scope"] = plan.scope
         if change.action == "create":
             creates.append(
                 {**record, "created_time": info.now, "schedule_changed_time": info.now,
@@ -99,6 +104,7 @@ def insert_revision(
         changes=list(changes_json),
         kind=info.kind,
         note=info.note,
+        scope=info.scope,
     )
     if conn.dialect.name in MYSQL_DIALECTS:
         key = conn.execute(stmt).inserted_primary_key
@@ -208,18 +214,26 @@ def _default(column: Any) -> Any:
     return default.arg
 
 
-def write_manifest(conn: Connection, files: Mapping[str, tuple[str, list[str]]]) -> None:
-    """Replace the file manifest (path -> source hash, names) when it changed.
+def write_manifest(
+    conn: Connection, files: Mapping[str, tuple[str, list[str]]], scope: str | None = None
+) -> None:
+    """Replace one scope's file manifest (path -> source hash, names) when it changed;
+    other scopes' entries stay (their paths may be the same).
 
     The manifest only saves re-reading unchanged files: a path longer than the key column
     holds (MYSQL_KEY_CHARS on MySQL/MariaDB) is left out, and that file is read every time."""
     longest = MYSQL_KEY_CHARS if conn.dialect.name in MYSQL_DIALECTS else MANIFEST_PATH_LENGTH
     files = {p: entry for p, entry in files.items() if len(p) <= longest}
-    if read_manifest(conn) == files:
+    before = {p: v for (s, p), v in read_manifest(conn).items() if s == scope}
+    if before == dict(files):
         return
-    conn.execute(delete(manifest))
+    key = scope or ""
+    conn.execute(delete(manifest).where(manifest.c.scope == key))
     if files:
         conn.execute(
             insert(manifest),
-            [{"path": p, "source_hash": h, "names": n} for p, (h, n) in sorted(files.items())],
+            [
+                {"scope": key, "path": p, "source_hash": h, "names": n}
+                for p, (h, n) in sorted(files.items())
+            ],
         )
