@@ -227,7 +227,7 @@ def test_without_redis_once_only_uses_the_database_and_the_embedded_broker(
             assert skip.get(timeout=60) == {"args": [3], "kwargs": {}}
             log = worker.log()
         assert app.AsyncResult(task_id).result == {"args": [1], "kwargs": {}}
-        assert "overlap: skip is not enforced: it needs Redis" in log
+        assert "overlap: skip and buffer_one are not enforced: they need Redis" in log
     finally:
         app.close()
 
