@@ -93,19 +93,16 @@ def _from_celery(settings: Settings, task_ids: Sequence[str]) -> dict[str, Resul
     return out
 
 
-def _rows(
-    settings: Settings, names: Sequence[str] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+def _rows(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """Every row, every pause and the recent dispatches, on one connection."""
     from syncd import store
 
     store.require_database(settings.database_url)
     try:
         with store.connect(settings.database_url) as conn:
             rows = store.overview_rows(conn)
-            if names is not None:
-                rows = [r for r in rows if r["name"] in set(names)]
             pauses = store.pauses(conn)
-            dispatches = store.recent_dispatches(conn, per_schedule=LIST_RUNS, names=names)
+            dispatches = store.recent_dispatches(conn, per_schedule=LIST_RUNS)
     except store.DatabaseError as exc:
         raise ServiceUnavailable.at("read schedules from", settings.database_url, exc) from exc
     return rows, pauses, dispatches
@@ -116,7 +113,7 @@ def views(
 ) -> list[View]:
     """Every schedule in the table, by name."""
     now = now or datetime.now(UTC)
-    rows, pauses, dispatches = _rows(settings, None)
+    rows, pauses, dispatches = _rows(settings)
     ids = [d.task_id for ds in dispatches.values() for d in ds]
     results = read_results(settings, ids, warn)
     return sorted(

@@ -73,19 +73,8 @@ def recent_dispatches(
     )
     out: dict[str, list[Dispatch]] = {}
     for name, due, task_id, published in conn.execute(stmt):
-        out.setdefault(name, []).append(
-            Dispatch(_utc(due), task_id, _utc(published) if published else None)
-        )
+        out.setdefault(name, []).append(Dispatch(due, task_id, published))
     return out
-
-
-def _utc(value: datetime) -> datetime:
-    # The ledger's columns are UTCDateTime, but a subquery's columns lose the type decorator.
-    from celeryapp.models import UTCDateTime
-
-    result = UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
-    assert result is not None
-    return result
 
 
 def result_rows(conn: Connection, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
