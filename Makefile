@@ -22,7 +22,7 @@ lint: install
 
 # The whole suite: unit, integration (real PostgreSQL/Redis/RabbitMQ), acceptance, slow loops.
 test: install lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=30 $(PYTEST_ARGS)
 
 # Pure logic only: no services needed.
 test-fast: install
