@@ -37,10 +37,8 @@ from celeryapp.dueplan import Entry, Message, message
 from celeryapp.redact import redact_url
 from celeryapp.schedules import format_due, task_id, to_utc
 from celeryapp.settings import Settings
+from syncd.defaults import BACKFILL_RATE
 from syncd.errors import EXIT_OK, ServiceUnavailable, UsageError
-
-DEFAULT_RATE = 10.0
-DEFAULT_MAX = 1000
 
 
 def due_times(entry: Entry, start: datetime, end: datetime, *, limit: int) -> list[datetime]:
@@ -108,7 +106,7 @@ class Backfill:
     release: Release
     clock: Callable[[], datetime]
     sleep: Callable[[float], None]
-    rate: float = DEFAULT_RATE
+    rate: float = BACKFILL_RATE
     monotonic: Callable[[], float] = time.monotonic
 
     def run(self, entry: Entry, dues: Sequence[datetime], report: Report) -> Report:

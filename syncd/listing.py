@@ -19,6 +19,7 @@ from celeryapp.codec import format_duration, interval_seconds
 from celeryapp.dueplan import BadRow, Entry, entry_from_row, following
 from celeryapp.pausing import holds
 from celeryapp.schedules import ScheduleType, to_utc
+from syncd.defaults import LIST_STATES
 from syncd.plan import Paused
 from syncd.spec import format_time
 
@@ -35,7 +36,7 @@ OUTCOMES = {
     "REJECTED": "rejected",
 }
 NEVER_RAN = "never ran"
-STATES = ("ok", "late", "failing", "paused", "disabled", "unschedulable")
+STATES = LIST_STATES
 
 
 @dataclass(frozen=True)

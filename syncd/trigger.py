@@ -36,10 +36,6 @@ from syncd.errors import (
     did_you_mean,
 )
 
-DEFAULT_PING_TIMEOUT = 1.0
-DEFAULT_WAIT_TIMEOUT = 60.0
-
-
 # What to send for one schedule: the row as the beat loads it (one decoding, dueplan's).
 Target = Entry
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import click
 
-from syncd.backfill import DEFAULT_MAX, DEFAULT_RATE
 from syncd.cli.group import Context, main, run, warn
 from syncd.cli.terminal import complete_schedule_name
+from syncd.defaults import BACKFILL_MAX, BACKFILL_RATE
 from syncd.errors import UsageError
 
 
@@ -37,7 +37,7 @@ def _instant(option: str, value: str) -> datetime:
 @click.option(
     "--rate",
     type=click.FloatRange(min=0),
-    default=DEFAULT_RATE,
+    default=BACKFILL_RATE,
     show_default=True,
     help="Messages per second (0: as fast as the broker takes them).",
 )
@@ -45,7 +45,7 @@ def _instant(option: str, value: str) -> datetime:
     "--max",
     "limit",
     type=click.IntRange(min=1),
-    default=DEFAULT_MAX,
+    default=BACKFILL_MAX,
     show_default=True,
     help="Refuse a range with more due times than this.",
 )

@@ -7,14 +7,14 @@ import click
 from syncd.cli.group import Context, emit, main, run, warn
 from syncd.cli.options import FORMAT_OPTION
 from syncd.cli.terminal import color_enabled, complete_schedule_name
-from syncd.listing import STATES
+from syncd.defaults import LIST_STATES
 
 
 @main.command("list")
 @click.option(
     "--state",
     "states",
-    type=click.Choice(STATES),
+    type=click.Choice(LIST_STATES),
     multiple=True,
     help="Only schedules in this state (repeatable).",
 )

@@ -8,7 +8,7 @@ import click
 
 from syncd.cli.group import Context, main, run, warn
 from syncd.cli.terminal import NO_COLOR_OPTION, complete_schedule_name
-from syncd.trigger import DEFAULT_PING_TIMEOUT, DEFAULT_WAIT_TIMEOUT
+from syncd.defaults import TRIGGER_PING_TIMEOUT, TRIGGER_WAIT_TIMEOUT
 
 
 def _out(line: str) -> None:
@@ -22,14 +22,14 @@ def _out(line: str) -> None:
 @click.option(
     "--timeout",
     type=float,
-    default=DEFAULT_WAIT_TIMEOUT,
+    default=TRIGGER_WAIT_TIMEOUT,
     show_default=True,
     help="Seconds to wait with --wait.",
 )
 @click.option(
     "--ping-timeout",
     type=float,
-    default=DEFAULT_PING_TIMEOUT,
+    default=TRIGGER_PING_TIMEOUT,
     show_default=True,
     help="Seconds to wait for workers to answer.",
 )
