@@ -200,7 +200,9 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, index: int | None) -> 
             "a schedules file holds one YAML document; remove the extra `---`"
         )
     at = text[index] if index is not None and 0 <= index < len(text) else ""
-    if at == "\t" and "cannot start any token" in problem:
+    # libyaml words a tab two ways: where a token should start ("cannot start any token")
+    # and inside a block ("a tab character that violates indentation", e.g. `\ttask:`).
+    if (at == "\t" and "cannot start any token" in problem) or "tab character" in problem:
         return "yaml.tab", "a tab character is used for indentation here; YAML indents with spaces"
     if exc.context == "while scanning an alias" or problem.startswith("found undefined alias"):
         # `cron: */5 * * * *` unquoted: `*` starts an alias in YAML.
