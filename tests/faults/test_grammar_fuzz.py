@@ -9,7 +9,7 @@ numbers. Asserted:
 
 * the validator returns "valid" or positioned errors, never an exception (which the CLI
   would turn into exit 3);
-* every file that validates applies on PostgreSQL and SQLite (in batches), re-plans with
+* every file that validates applies on PostgreSQL, MariaDB and SQLite (in batches), re-plans with
   no change, and its `next` works from the YAML and from the row; the beat turns each row
   into an entry and decides its due times without an error.
 """
@@ -304,7 +304,7 @@ def _check_cli(rejected: list[str], folder: Path) -> None:
 
 
 def test_grammar_fuzz_validates_and_valid_files_apply(
-    pg_url: str, sqlite_url: str, tmp_path: Path
+    pg_url: str, mysql_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     outcomes: Counter[str] = Counter()
     valid: list[str] = []
@@ -341,7 +341,7 @@ def test_grammar_fuzz_validates_and_valid_files_apply(
     _check_cli(rejected, tmp_path / "rejected")
     batches = _batches(valid)
     applied = {}
-    for url, name in ((pg_url, "postgresql"), (sqlite_url, "sqlite")):
+    for url, name in ((pg_url, "postgresql"), (mysql_url, "mariadb"), (sqlite_url, "sqlite")):
         folder = tmp_path / name
         folder.mkdir()
         applied[name] = _apply_batches(url, batches, folder)
