@@ -20,9 +20,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# The whole suite: unit, integration (real PostgreSQL/Redis/RabbitMQ), acceptance, slow loops.
+# The whole suite: unit, integration (real PostgreSQL/Redis/RabbitMQ/MariaDB), acceptance,
+# slow loops. Unit and integration tests keep to their own databases, prefixes and ports, so
+# they run on both cores (pytest-xdist); acceptance and fault tests judge processes by
+# timing windows (TTLs, ticks, due times) and run one at a time.
+TEST_WORKERS ?= 2
 test: install lint
-	$(BIN)/pytest --durations=30 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=20 tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=30 tests/acceptance tests/faults $(PYTEST_ARGS)
 
 # Pure logic only: no services needed.
 test-fast: install
