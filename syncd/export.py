@@ -1,7 +1,10 @@
 """`syncd export`: the table's schedules as YAML that re-applies with no changes.
 
 Managed rows go back to the file their `source` names; rows made by other means go to
-`adopted.yaml`, to be taken over with `syncd apply --adopt`.
+`adopted.yaml`, to be taken over with `syncd apply --adopt`. A file holds one scope, as an
+apply does: rows of scope X are written with `scope: X` into the folder `X/` (the default
+scope's rows, and rows made by other means, where they were before scopes), so each
+folder re-applies with no changes (docs/sync.md "Scopes").
 
 The modeline (`# yaml-language-server: $schema=...`) must work wherever the file lands:
 a file written into a project tree points at that tree's `schemas/schedule.schema.json`
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -49,24 +52,39 @@ def modeline(destination: Path | None) -> str:
         folder = above
 
 
+def scope_of(row: Row) -> str | None:
+    """The scope a row is exported in: its own if managed; a row made by other means has
+    none (it is adopted by whichever scope applies it with --adopt)."""
+    return row.scope if row.managed else None
+
+
+def scopes(rows: Sequence[Row]) -> list[str | None]:
+    """The scopes of `rows`, the default scope (None) first."""
+    return sorted({scope_of(r) for r in rows}, key=lambda s: (s is not None, s or ""))
+
+
 def file_for(row: Row) -> str:
+    """The file a row goes to, relative to the export folder (`SCOPE/` for a scope's)."""
     if not row.managed or not row.source:
-        return ADOPTED
-    return PurePath(row.source.rpartition(":")[0]).name or ADOPTED
+        name = ADOPTED
+    else:
+        name = PurePath(row.source.rpartition(":")[0]).name or ADOPTED
+    scope = scope_of(row)
+    return name if scope is None else f"{scope}/{name}"
 
 
-def data(rows: Sequence[Row]) -> dict[str, Any]:
-    """The schedules file, as the value YAML and JSON both write."""
+def data(rows: Sequence[Row], scope: str | None = None) -> dict[str, Any]:
+    """The schedules file, as the value YAML and JSON both write (with `scope` when set)."""
     items: list[dict[str, Any]] = []
     for row in sorted(rows, key=lambda r: r.name):
         schedule = schedule_from_row(row.columns)
         items.append({"name": schedule.name, **set_fields(schedule)})
-    return {"version": 1, "schedules": items}
+    return {"version": 1, **({"scope": scope} if scope is not None else {}), "schedules": items}
 
 
-def document(rows: Sequence[Row], header: str = NO_MODELINE) -> str:
+def document(rows: Sequence[Row], header: str = NO_MODELINE, scope: str | None = None) -> str:
     body = yaml.safe_dump(
-        data(rows),
+        data(rows, scope),
         sort_keys=False,
         allow_unicode=True,
         default_flow_style=False,
@@ -75,21 +93,27 @@ def document(rows: Sequence[Row], header: str = NO_MODELINE) -> str:
     return header + body
 
 
-def render(rows: Sequence[Row], fmt: str) -> str:
-    """One document to stdout: YAML (text), JSON (also valid YAML, so it applies as it
-    stands), or a markdown section with the YAML fenced."""
+def render(rows: Sequence[Row], fmt: str, scope: str | None = None) -> str:
+    """One document to stdout, of one scope: YAML (text), JSON (also valid YAML, so it
+    applies as it stands), or a markdown section with the YAML fenced."""
     if fmt == "json":
-        return json.dumps(data(rows), ensure_ascii=False, indent=2) + "\n"
-    text = document(rows)
+        return json.dumps(data(rows, scope), ensure_ascii=False, indent=2) + "\n"
+    text = document(rows, scope=scope)
     if fmt == "markdown":
         n = len(rows)
         return f"### syncd export: {n} schedule{'s' * (n != 1)}\n\n```yaml\n{text}```\n"
     return text
 
 
-def export(rows: Sequence[Row], header: str = NO_MODELINE) -> Mapping[str, str]:
-    """File name -> YAML text."""
+def export(
+    rows: Sequence[Row], header: Callable[[str | None], str] = lambda _scope: NO_MODELINE
+) -> Mapping[str, str]:
+    """Relative file path (`NAME`, or `SCOPE/NAME`) -> YAML text; `header(scope)` is the
+    first line of a file of that scope's folder (the modeline, relative to the folder)."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         groups[file_for(row)].append(row)
-    return {name: document(group, header) for name, group in sorted(groups.items())}
+    return {
+        name: document(group, header(scope_of(group[0])), scope_of(group[0]))
+        for name, group in sorted(groups.items())
+    }

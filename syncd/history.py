@@ -50,6 +50,7 @@ def entry(row: Mapping[str, Any]) -> dict[str, Any]:
         "actor": row.get("actor"),
         "summary": dict(row.get("summary") or {}),
         "note": row.get("note"),
+        "scope": row.get("scope"),  # None: the default scope
     }
 
 
@@ -60,6 +61,17 @@ def counts(summary: Mapping[str, Any]) -> str:
 
 def _short(commit: str | None) -> str:
     return commit[:SHORT_COMMIT] if commit else "-"
+
+
+def _scoped(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """A scope column only when a revision has a scope: one repository's history reads as
+    it did before scopes (as `syncd list`'s SCOPE column)."""
+    return any(e["scope"] is not None for e in entries)
+
+
+def _kind_and_scope(e: Mapping[str, Any]) -> str:
+    """`apply`, or `apply, scope payments`."""
+    return str(e["kind"]) + (f", scope {e['scope']}" if e["scope"] is not None else "")
 
 
 # --- the list ----------------------------------------------------------------------------
@@ -76,12 +88,15 @@ def render_list(rows: Sequence[Mapping[str, Any]], fmt: str, *, color: bool = Fa
         return _list_github(entries)
     if not entries:
         return "No revisions: nothing has been applied to this database yet."
-    head = ("revision", "time", "kind", "commit", "actor", "changes", "note")
+    scoped = _scoped(entries)
+    head = ("revision", "time", "kind", *(["scope"] if scoped else []), "commit", "actor",
+            "changes", "note")  # fmt: skip
     table = [head] + [
         (
             str(e["revision"]),
             str(e["time"]),
             e["kind"],
+            *([e["scope"] or "-"] if scoped else []),
             _short(e["commit"]),
             e["actor"] or "-",
             counts(e["summary"]),
@@ -101,14 +116,18 @@ def render_list(rows: Sequence[Mapping[str, Any]], fmt: str, *, color: bool = Fa
 def _list_markdown(entries: Sequence[Mapping[str, Any]]) -> str:
     if not entries:
         return "### syncd history: no revisions\n"
+    scoped = _scoped(entries)
     lines = [
         f"### syncd history: the latest {plural(len(entries), 'revision')}",
         "",
-        "| revision | time (UTC) | kind | commit | actor | changes | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| revision | time (UTC) | kind |" + (" scope |" if scoped else "")
+        + " commit | actor | changes | note |",
+        "|---|---|---|" + ("---|" if scoped else "") + "---|---|---|---|",
+    ]  # fmt: skip
     lines += [
-        f"| {e['revision']} | {e['time']} | {e['kind']} | `{_short(e['commit'])}` | "
+        f"| {e['revision']} | {e['time']} | {e['kind']} | "
+        + (f"{markdown_cell(e['scope'] or '-')} | " if scoped else "")
+        + f"`{_short(e['commit'])}` | "
         f"{markdown_cell(e['actor'])} | {counts(e['summary'])} | {markdown_cell(e['note'])} |"
         for e in entries
     ]
@@ -125,7 +144,8 @@ def _list_github(entries: Sequence[Mapping[str, Any]]) -> str:
         return "::notice title=syncd history::no revisions"
     room = GITHUB_ANNOTATION_CAP - 1
     lines = [
-        f"::notice title=syncd history::revision {e['revision']} ({e['kind']}) at {e['time']} "
+        f"::notice title=syncd history::revision {e['revision']} ({_kind_and_scope(e)}) at "
+        f"{e['time']} "
         f"by {_escape(str(e['actor'] or '-'))}: {counts(e['summary'])}"
         + (f"; {_escape(str(e['note']))}" if e["note"] else "")
         for e in entries[:room]
@@ -169,7 +189,7 @@ def render_one(row: Mapping[str, Any], fmt: str, *, color: bool = False) -> str:
         return json.dumps(
             {"revision": {**value, "changes": row.get("changes")}}, ensure_ascii=False, indent=2
         )
-    title = f"revision {value['revision']} ({value['kind']})"
+    title = f"revision {value['revision']} ({_kind_and_scope(value)})"
     plan = as_plan(row)
     about = [
         f"time: {value['time']}",

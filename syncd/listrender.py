@@ -50,6 +50,21 @@ def _scoped(views: Sequence[View]) -> bool:
     return any(v.scope is not None for v in views)
 
 
+def _of_scope(v: View) -> str:
+    return f" (scope {v.scope})" if v.scope is not None else ""
+
+
+def _scopes_summary(views: Sequence[View]) -> str:
+    """`; scopes: ops 1, payments 2` (the default scope as `(default)`), when scoped."""
+    if not _scoped(views):
+        return ""
+    counts: dict[str | None, int] = {}
+    for v in views:
+        counts[v.scope] = counts.get(v.scope, 0) + 1
+    order = sorted(counts, key=lambda k: (k is not None, k or ""))
+    return "; scopes: " + ", ".join(f"{k or '(default)'} {counts[k]}" for k in order)
+
+
 def _list_columns(scoped: bool) -> tuple[str, ...]:
     return (_LIST_COLUMNS[0], "SCOPE", *_LIST_COLUMNS[1:]) if scoped else _LIST_COLUMNS
 
@@ -89,11 +104,17 @@ def render_list(views: Sequence[View], fmt: str, *, color: bool = False) -> str:
         flagged = [v for v in views if v.state in ("late", "failing", "unschedulable")]
         lines = [
             f"::warning title=syncd {v.state} {escape_data(v.name)}::"
-            + escape_data(f"{v.name} is {_state_text(v)} (last outcome {v.last_outcome})")
+            + escape_data(
+                f"{v.name}{_of_scope(v)} is {_state_text(v)} (last outcome {v.last_outcome})"
+            )
             for v in flagged[: GITHUB_ANNOTATION_CAP - 1]
         ]
         return "\n".join(
-            [*lines, f"::notice title=syncd list::{escape_data(_summary_line(views))}"]
+            [
+                *lines,
+                "::notice title=syncd list::"
+                + escape_data(_summary_line(views) + _scopes_summary(views)),
+            ]
         )
     scoped = _scoped(views)
     columns = _list_columns(scoped)

@@ -13,7 +13,8 @@ terms. Rules (DESIGN §3):
 * managed rows absent from the files are deleted, unless `prune` is off;
 * a plan belongs to one scope (syncd.scopes): it prunes only that scope's managed rows, and
   a desired schedule whose name a managed row of another scope holds is an error (even
-  with `adopt`: adoption is for rows syncd did not make). A rollback plans across scopes.
+  with `adopt`: adoption is for rows syncd did not make. A rollback is a plan of the scope
+  of the revision it goes back to, under the same rules.
 """
 
 from __future__ import annotations
@@ -122,8 +123,6 @@ class Plan:
     revision: int | None = None  # the database revision the plan was made against
     paused: tuple[Paused, ...] = ()  # runtime pauses that hold (not changes; not drift)
     scope: str | None = None  # the scope the plan belongs to (None: the default scope)
-    # False for a rollback: it plans across scopes, and an update keeps a row's scope.
-    scoped: bool = True
 
     @property
     def empty(self) -> bool:
@@ -168,15 +167,11 @@ def make_plan(
     revision: int | None = None,
     keep: Iterable[str] = (),
     scope: str | None = None,
-    scoped: bool = True,
 ) -> Plan:
     """Diff desired schedules against rows. `keep` names schedules of files that were not
     re-read because nothing they depend on changed: they count as unchanged, never pruned.
-    The plan is `scope`'s: other scopes' rows are never changed (`scoped=False`: a rollback,
-    which plans across every scope)."""
-    planner = _Planner(
-        {row.name: row for row in rows}, adopt=adopt, keep=keep, scope=scope, scoped=scoped
-    )
+    The plan is `scope`'s: other scopes' rows are never changed."""
+    planner = _Planner({row.name: row for row in rows}, adopt=adopt, keep=keep, scope=scope)
     for schedule in desired:
         planner.add(schedule)
     if prune:
@@ -188,8 +183,7 @@ def make_plan(
         tuple(planner.refresh),
         tuple(sorted(planner.errors)),
         revision,
-        scope=scope if scoped else None,
-        scoped=scoped,
+        scope=scope,
     )
 
 
@@ -203,12 +197,10 @@ class _Planner:
         adopt: bool,
         keep: Iterable[str],
         scope: str | None,
-        scoped: bool,
     ) -> None:
         self.by_name = by_name
         self.adopt = adopt
         self.scope = scope
-        self.scoped = scoped
         self.changes: list[Change] = []
         self.refresh: list[Schedule] = []
         self.errors: list[Diagnostic] = []
@@ -224,7 +216,7 @@ class _Planner:
             self.changes.append(
                 Change("create", schedule.name, _source(schedule), created, schedule=schedule)
             )
-        elif row.managed and self.scoped and row.scope != self.scope:
+        elif row.managed and row.scope != self.scope:
             self.errors.append(_other_scope(schedule, row, self.scope))
         elif not row.managed and not self.adopt:
             self.errors.append(_unmanaged(schedule))
@@ -262,7 +254,7 @@ class _Planner:
         for name, row in self.by_name.items():
             if name in self.wanted or not row.managed:
                 continue
-            if self.scoped and row.scope != self.scope:
+            if row.scope != self.scope:
                 continue
             old = _set_only(fields_from_row(row.columns))
             self.changes.append(
@@ -324,7 +316,7 @@ def apply_to_rows(plan: Plan, rows: Sequence[Row]) -> list[Row]:
             _source(change.schedule),
             change.schedule.source_hash,
             row_hash(values),
-            plan.scope if plan.scoped else (previous.scope if previous else None),
+            plan.scope,
         )
     for schedule in plan.refresh:
         row = by_name[schedule.name]

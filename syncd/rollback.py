@@ -11,6 +11,10 @@ is the current one with every later revision undone, newest first:
   unset, as `export` writes it);
 * undo a delete: the schedule comes back with its old fields.
 
+A rollback belongs to one scope, the scope of revision REV (DESIGN §11, docs/sync.md
+"Scopes"): it starts from that scope's managed rows and undoes only that scope's later
+revisions (`in_scope`); another scope's rows and revisions are not its to undo.
+
 Revisions of kind "pause" and "resume" change no schedule field and are passed over. A
 revision whose changes were never recorded (made before syncd kept them) cannot be undone:
 `HistoryGap` names it. The walk deals in YAML field values (`export.data` of the rows);
@@ -90,6 +94,12 @@ def undo(state: State, revision: Mapping[str, Any]) -> None:
                     values[key] = old
                 else:  # unset before, or at its default (enabled: true)
                     values.pop(key, None)
+
+
+def in_scope(revisions: Iterable[Mapping[str, Any]], scope: str | None) -> list[Mapping[str, Any]]:
+    """The revisions of one scope (None: the default scope, as `syncd_revision.scope` is
+    NULL for it and for every revision made before scopes)."""
+    return [r for r in revisions if r.get("scope") == scope]
 
 
 def state_after(current: State, later: Iterable[Mapping[str, Any]]) -> State:

@@ -1,6 +1,7 @@
 """`syncd rollback --to REV`: the I/O around the pure walk of `syncd.rollback`. The rows
 and the revisions after REV are read under the apply lock, the schedules to write are
 validated like files, and the plan goes through `sync.pipeline`, the steps of every apply.
+The rollback is REV's scope's: only that scope's rows and later revisions take part.
 """
 
 from __future__ import annotations
@@ -25,23 +26,26 @@ if TYPE_CHECKING:
 
 
 def plan_rollback(conn: Connection, options: Options, target: int, current: int | None) -> Plan:
-    """The plan that puts the managed rows back as they were right after revision `target`
-    (syncd.rollback walks the history back). Schedules it creates or updates are validated
+    """The plan that puts the managed rows of `target`'s scope back as they were right after
+    revision `target` (syncd.rollback walks that scope's history back); a name another
+    scope owns now is an error, as in an apply. Schedules it creates or updates are validated
     as files are, under today's rules and task registry; the others are kept as they stand
     (not re-validated, and a hand edit of them is not blessed). Raises UnknownRevision,
     HistoryGap or InvalidSchedules; changes nothing."""
     from syncd import export, store
-    from syncd.rollback import changed_names, state_after, state_from_export
+    from syncd.rollback import changed_names, in_scope, state_after, state_from_export
 
-    if store.revision_row(conn, target) is None:
+    row = store.revision_row(conn, target)
+    if row is None:
         raise UnknownRevision(
             f"no revision {target} in the database (the current one is "
             f"{current if current is not None else 'none'}); `syncd history` lists them"
         )
+    scope = row.get("scope")
     rows = store.snapshot(conn)
-    managed = [r for r in rows if r.managed]
+    managed = [r for r in rows if r.managed and r.scope == scope]
     now = state_from_export(export.data(managed)["schedules"], {r.name: r.source for r in managed})
-    then = state_after(now, store.revisions_after(conn, target))
+    then = state_after(now, in_scope(store.revisions_after(conn, target), scope))
     names = changed_names(now, then)
     schedules, diagnostics = _rollback_schedules(target, then, names, options)
     if diagnostics:
@@ -57,7 +61,7 @@ def plan_rollback(conn: Connection, options: Options, target: int, current: int 
         prune=True,
         revision=current,
         keep=[n for n in then.fields if n not in wanted],
-        scoped=False,  # the table as it was, every scope's rows (docs/sync.md "Scopes")
+        scope=scope,
     )
     if result.errors:
         raise InvalidSchedules(list(result.errors))

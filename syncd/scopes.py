@@ -52,6 +52,20 @@ def check_option(value: str | None) -> str | None:
     )
 
 
+def check_filter(value: str) -> str | None:
+    """A `--scope` value of a command that selects rows (`list`, `export`): a scope's name,
+    or the empty string for the default scope (None), which has no name to give."""
+    if value == "":
+        return None
+    if SCOPE_RE.match(value):
+        return value
+    raise UsageError(
+        f"--scope {value!r}: a scope is lowercase letters, digits and _ . : -, at most 64 "
+        "characters, starting with a letter or digit (like a schedule name); "
+        "--scope '' selects the default scope"
+    )
+
+
 def resolve(files: Sequence[FileScope], option: str | None) -> tuple[str | None, list[Diagnostic]]:
     """The run's scope, and an error at every file that does not belong to it."""
     if option is not None:
@@ -90,4 +104,12 @@ def resolve(files: Sequence[FileScope], option: str | None) -> tuple[str | None,
     return first.declared, out
 
 
-__all__ = ["SCOPE_PATTERN", "SCOPE_RE", "FileScope", "check_option", "describe", "resolve"]
+__all__ = [
+    "SCOPE_PATTERN",
+    "SCOPE_RE",
+    "FileScope",
+    "check_filter",
+    "check_option",
+    "describe",
+    "resolve",
+]

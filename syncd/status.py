@@ -280,7 +280,9 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         f"database:  {status['database']}",
         f"revision:  {status['revision'] if status['revision'] is not None else 'none'}"
         + (
-            f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'})"
+            f" ({last['time']} by {last['actor']}, commit {last['commit'] or '-'}"
+            + (f", scope {last['scope']}" if last.get("scope") is not None else "")
+            + ")"
             if last
             else " (never applied)"
         ),

@@ -23,7 +23,7 @@ from syncd.defaults import LIST_STATES
     "scopes",
     multiple=True,
     metavar="NAME",
-    help="Only schedules of this scope (repeatable; docs/sync.md#scopes).",
+    help="Only schedules of this scope (repeatable; '' is the default scope; docs/sync.md#scopes).",
 )
 @FORMAT_OPTION
 @click.pass_context
@@ -39,9 +39,9 @@ def list_command(
     obj: Context = ctx.obj
 
     def body() -> int:
-        from syncd.scopes import check_option
+        from syncd.scopes import check_filter
 
-        wanted = {check_option(s) for s in scopes}
+        wanted = {check_filter(s) for s in scopes}
         shown = views(obj.settings, warn)
         if wanted:
             shown = [v for v in shown if v.scope in wanted]

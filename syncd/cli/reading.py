@@ -167,14 +167,24 @@ def _show_load(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
-    help="Write one file per source file into DIR instead of one document to stdout.",
+    help="Write one file per source file into DIR (a scope's into DIR/SCOPE/) instead of "
+    "one document to stdout.",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="NAME",
+    help="Only schedules of this scope (repeatable; '' is the default scope; "
+    "docs/sync.md#scopes). To stdout, the rows must be of one scope.",
 )
 @FORMAT_OPTION
 @NO_COLOR_OPTION
 @click.pass_context
-def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
+def export(ctx: click.Context, out_dir: str | None, scopes: tuple[str, ...], fmt: str) -> int:
     """Write the database's schedules as YAML that re-applies with no changes.
 
+    A file holds one scope (`scope: NAME`); with --out a scope's files go to DIR/NAME/.
     --format json prints the same file as JSON (also valid YAML); markdown fences the YAML;
     github is refused (exit 64): an export has no lines in files to annotate.
     """
@@ -189,11 +199,24 @@ def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
                 f"export --format {fmt}: an export annotates no file lines; use text (YAML), "
                 "json or markdown"
             )
+        from syncd.scopes import check_filter, describe
+
+        wanted = {check_filter(s) for s in scopes}
         require_database(obj.database_url)
         with connect(obj.database_url) as conn:
             rows = snapshot(conn)
+        if wanted:
+            rows = [r for r in rows if exporting.scope_of(r) in wanted]
         if not out_dir:
-            click.echo(exporting.render(rows, fmt), nl=False)
+            held = exporting.scopes(rows)
+            if len(held) > 1:
+                raise UsageError(
+                    "export: the rows are in "
+                    + ", ".join(describe(s) for s in held)
+                    + "; one document holds one scope: pass --out DIR (one folder per "
+                    "scope) or --scope NAME (--scope '' for the default scope)"
+                )
+            click.echo(exporting.render(rows, fmt, held[0] if held else None), nl=False)
             return EXIT_OK
         _report_written(_write_export(rows, out_dir), fmt)
         return EXIT_OK
@@ -202,15 +225,22 @@ def export(ctx: click.Context, out_dir: str | None, fmt: str) -> int:
 
 
 def _write_export(rows: Sequence[Row], out_dir: str) -> list[str]:
-    """One YAML file per source file into `out_dir`; the paths written."""
+    """One YAML file per source file into `out_dir` (a scope's into `out_dir/SCOPE/`); the
+    paths written."""
     from pathlib import Path
 
     from syncd import export as exporting
 
     folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in exporting.export(rows, exporting.modeline(folder)).items():
+
+    def header(scope: str | None) -> str:
+        below = folder if scope is None else folder / scope
+        below.mkdir(parents=True, exist_ok=True)
+        return exporting.modeline(below)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in exporting.export(rows, header).items():
         (folder / name).write_text(text, encoding="utf-8")
         written.append(str(folder / name))
     return written

@@ -42,7 +42,7 @@ def write_plan(
     changes_json: Sequence[dict[str, Any]],
 ) -> int | None:
     """Write a plan inside the caller's transaction; return the revision (None: no-op)."""
-    if plan.scoped and plan.scope is not None:
+    if plan.scope is not None:
         info = replace(info, scope=plan.scope)
     revision = _write_revision(conn, plan, info, changes_json) if plan.changes else None
     creates: list[dict[str, Any]] = []
@@ -55,8 +55,7 @@ def write_plan(
             continue
         assert change.schedule is not None
         record = _record(change.schedule, revision)
-        if plan.scoped:
-            record["scope"] = plan.scope
+        record["scope"] = plan.scope
         if change.action == "create":
             creates.append(
                 {**record, "created_time": info.now, "schedule_changed_time": info.now,

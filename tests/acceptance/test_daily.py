@@ -100,23 +100,25 @@ def test_export_round_trips_with_no_changes(db_url: str, tmp_path: Path) -> None
     assert single.count("- name:") == 8
 
 
-def test_status_reports_revision_and_drift(pg_url: str, tmp_path: Path) -> None:
+def test_status_reports_revision_and_drift(server_url: str, tmp_path: Path) -> None:
     env = {"SYNCD_GIT_COMMIT": "cafe", "SYNCD_ACTOR": "bob"}
-    run("--database-url", pg_url, "apply", str(REPO / "schedules"), cwd=tmp_path, env=env)
-    engine = create_engine(pg_url)
+    run("--database-url", server_url, "apply", str(REPO / "schedules"), cwd=tmp_path, env=env)
+    engine = create_engine(server_url)
     with engine.begin() as conn:
         conn.execute(
             text(f"UPDATE {TaskSchedule.__tablename__} SET queue = 'x' WHERE name = 'heartbeat'")
         )
     engine.dispose()
     data = json.loads(
-        run("--database-url", pg_url, "status", "--format", "json", cwd=tmp_path, check=6).stdout
+        run(
+            "--database-url", server_url, "status", "--format", "json", cwd=tmp_path, check=6
+        ).stdout
     )
     assert data["revision"] == 1
     assert (data["last_apply"]["commit"], data["last_apply"]["actor"]) == ("cafe", "bob")
     assert data["drift"] == ["heartbeat"]
     assert data["schedules"]["managed"] == 8
-    text_out = run("--database-url", pg_url, "status", cwd=tmp_path, check=6).stdout
+    text_out = run("--database-url", server_url, "status", cwd=tmp_path, check=6).stdout
     assert "drift:     heartbeat" in text_out
 
 

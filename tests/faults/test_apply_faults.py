@@ -97,15 +97,15 @@ def test_kill9_during_apply_never_half_applies(pg_url: str, tmp_path: Path) -> N
     assert outcomes["old"] > 0
 
 
-def test_concurrent_applies_serialize_without_lost_updates(pg_url: str, tmp_path: Path) -> None:
+def test_concurrent_applies_serialize_without_lost_updates(server_url: str, tmp_path: Path) -> None:
     inputs = [tree(tmp_path / f"in{i}", 200, f"{i + 1}m", files=2) for i in range(20)]
-    apply(pg_url, inputs[0])
+    apply(server_url, inputs[0])
     codes: list[int] = []
     lock = threading.Lock()
 
     def worker(folder: Path) -> None:
         done = subprocess.run(
-            [SYNCD, "--database-url", pg_url, "apply", "--lock-timeout", "120", str(folder)],
+            [SYNCD, "--database-url", server_url, "apply", "--lock-timeout", "120", str(folder)],
             capture_output=True,
             text=True,
             timeout=300,
@@ -120,13 +120,13 @@ def test_concurrent_applies_serialize_without_lost_updates(pg_url: str, tmp_path
     for t in threads:
         t.join()
     assert sorted(set(codes)) == [0], codes  # everyone waited for the lock, none failed
-    count, values, _ = state(pg_url)
+    count, values, _ = state(server_url)
     assert count == 200
     assert len(values) == 1  # exactly one input's state, not a mix
     (final,) = values
     winner = inputs[final // 60 - 1]
     done = subprocess.run(
-        [SYNCD, "--database-url", pg_url, "plan", "--detailed-exitcode", str(winner)],
+        [SYNCD, "--database-url", server_url, "plan", "--detailed-exitcode", str(winner)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -127,7 +127,8 @@ def test_history_lists_both_revisions_newest_first(applied: tuple[str, Path]) ->
     assert listed[0]["actor"] == "ops@test"
     assert listed[0]["time"].endswith("Z")
     assert set(listed[0]) == {
-        "revision", "time", "kind", "commit", "author", "subject", "actor", "summary", "note"
+        "revision", "time", "kind", "commit", "author", "subject", "actor", "summary", "note",
+        "scope",
     }  # fmt: skip
     only = as_json(syncd(db_url, "history", "-n", "1", "--format", "json"))["revisions"]
     assert [r["revision"] for r in only] == [2]

@@ -155,3 +155,148 @@ def test_a_table_without_scopes_looks_as_before(db_url: str, repos: tuple[Path, 
     assert "SCOPE" not in ok(syncd(b, db_url, "list"))
     assert "scopes:" not in syncd(b, db_url, "status").stdout
     assert {r["scope"] for r in rows(db_url).values()} == {None}
+
+
+# A third repository in the default scope (no `scope:`, no --scope).
+TEAM_C = """\
+version: 1
+schedules:
+  - name: core-cleanup
+    task: celeryapp.tasks.echo
+    cron: "30 4 * * *"
+"""
+
+
+@pytest.fixture
+def three(repos: tuple[Path, Path]) -> tuple[Path, Path, Path]:
+    a, b = repos
+    c = a.parent / "team-c"
+    (c / "schedules").mkdir(parents=True)
+    (c / "schedules" / "jobs.yaml").write_text(TEAM_C)
+    return a, b, c
+
+
+def _of(url: str, scope: str | None) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in rows(url).items() if r["scope"] == scope}
+
+
+def _revision_scopes(url: str) -> list[tuple[str | None, str | None]]:
+    return [(r["kind"], r["scope"]) for r in dump(url) if "changed_names" in r]
+
+
+def test_a_rollback_touches_only_the_scope_of_its_revision(
+    db_url: str, three: tuple[Path, Path, Path]
+) -> None:
+    a, b, c = three
+    assert ok(syncd(a, db_url, "apply", "--format", "json"))["revision"] == 1  # payments
+    ok(syncd(b, db_url, "apply", "--scope", "ops"))  # 2
+    ok(syncd(c, db_url, "apply"))  # 3, the default scope
+    # payments changes a schedule and drops one (4); ops and the default scope change too.
+    (a / "schedules" / "jobs.yaml").write_text(
+        TEAM_A.replace("0 2 * * *", "0 3 * * *").split("  - name: pay-report", maxsplit=1)[0]
+    )
+    ok(syncd(a, db_url, "apply"))  # 4
+    (b / "schedules" / "jobs.yaml").write_text(
+        TEAM_B.replace("30s", "1m")
+        + "  - name: ops-extra\n    task: celeryapp.tasks.echo\n    every: 5m\n"
+    )
+    ok(syncd(b, db_url, "apply", "--scope", "ops"))  # 5
+    (c / "schedules" / "jobs.yaml").write_text(TEAM_C.replace("30 4", "45 4"))
+    ok(syncd(c, db_url, "apply"))  # 6
+    ops_before, default_before = _of(db_url, "ops"), _of(db_url, None)
+
+    # Back to revision 1 (payments): only payments' later revision (4) is undone.
+    dry = ok(syncd(a, db_url, "rollback", "--to", "1", "--dry-run", "--format", "json"))
+    assert dry["scope"] == "payments"
+    done = ok(syncd(a, db_url, "rollback", "--to", "1", "--format", "json"))
+    assert done["scope"] == "payments"
+    assert [(c["action"], c["name"]) for c in done["changes"]] == [
+        ("create", "pay-report"),
+        ("update", "pay-settle"),
+    ]
+    assert _of(db_url, "ops") == ops_before
+    assert _of(db_url, None) == default_before
+    payments = _of(db_url, "payments")
+    assert set(payments) == {"pay-report", "pay-settle"}  # re-created in its own scope
+    assert payments["pay-settle"]["crontab"] == "0 2 * * *"
+    assert _revision_scopes(db_url)[-1] == ("rollback", "payments")
+    history = ok(syncd(a, db_url, "history", "--format", "json"))["revisions"]
+    assert [(h["revision"], h["scope"]) for h in history[:2]] == [(7, "payments"), (6, None)]
+    assert "payments" in ok(syncd(a, db_url, "history", "7"))
+
+    # Back to revision 3 (the default scope): ops and payments stay as they are.
+    ops_before, payments_before = _of(db_url, "ops"), _of(db_url, "payments")
+    again = ok(syncd(c, db_url, "rollback", "--to", "3", "--format", "json"))
+    assert "scope" not in again
+    assert [(c["action"], c["name"]) for c in again["changes"]] == [("update", "core-cleanup")]
+    assert _of(db_url, "ops") == ops_before and _of(db_url, "payments") == payments_before
+    assert _of(db_url, None)["core-cleanup"]["crontab"] == "30 4 * * *"
+    assert _revision_scopes(db_url)[-1] == ("rollback", None)
+
+
+def test_a_rollback_refuses_a_name_another_scope_owns_now(
+    db_url: str, repos: tuple[Path, Path]
+) -> None:
+    a, b = repos
+    ok(syncd(a, db_url, "apply"))  # 1
+    (a / "schedules" / "jobs.yaml").write_text(TEAM_A.split("  - name: pay-report", maxsplit=1)[0])
+    ok(syncd(a, db_url, "apply"))  # 2: payments drops pay-report
+    (b / "schedules" / "jobs.yaml").write_text(
+        TEAM_B + "  - name: pay-report\n    task: celeryapp.tasks.echo\n    every: 2h\n"
+    )
+    ok(syncd(b, db_url, "apply", "--scope", "ops"))  # 3: ops takes the name
+    before = dump(db_url)
+    done = syncd(a, db_url, "rollback", "--to", "1")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "error[ownership.other-scope]" in done.stdout + done.stderr
+    assert "'pay-report' is owned by scope 'ops'" in done.stdout + done.stderr
+    assert dump(db_url) == before
+
+
+def test_export_writes_one_folder_per_scope_that_applies_with_no_changes(
+    db_url: str, three: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    a, b, c = three
+    ok(syncd(a, db_url, "apply"))
+    ok(syncd(b, db_url, "apply", "--scope", "ops"))
+    ok(syncd(c, db_url, "apply"))
+    out = tmp_path / "exported"
+    ok(syncd(a, db_url, "export", "--out", str(out)))
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.yaml"))
+    assert written == ["jobs.yaml", "ops/jobs.yaml", "payments/jobs.yaml"]
+    assert "scope:" not in (out / "jobs.yaml").read_text()
+    assert "\nscope: ops\n" in (out / "ops" / "jobs.yaml").read_text()
+    assert "\nscope: payments\n" in (out / "payments" / "jobs.yaml").read_text()
+    # Each folder (and the default scope's files) re-plans empty, without --scope.
+    for target, scope in (("payments", "payments"), ("ops", "ops")):
+        plan = ok(syncd(out, db_url, "plan", target, "--format", "json"))
+        assert (plan["scope"], plan["changes"]) == (scope, [])
+    assert ok(syncd(out, db_url, "plan", "jobs.yaml", "--format", "json"))["changes"] == []
+
+    # To stdout, one document holds one scope: --scope picks it ('' the default scope).
+    mixed = syncd(a, db_url, "export")
+    assert mixed.returncode == 64, (mixed.stdout, mixed.stderr)
+    assert "--scope" in mixed.stderr and "--out" in mixed.stderr
+    one = syncd(a, db_url, "export", "--scope", "payments")
+    assert one.returncode == 0, one.stderr
+    assert "\nscope: payments\n" in one.stdout and "ops-heartbeat" not in one.stdout
+    (tmp_path / "one.yaml").write_text(one.stdout)
+    again = ok(syncd(tmp_path, db_url, "plan", "one.yaml", "--format", "json"))
+    assert (again["scope"], again["changes"]) == ("payments", [])
+    default = syncd(a, db_url, "export", "--scope", "", "--format", "json")
+    assert default.returncode == 0, default.stderr
+    assert "scope" not in json.loads(default.stdout)
+    assert [s["name"] for s in json.loads(default.stdout)["schedules"]] == ["core-cleanup"]
+
+
+def test_list_scope_empty_selects_the_default_scope(
+    db_url: str, three: tuple[Path, Path, Path]
+) -> None:
+    a, b, c = three
+    ok(syncd(a, db_url, "apply"))
+    ok(syncd(b, db_url, "apply", "--scope", "ops"))
+    ok(syncd(c, db_url, "apply"))
+    listed = ok(syncd(a, db_url, "list", "--scope", "", "--format", "json"))
+    assert [(s["name"], s["scope"]) for s in listed["schedules"]] == [("core-cleanup", None)]
+    both = ok(syncd(a, db_url, "list", "--scope", "", "--scope", "ops", "--format", "json"))
+    assert [s["name"] for s in both["schedules"]] == ["core-cleanup", "ops-heartbeat"]

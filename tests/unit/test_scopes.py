@@ -11,6 +11,7 @@ from syncd.errors import UsageError
 from syncd.guards import Guards, check
 from syncd.plan import Row, apply_to_rows, make_plan
 from syncd.render import plan_dict, plan_text
+from syncd.rollback import in_scope
 from syncd.savedplan import shape_problem
 from syncd.scopes import FileScope, check_option, resolve
 from syncd.spec import Schedule, Source, row_hash, row_values
@@ -102,12 +103,23 @@ def test_the_default_scope_is_the_rows_without_one() -> None:
     assert plan.empty and plan.scope is None and plan.unchanged == 1
 
 
-def test_a_rollback_plans_across_scopes() -> None:
+def test_an_update_keeps_the_plans_scope() -> None:
     rows = [row(sched("a1"), "a", rid=1), row(sched("b1"), "b", rid=2)]
-    plan = make_plan([sched("b1", every=5)], rows, keep=["a1"], scoped=False)
+    plan = make_plan([sched("b1", every=5)], rows, scope="b")
     assert not plan.errors and [(c.action, c.name) for c in plan.changes] == [("update", "b1")]
     after = {r.name: r.scope for r in apply_to_rows(plan, rows)}
-    assert after == {"a1": "a", "b1": "b"}  # an update keeps its row's scope
+    assert after == {"a1": "a", "b1": "b"}  # and the other scope's row is left alone
+
+
+def test_a_rollback_undoes_only_the_revisions_of_its_scope() -> None:
+    revisions = [
+        {"id": 2, "scope": "a", "changes": []},
+        {"id": 3, "scope": None, "changes": []},
+        {"id": 4, "scope": "b", "changes": []},
+        {"id": 5, "scope": "a", "kind": "rollback", "changes": []},
+    ]
+    assert [r["id"] for r in in_scope(revisions, "a")] == [2, 5]
+    assert [r["id"] for r in in_scope(revisions, None)] == [3]
 
 
 def test_the_plan_shows_its_scope_only_when_it_has_one() -> None:
