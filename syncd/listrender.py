@@ -14,7 +14,17 @@ from syncd.render import GITHUB_ANNOTATION_CAP, escape_data, markdown_cell, pain
 from syncd.spec import format_time
 
 _STATE_COLOUR = {"late": "red", "failing": "red", "paused": "yellow", "unschedulable": "red"}
-_LIST_COLUMNS = ("NAME", "STATE", "TIMING", "NEXT", "LAST DUE", "LAST", "RUNS", "FAILS")
+_LIST_COLUMNS = (
+    "NAME",
+    "STATE",
+    "TIMING",
+    "NEXT",
+    "LAST DUE",
+    "LAST",
+    "RUNS",
+    "FAILS",
+    "IN WORDS",
+)
 
 
 def words(v: View) -> str | None:
@@ -80,6 +90,7 @@ def _row(v: View, scoped: bool = False) -> list[str]:
         v.last_outcome,
         str(v.run_count),
         str(v.consecutive_failures),
+        words(v) or "-",
     ]
 
 

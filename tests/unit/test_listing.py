@@ -132,6 +132,8 @@ def test_every_format() -> None:
         "LAST",
         "RUNS",
         "FAILS",
+        "IN",
+        "WORDS",
     ]
     assert "late 30s" in text and text.endswith("2 schedules: 1 late")
     data = json.loads(render_list(views, "json"))
@@ -150,3 +152,25 @@ def test_every_format() -> None:
     assert "timing:    cron: 0 * * * *  # Every hour (Europe/Berlin)" in shown
     assert "  3  2026-12-03T12:00:30Z  apply  abc  ci" in shown
     assert json.loads(render_show(views[0], [], (), "json"))["schedule"]["name"] == "report"
+
+
+def test_list_words_each_cron_in_text_and_markdown() -> None:
+    """The cron in words beside it in every `list` format (issue 16), not only in json: a
+    last column, "-" for a row without a cron."""
+    every = _view(
+        _row(
+            name="poll",
+            type=ScheduleType.INTERVAL,
+            crontab=None,
+            interval_every=60,
+            interval_period="seconds",
+        )
+    )
+    views = [_view(), every]
+    text = render_list(views, "text").splitlines()
+    assert text[0].split()[-2:] == ["IN", "WORDS"]
+    assert text[1].startswith("report") and text[1].endswith("  Every hour")
+    assert text[2].startswith("poll") and text[2].endswith("  -")
+    markdown = render_list(views, "markdown").splitlines()
+    assert markdown[2].endswith("| fails | in words |")
+    assert markdown[4].endswith("| Every hour |") and markdown[5].endswith("| - |")
