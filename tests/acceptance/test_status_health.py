@@ -1,6 +1,7 @@
 """`syncd status` as a health check, with a real beat: 0 while it leads, 6 once it is
 killed, 6 with drift, 3 when Redis cannot be reached (DESIGN §9). On the embedded default
-(SQLite lease, no Redis) and on PostgreSQL + Redis (the lock and the heartbeat key)."""
+(SQLite lease, no Redis), on PostgreSQL + Redis and on MariaDB + Redis (the lock and the
+heartbeat key)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from sqlalchemy import create_engine, text
 
 from tests.acceptance.beat_process import beats
 from tests.celery_worker import wait_for, worker_env
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 from tests.faults.servers import free_port
 from tests.probes import apply
 
@@ -29,7 +35,7 @@ SCHEDULES = """  - name: tick
 """
 
 
-@pytest.fixture(params=["embedded", "postgresql+redis"])
+@pytest.fixture(params=["embedded", "postgresql+redis", "mariadb+redis"])
 def env(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> Iterator[dict[str, str]]:
@@ -42,11 +48,16 @@ def env(
             **BEAT,
         )
         return
-    name, url = create_pg_database()
+    create, drop = (
+        (create_pg_database, drop_pg_database)
+        if request.param == "postgresql+redis"
+        else (create_mysql_database, drop_mysql_database)
+    )
+    name, url = create()
     try:
         yield worker_env(url, redis_url, redis_prefix, **BEAT)
     finally:
-        drop_pg_database(name)
+        drop(name)
 
 
 def status(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
