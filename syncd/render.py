@@ -421,6 +421,16 @@ def plan_markdown(
     return "\n".join(out) + "\n"
 
 
+def _github_words(change: Change) -> str:
+    """` (cron: OLD -> NEW)` in words on a change that sets or changes cron (the new one
+    alone on a create), empty otherwise."""
+    said = _cron_description(change).get("cron_description")
+    if not said or change.action == "delete" or said["new"] is None:
+        return ""
+    old = f"{said['old']} -> " if said["old"] is not None else ""
+    return f" (cron: {old}{said['new']})"
+
+
 def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
     """`::error` per refusal, then `::notice` per change, within GitHub's cap of notices a
     step (the last is the summary, which says how many changes were not annotated)."""
@@ -433,7 +443,7 @@ def plan_github(plan: Plan, refusals: Sequence[Refusal] = ()) -> str:
     for c in plan.changes[:room]:
         file, _, line = (c.source or "").rpartition(":")
         where = f" file={_escape_prop(file)},line={line}" if file and line.isdigit() else ""
-        detail = ", ".join(c.fields) or "no field changes"
+        detail = (", ".join(c.fields) or "no field changes") + _github_words(c)
         lines.append(f"::notice{where}::{c.action} {c.name}: {escape_data(detail)}")
     hidden = len(plan.changes) - room
     more = f" ({plural(hidden, 'change')} not annotated; see the job summary)" if hidden > 0 else ""

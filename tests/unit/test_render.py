@@ -83,7 +83,17 @@ def test_cron_in_words_in_text_markdown_and_json() -> None:
     assert changes["weekdays"]["cron_description"]["new"] == "At 08:30, Monday through Friday"
 
 
+def test_cron_in_words_in_the_github_annotations() -> None:
+    """`--format github` (the workflow's annotations on the pull request) words the cron
+    too: old -> new on an update, the new one on a create."""
+    bodies = [line.split("::", 2)[2] for line in render_plan(_cron_change(), "github").splitlines()]
+    notices = {body.split(":")[0]: body for body in bodies}
+    assert notices["update nightly"] == "update nightly: cron (cron: At 02:00 -> At 03:00)"
+    assert notices["create weekdays"].endswith("(cron: At 08:30, Monday through Friday)")
+
+
 def test_an_interval_change_has_no_words() -> None:
     plan = make_plan([Schedule("a", "t.a", every=30)], [])
     assert "#" not in render_plan(plan, "text")
+    assert "(cron:" not in render_plan(plan, "github")
     assert "cron_description" not in json.loads(render_plan(plan, "json"))["changes"][0]
