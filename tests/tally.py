@@ -6,6 +6,7 @@ task id hides: a second message or a second execution of the same id.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
-from tests.tally_task import EXECUTED, QUIET_TASK, RECEIVED, STARTED, TALLY_TASK
+from tests.tally_task import EXECUTED, OPTIONS, QUIET_TASK, RECEIVED, STARTED, TALLY_TASK
 
 __all__ = ["QUIET_TASK", "TALLY_TASK", "Tally", "due_of", "schedule_of"]
 
@@ -55,6 +57,15 @@ class Tally:
 
     def messages(self) -> list[Message]:
         return [Message(p[0], float(p[1]), p[2], *p[3:4]) for p in _lines(self.folder / RECEIVED)]
+
+    def options(self) -> dict[str, list[dict[str, Any]]]:
+        """Per task id, the priority and `x-` headers of each message the worker received."""
+        path = self.folder / OPTIONS
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for line in path.read_text().splitlines() if path.exists() else []:
+            tid, _, options = line.partition(" ")
+            out[tid].append(json.loads(options))
+        return dict(out)
 
     def received(self) -> Counter[str]:
         return Counter(m.task_id for m in self.messages())

@@ -14,7 +14,9 @@ Where the counting happens, and why there:
   execute it (and, for a message with an expiry, already in the strategy). Wrapping the
   strategy counts each message before either, so a duplicate the once-only check drops is
   still counted. The line also names the beat that sent it (header `syncd_beat`, when the
-  beat sets it) and the fire time of a jittered schedule (header `syncd_fire`).
+  beat sets it) and the fire time of a jittered schedule (header `syncd_fire`); a line of
+  **options** beside it holds the message's priority and its `x-` headers (a schedule's
+  `priority` and `headers`, as the worker got them).
 * **executed**: one line per run of the task body, which only runs when the once-only
   check let the message through; **started** the same at the body's start (with the end,
   the span of each run: overlap guards are checked with it).
@@ -29,6 +31,7 @@ concurrent greenlets (and a second worker) never interleave or lose a line.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -43,6 +46,7 @@ QUIET_TASK = "tests.tally_task.tally_quiet"
 RECEIVED = "received.log"
 EXECUTED = "executed.log"
 STARTED = "started.log"
+OPTIONS = "options.log"
 SENDER_HEADER = "syncd_beat"
 FIRE_HEADER = "syncd_fire"
 
@@ -72,6 +76,11 @@ class TallyTask(TaskBase):
                 f"{headers.get('id')} {time.time():.3f} {headers.get(SENDER_HEADER) or '-'} "
                 f"{headers.get(FIRE_HEADER) or '-'}",
             )
+            options = {
+                "priority": (message.properties or {}).get("priority"),
+                "headers": {k: v for k, v in headers.items() if k.startswith("x-")},
+            }
+            append(OPTIONS, f"{headers.get('id')} {json.dumps(options, separators=(',', ':'))}")
             return handler(message, *args, **kw)
 
         return counting

@@ -1,20 +1,27 @@
-"""`jitter` and `overlap: buffer_one` against a real beat and a real gevent worker
-(issue 16). Jitter: each message goes out at its due time plus the schedule's offset, and
-its task id names the nominal due time. buffer_one: a 1 s schedule whose task takes 3 s runs
-one execution at a time, the next starting as the previous ends, never more than one
-waiting. Seen where a mistake would be visible: the messages and executions the worker
-counted (tests.tally_task)."""
+"""`jitter`, `overlap: buffer_one`, `syncd backfill`, `priority` and `headers` against a
+real beat and a real gevent worker (issue 16). Jitter: each message goes out at its due
+time plus the schedule's offset, and its task id names the nominal due time. buffer_one: a
+1 s schedule whose task takes 3 s runs one execution at a time, the next starting as the
+previous ends, never more than one waiting. Backfill, priority and headers: each backfilled
+due time executes once (a second backfill sends none), and every message the worker got
+carries the schedule's priority and headers. Seen where a mistake would be visible: the
+messages and executions the worker counted (tests.tally_task)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from celeryapp.jitter import offset
+from celeryapp.schedules import task_id
 from celeryapp.tasklog import format_fire
 from tests.acceptance.beat_process import beats
 from tests.acceptance.conftest import stack_name, tally_of
@@ -24,6 +31,7 @@ from tests.tally import due_of, tally_schedule
 
 pytestmark = pytest.mark.acceptance
 
+SYNCD = str(Path(sys.executable).with_name("syncd"))
 # Intervals anchored at a whole second, so every due time is one (task ids carry seconds).
 ANCHOR = "'2026-01-01T00:00:00Z'"
 
@@ -99,3 +107,63 @@ def test_buffer_one_runs_one_at_a_time_with_at_most_one_waiting(
     buffered = sum(1 for (_, _, a_end), (b, _, _) in pairwise(spans) if due_of(b) < a_end)
     assert buffered >= 3, spans
     assert "overlap: buffer_one" in log, log[-3000:]
+
+
+def _backfill(env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [SYNCD, "backfill", *args, "--rate", "0", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_backfill_priority_and_headers_reach_a_real_worker_once_per_task_id(
+    tally_stack: dict[str, str], tmp_path: Path
+) -> None:
+    """`syncd backfill` (run twice) and the beat, with `priority` and `headers`: the worker
+    executes each due time once, counted per task id, and every message it received carries
+    the schedule's priority and headers."""
+    env = tally_stack
+    options = {"priority": "7", "headers": "{x-team: billing, x-tenant: 't-42'}"}
+    # Disabled, so only the backfill sends it (a disabled schedule can be backfilled).
+    body = tally_schedule("past", "every: 1m", start_time=ANCHOR, enabled="false", **options)
+    body += tally_schedule("beat", "every: 1s", start_time=ANCHOR, **options)
+    apply(env, tmp_path / "schedules", body)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start, end = now - timedelta(minutes=6), now - timedelta(minutes=2)
+    backfilled = {task_id("past", start + timedelta(minutes=i)) for i in range(5)}
+    first = _backfill(env, "past", "--from", start.isoformat(), "--to", end.isoformat())
+    again = _backfill(env, "past", "--from", start.isoformat(), "--to", end.isoformat())
+    assert (len(first["sent"]), len(again["sent"]), len(again["already_dispatched"])) == (
+        5,
+        0,
+        5,
+    ), again
+    tally = tally_of(env)
+    with celery_worker(env, tmp_path, include="tests.tally_task"), beats(env, tmp_path) as (beat,):
+        wait_for(lambda: beat.leading, 60, what="the beat to lead")
+        wait_for(
+            lambda: (
+                backfilled <= set(tally.executed())
+                and sum(1 for t in tally.executed() if t.startswith("beat@")) >= 3
+            ),
+            60,
+            what="the backfilled runs and three beat runs",
+        )
+    executed = tally.executed()
+    assert {t for t in executed if t.startswith("past@")} == backfilled, executed
+    assert all(n == 1 for n in executed.values()), executed
+    expected = {"priority": 7, "headers": {"x-team": "billing", "x-tenant": "t-42"}}
+    seen = tally.options()
+    for tid in executed:
+        assert seen[tid] and all(o == expected for o in seen[tid]), (
+            tid,
+            seen[tid],
+            stack_name(env),
+        )
