@@ -60,10 +60,10 @@ EXPIRED = Schedule(
 
 
 @pytest.fixture
-def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
-    migrate(pg_url)
-    insert(pg_url, REPORT, ELSEWHERE, EXPIRED)
-    return worker_env(pg_url, redis_url, redis_prefix)
+def env(server_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    migrate(server_url)
+    insert(server_url, REPORT, ELSEWHERE, EXPIRED)
+    return worker_env(server_url, redis_url, redis_prefix)
 
 
 def test_trigger_prints_the_task_id_and_with_wait_the_result(
@@ -136,10 +136,10 @@ def test_trigger_when_the_broker_is_down_exits_3(env: dict[str, str]) -> None:
     assert "cannot reach the broker" in out.stderr
 
 
-def test_trigger_reads_the_global_database_option(env: dict[str, str], pg_url: str) -> None:
+def test_trigger_reads_the_global_database_option(env: dict[str, str], server_url: str) -> None:
     bare = {k: v for k, v in env.items() if k != "SYNCD_DATABASE_URL"}
     out = subprocess.run(
-        [SYNCD, "--database-url", pg_url, "trigger", "nightly-reprot"],
+        [SYNCD, "--database-url", server_url, "trigger", "nightly-reprot"],
         env=bare,
         capture_output=True,
         text=True,
