@@ -171,7 +171,10 @@ def entry_from_row(row: Mapping[str, Any], *, default_timezone: str) -> Entry:
             catchup_window=timedelta(seconds=window) if window else None,
             overlap=row.get("overlap") or _DEFAULTS["overlap"],
             baseline=baseline,
-            has_run=last is not None and (changed is None or last >= changed),
+            # A due time at the very instant of a timing change belongs to the old timing
+            # (the new one's first due time lies after it), so a run there is not this
+            # version's: a one-off changed at that instant still fires once.
+            has_run=last is not None and (changed is None or last > changed),
             offset=jitter.offset(name, row.get("jitter")),
         )
     except BadRow:

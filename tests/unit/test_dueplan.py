@@ -161,6 +161,15 @@ def test_one_off_fires_once() -> None:
     assert decide(done, T0 + timedelta(hours=5)) == (None, None)
 
 
+def test_a_one_off_changed_at_the_instant_of_its_last_run_fires_once_more() -> None:
+    """The run at the change instant belonged to the old timing (found by the beat-core
+    state machine: a one-off re-timed at the due time it had just fired never fired again)."""
+    changed = T0 + timedelta(seconds=60)
+    retimed = row(one_off=True, last_run_time=changed, schedule_changed_time=changed)
+    assert not entry_from_row(retimed, default_timezone="UTC").has_run
+    assert decide(retimed, changed + timedelta(seconds=1)) == (None, T0 + timedelta(seconds=120))
+
+
 def test_disabled_never_fires() -> None:
     assert decide(row(enabled=False), T0 + timedelta(hours=1)) == (None, None)
 
