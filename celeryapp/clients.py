@@ -33,6 +33,30 @@ end
 return 0
 """
 
+# The sharded beat's forms of the same two (celeryapp.lock.ShardLocks): renew every key of
+# KEYS still holding ARGV[1] (a list of 1/0 back), and give a shard back leaving a handoff
+# marker (KEYS[2] = ARGV[2] for ARGV[3] ms) in the same step, only while it is still ours.
+IF_HOLDER_PEXPIRE_ALL = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    out[i] = redis.call('PEXPIRE', key, ARGV[2])
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+IF_HOLDER_HAND_OFF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  end
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 _clients: dict[str, redis.Redis[bytes]] = {}
 _lock = threading.Lock()
 

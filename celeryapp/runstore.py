@@ -18,7 +18,7 @@ the caller's connection or transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -117,14 +117,20 @@ def current_revision(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(revisions.c.id), 0))).scalar_one())
 
 
-def enabled_rows(conn: Connection) -> Iterator[dict[str, Any]]:
+def enabled_rows(
+    conn: Connection, keep: Callable[[str], bool] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every enabled schedule row, as {column: value}, in batches (a beat load reads the
-    whole table: iterating the result fetched one row at a time and built a key view each)."""
+    whole table: iterating the result fetched one row at a time and built a key view each).
+    `keep`: only the rows whose name it accepts (a sharded beat's own shards), judged
+    before the row is built."""
     result = conn.execute(select(*ENTRY_COLUMNS).where(schedules.c.enabled.is_(True)))
     keys = list(result.keys())
+    at = keys.index("name")
     for batch in result.partitions(_LOAD_BATCH):
         for values in batch:
-            yield dict(zip(keys, values, strict=True))
+            if keep is None or keep(values[at]):
+                yield dict(zip(keys, values, strict=True))
 
 
 def changed_names(conn: Connection, *, after: int) -> set[str]:
