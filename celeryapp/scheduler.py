@@ -347,7 +347,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._last_recover = 0.0  # look for runs the last leader left unpublished now
         handed = sorted(i for i, m in markers.items() if m is not None)
         log.info(
-            "leading shard(s) %s of %d (%s): loaded %d schedules at revision %d in %.0f ms",
+            "beat %s leading shard(s) %s of %d (%s): loaded %d schedules at revision %d in %.0f ms",
+            locks.token,
             sorted(won),
             n,
             f"handed over: {handed}" if handed else "taken over",
@@ -365,7 +366,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             log.warning("cannot give back shard(s) %s: %s", release, exc)
             return
         self._drop_shards(set(release))
-        log.info("gave back shard(s) %s (dispatched up to %s)", release, now.isoformat())
+        log.info(
+            "beat %s gave back shard(s) %s (dispatched up to %s)",
+            locks.token,
+            release,
+            now.isoformat(),
+        )
 
     def _drop_shards(self, dropped: set[int]) -> None:
         n = self.shards
