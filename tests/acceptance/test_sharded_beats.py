@@ -22,9 +22,12 @@ fails if the taker ignores the handoff marker).
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -33,7 +36,7 @@ from celeryapp.shards import shard_of
 from tests.acceptance.beat_process import Beat, start_beat
 from tests.celery_worker import celery_worker, stop_all, wait_for, worker_env
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.probes import apply
+from tests.probes import SYNCD, apply
 from tests.tally import Tally, due_times, quiesce, tally_env, tally_schedule
 
 pytestmark = pytest.mark.acceptance
@@ -91,6 +94,20 @@ def _shards_of(beat: Beat, holders: list[str | None]) -> set[int]:
     return {i for i, h in enumerate(holders) if token is not None and h == token}
 
 
+def _status(env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [SYNCD, "status", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 6), done.stderr
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
 def test_kill_and_scale_out_lose_and_repeat_nothing(
     env: dict[str, str], tmp_path: Path, redis_url: str
 ) -> None:
@@ -123,7 +140,11 @@ def test_kill_and_scale_out_lose_and_repeat_nothing(
 
             wait_for(both_lead, 60, what="two beats leading all 4 shards between them")
             wait_for(lambda: set(due_times(tally.received())) == set(periods), 30, what="runs")
-            time.sleep(3)
+            status = _status(env)
+            assert [s["shard"] for s in status["shards"]] == list(range(SHARDS))
+            leaders = {s["leader"] for s in status["shards"]}
+            assert leaders == {_token(a), _token(b)}, status["shards"]
+            time.sleep(2)
 
             victim = a if 0 in _shards_of(a, _holders(client, prefix)) else b
             survivor = b if victim is a else a
