@@ -34,13 +34,19 @@ return 0
 """
 
 # The sharded beat's forms of the same two (celeryapp.lock.ShardLocks): renew every key of
-# KEYS still holding ARGV[1] (a list of 1/0 back), and give a shard back leaving a handoff
-# marker (KEYS[2] = ARGV[2] for ARGV[3] ms) in the same step, only while it is still ours.
+# KEYS still holding ARGV[1], or take it again when it lapsed and nobody took it (as the
+# single lock's SET NX after a failed renewal), a list of 1/0 back; and give a shard back
+# leaving a handoff marker (KEYS[2] = ARGV[2] for ARGV[3] ms) in the same step, only while
+# it is still ours.
 IF_HOLDER_PEXPIRE_ALL = """
 local out = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then
     out[i] = redis.call('PEXPIRE', key, ARGV[2])
+  elseif not holder then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    out[i] = 1
   else
     out[i] = 0
   end

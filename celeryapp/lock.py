@@ -149,7 +149,9 @@ class ShardLocks(RedisLock):
     # --- the shard locks ----------------------------------------------------------------
 
     def renew(self) -> set[int]:
-        """Renew every held shard; the shards lost (expired, or taken) leave `held`."""
+        """Renew every held shard (taking back one that lapsed while nobody took it, as
+        `RedisLock.hold` does: a load longer than the TTL); the shards another beat took
+        leave `held`."""
         if not self.held:
             return set()
         order = sorted(self.held)

@@ -328,6 +328,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 self.engine,
                 self.settings.timezone,
                 keep=lambda name: shards.shard_of(name, n) in won,
+                progress=lambda: self._renew_quietly(locks),
             )
         except runstore.DatabaseError as exc:
             log.error(
@@ -342,6 +343,10 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self.core.add(entries, now, pauses, handed_off=markers[i])
         with contextlib.suppress(*_LOCK_ERRORS):
             locks.handoff_done(sorted(won))
+        taken = won - locks.held  # by another beat while this one was loading
+        if taken:
+            log.warning("shard(s) %s taken by another beat during the load", sorted(taken))
+            self._drop_shards(taken)
         if self.revision is None:
             self.revision = loaded.revision
         self._last_recover = 0.0  # look for runs the last leader left unpublished now
@@ -357,6 +362,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             (time.perf_counter() - started) * 1000,
         )
         return True
+
+    def _renew_quietly(self, locks: ShardLocks) -> None:
+        """Renew in the middle of a long load (a million rows outlast the lock TTL)."""
+        with contextlib.suppress(*_LOCK_ERRORS):
+            locks.renew()
 
     def _give_back(self, locks: ShardLocks, release: list[int], now: datetime) -> None:
         """Give shards over the quota back, with a marker: dispatched up to `now`."""
@@ -485,12 +495,14 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if self.shard_locks is None:
             self.leading = False  # the next tick reloads everything
             return
-        held = set(self.shard_locks.held)
+        held = sorted(self.shard_locks.held)
         self.core.clear()
         self.revision = None
-        self.shard_locks.held.clear()
+        # Given back with a marker (everything up to the last dispatch went out), so
+        # whoever takes them next, this beat included, loads them as a handoff.
         with contextlib.suppress(*_LOCK_ERRORS):
-            self.shard_locks.give_back(sorted(held), None)
+            self.shard_locks.give_back(held, self._dispatched_to)
+        self.shard_locks.held.clear()
 
     # --- dispatch -----------------------------------------------------------------------
 

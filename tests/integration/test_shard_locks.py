@@ -48,9 +48,11 @@ def test_shard_locks_take_renew_give_back_with_marker(
     assert b.acquire([2, 3]) == {3}
     assert a.holders() == [a.token, a.token, a.token, b.token]
     assert client.pttl(f"{redis_prefix}:beat:lock:4:0") > 2000
-    client.delete(f"{redis_prefix}:beat:lock:4:1")  # as if it had expired
+    client.delete(f"{redis_prefix}:beat:lock:4:0")  # lapsed (a long load), nobody took it
+    client.set(f"{redis_prefix}:beat:lock:4:1", "another-beat")  # lapsed and taken
     assert a.renew() == {1}
     assert a.held == {0, 2}
+    assert a.holders()[:2] == [a.token, "another-beat"]
     a.give_back([2], BASE)
     assert a.holders()[2] is None
     assert b.handoff(2) == BASE
