@@ -112,10 +112,17 @@ def _scheduler(settings: Any, now: list[datetime]) -> Any:
     return scheduler
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM): getrusage's maxrss would carry over the parent's
+    from before the exec (the parent wrote a million rows)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_load(url: str, prefix: str, live: int) -> dict[str, float]:
     """One beat among `live` (the others only heartbeat): load, RSS, steady tick."""
-    import resource
-
     import redis
 
     client = redis.Redis.from_url(REDIS)
@@ -124,11 +131,11 @@ def child_load(url: str, prefix: str, live: int) -> dict[str, float]:
     if others:  # alive for the whole run: the quota is ceil(4 / live)
         client.zadd(f"{prefix}:beat:beats:{SHARDS}", others)
     scheduler = _scheduler(_settings(url, prefix, SHARDS), now)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _peak_rss_mb()
     t = time.perf_counter()
     scheduler.tick()
     out = {"live": live, "load_s": time.perf_counter() - t}
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_mb"] = _peak_rss_mb()
     out["rss_before_mb"] = before
     out["shards"] = len(scheduler.shard_locks.held)
     out["schedules"] = len(scheduler.entries)
