@@ -73,6 +73,7 @@ class _Slot:  # never changed once built; not frozen because frozen ones build a
     seq: int  # matches the heap item that stands for this slot
     retry: bool  # the last publish of `due` failed
     missed: bool = False  # found at takeover: `catchup` alone decides, however late it pops
+    handoff: bool = False  # in a handoff's gap: fires however late it pops
 
 
 class BeatCore:
@@ -87,6 +88,9 @@ class BeatCore:
         self._heap: list[tuple[datetime, int, str]] = []
         self._seq = itertools.count()
         self._out: dict[str, Run] = {}  # handed out by pop_due, outcome not yet reported
+        # Handed over by a live beat (`add` with `handed_off`): name -> the last due time
+        # of the gap between its release and our load; every due time up to it fires.
+        self._gap: dict[str, datetime] = {}
         self.paused: dict[str, datetime | None] = {}  # name -> until (None: until resumed)
         # Due times judged missed and not fired (`Decision.passed`), ever: a counter for
         # the shell's metrics, kept across `clear`.
@@ -100,6 +104,7 @@ class BeatCore:
         self._slots.clear()
         self._heap.clear()
         self._out.clear()
+        self._gap.clear()
 
     def load(
         self,
@@ -137,11 +142,60 @@ class BeatCore:
                 heap.append((at, n, entry.name))
         heapq.heapify(heap)
 
+    def add(
+        self,
+        entries: Iterable[Entry],
+        now: datetime,
+        paused: Mapping[str, datetime | None] | None = None,
+        *,
+        handed_off: datetime | None = None,
+    ) -> None:
+        """Add the entries of a shard this beat just took, keeping everything else.
+
+        Taken from a dead beat (`handed_off` None): as `load`, due times before now are
+        missed runs for `catchup`. Handed over by a live beat that dispatched every due
+        time whose fire time is at or before `handed_off` (its release marker): those
+        are done, and every due time after it and up to now is in the gap between its
+        release and this load, so it fires (on time, however late), each one once;
+        the ledger still refuses anything the giver claimed."""
+        for name, until in (paused or {}).items():
+            if holds(until, now):
+                self.paused[name] = until
+        for entry in entries:
+            name = entry.name
+            self._slots.pop(name, None)
+            self._out.pop(name, None)
+            self._gap.pop(name, None)
+            if handed_off is None:
+                self.entries[name] = entry
+                if name not in self.paused:
+                    self._decide(entry, first_due(entry, entry.shifted(now)), missed=True)
+                continue
+            done = to_utc(entry.shifted(handed_off))
+            handed = replace(entry, baseline=_later(entry.baseline, done))
+            self.entries[name] = handed
+            if name in self.paused:
+                continue
+            self._gap[name] = to_utc(handed.shifted(now))
+            nxt = following(handed, done)
+            if nxt is not None:
+                self._push(name, to_utc(nxt))
+
+    def drop(self, names: Iterable[str]) -> None:
+        """Forget `names` (the shard they are in was given back or lost)."""
+        for name in names:
+            self.entries.pop(name, None)
+            self._slots.pop(name, None)
+            self._out.pop(name, None)
+            self._gap.pop(name, None)
+            self.paused.pop(name, None)
+
     def install(self, name: str, entry: Entry | None, now: datetime) -> None:
         """A row was created, changed or removed (`None`: removed, or unreadable)."""
         old = self.entries.pop(name, None)
         self._slots.pop(name, None)
         self._out.pop(name, None)
+        self._gap.pop(name, None)
         if entry is None:
             return
         if old is not None and _fresher(old, entry):
@@ -199,7 +253,9 @@ class BeatCore:
             del self._slots[name]
             entry = self.entries[name]
             shifted = entry.shifted(now)
-            if slot.retry:
+            if slot.handoff:
+                decision = Decision(slot.due, following(entry, slot.due))
+            elif slot.retry:
                 decision = retry_due(entry, slot.due, shifted, self.grace)
             else:
                 grace = NO_GRACE if slot.missed else self.grace
@@ -259,21 +315,31 @@ class BeatCore:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _decide(self, entry: Entry, decision: Decision) -> None:
+    def _decide(self, entry: Entry, decision: Decision, *, missed: bool = False) -> None:
         if decision.passed is not None:
             self.missed += 1
             self.entries[entry.name] = _past(entry, decision.passed)
         when = decision.fire_now if decision.fire_now is not None else decision.next_due
         if when is not None:
-            self._push(entry.name, to_utc(when))
+            self._push(entry.name, to_utc(when), missed=missed and decision.fire_now is not None)
 
     def _push(
-        self, name: str, due: datetime, *, at: datetime | None = None, retry: bool = False
+        self,
+        name: str,
+        due: datetime,
+        *,
+        at: datetime | None = None,
+        retry: bool = False,
+        missed: bool = False,
     ) -> None:
         seq = next(self._seq)
         if at is None:
             at = self.entries[name].fire_at(due)
-        slot = _Slot(at=at, due=due, seq=seq, retry=retry)
+        gap = self._gap.get(name)
+        handoff = gap is not None and due <= gap and not retry
+        if gap is not None and not handoff:
+            del self._gap[name]  # past the gap: on time from here, as any due time
+        slot = _Slot(at=at, due=due, seq=seq, retry=retry, missed=missed, handoff=handoff)
         self._slots[name] = slot
         heapq.heappush(self._heap, (slot.at, seq, name))
 

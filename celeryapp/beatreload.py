@@ -10,6 +10,7 @@ skipped; it never stops the beat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,15 +48,32 @@ class Loaded:
     pauses: dict[str, datetime | None]
 
 
-def load_entries(engine: Any, default_timezone: str) -> Loaded:
+# A long load calls its `progress` callback this often (rows), to renew its locks.
+PROGRESS_EVERY = 20_000
+
+
+def load_entries(
+    engine: Any,
+    default_timezone: str,
+    keep: Callable[[str], bool] | None = None,
+    progress: Callable[[], None] | None = None,
+) -> Loaded:
+    """Every enabled row, or (sharded beats) those whose name `keep` accepts: the filter
+    runs on the name before the row becomes an entry, so a beat pays for its own shards.
+    `progress` is called every PROGRESS_EVERY rows (a sharded beat renews its locks: a
+    million-row load outlasts the lock TTL)."""
     entries: list[Entry] = []
     with engine.connect() as conn:
         revision = runstore.current_revision(conn)
-        for row in runstore.enabled_rows(conn):
+        for count, row in enumerate(runstore.enabled_rows(conn, keep), 1):
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress()
             entry = entry_of(row, default_timezone)
             if entry is not None:
                 entries.append(entry)
         paused = runstore.pauses(conn)
+    if keep is not None:
+        paused = {name: until for name, until in paused.items() if keep(name)}
     return Loaded(revision, entries, paused)
 
 

@@ -33,6 +33,36 @@ end
 return 0
 """
 
+# The sharded beat's forms of the same two (celeryapp.lock.ShardLocks): renew every key of
+# KEYS still holding ARGV[1], or take it again when it lapsed and nobody took it (as the
+# single lock's SET NX after a failed renewal), a list of 1/0 back; and give a shard back
+# leaving a handoff marker (KEYS[2] = ARGV[2] for ARGV[3] ms) in the same step, only while
+# it is still ours.
+IF_HOLDER_PEXPIRE_ALL = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then
+    out[i] = redis.call('PEXPIRE', key, ARGV[2])
+  elseif not holder then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+IF_HOLDER_HAND_OFF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  end
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 _clients: dict[str, redis.Redis[bytes]] = {}
 _lock = threading.Lock()
 

@@ -15,6 +15,11 @@ tick, in this order:
    stopping the moment it is lost;
 4. sleep until the next due time, at most `beat_max_interval`, listening for changes.
 
+With `SYNCD_BEAT_SHARDS=N` > 1 the tick starts differently (`_tick_sharded`): heartbeat
+into the live-beat set, renew every held shard lock, and follow `shards.plan` (take free
+shards up to ceil(N / live), give back the ones over it, leaving a handoff marker); the
+beat loads, reloads, recovers and dispatches only its own shards' schedules.
+
 The steps live beside it: `beatreload` (loading and reloading by revision), `beatpublish`
 (publishing and settling a burst), `beatrecover` (republishing lost claims); every
 statement they run is in `runstore`.
@@ -34,12 +39,12 @@ from typing import Any
 import redis
 from celery.beat import Scheduler
 
-from celeryapp import beatmetrics, beatrecover, beatreload, runstore
+from celeryapp import beatmetrics, beatrecover, beatreload, runstore, shards
 from celeryapp.beatcore import BeatCore, Run
 from celeryapp.beatpublish import LostLock, Publisher
 from celeryapp.clients import new_client
 from celeryapp.dueplan import Entry
-from celeryapp.lock import BeatLock, LeaseLock, RedisLock
+from celeryapp.lock import HANDOFF_TTLS, BeatLock, LeaseLock, RedisLock, ShardLocks
 from celeryapp.redact import redact_url
 from celeryapp.schedules import task_id, to_utc
 from celeryapp.settings import Settings, revision_key
@@ -77,6 +82,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             if self.redis is not None
             else LeaseLock(self.engine, ttl)
         )
+        self.shards = self.settings.beat_shards
+        self.shard_locks: ShardLocks | None = None
+        if self.shards > 1 and self.redis is not None:  # Settings refuses N > 1 without Redis
+            self.shard_locks = ShardLocks(self.redis, self.settings.redis_prefix, ttl, self.shards)
+            self.lock = self.shard_locks
+        self._dispatched_to: datetime | None = None  # the last tick whose dispatch completed
         # A due time this late still counts as on time: a leader renews within a third
         # of the TTL, so a healthy beat is never later than that.
         self.core = BeatCore(grace=timedelta(seconds=ttl), retry_delay=_RETRY_DELAY)
@@ -139,6 +150,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     def info(self) -> str:
         where, redis_url = redact_url(self.settings.database_url), self.settings.redis_url
         lock = f"redis {redact_url(redis_url)}" if redis_url else "database lease"
+        if self.shards > 1:
+            lock += f", {self.shards} shards"
         return (
             f"    . database -> {where}\n    . lock -> {lock} (ttl {self.settings.beat_lock_ttl}s)"
         )
@@ -153,7 +166,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         # Run state is already durable; only now give up the lock (fba W4 released first).
         self._closed = True
         try:
-            if self.leading:
+            if self.shard_locks is not None:
+                # A clean stop hands its shards over: the next leaders fire what comes due
+                # from the last dispatch on, instead of judging it missed.
+                self.shard_locks.give_back(sorted(self.shard_locks.held), self._dispatched_to)
+                self.shard_locks.leave()
+            elif self.leading:
                 self.lock.release()
         except _LOCK_ERRORS as exc:
             log.warning("could not release the beat lock: %s", exc)
@@ -167,6 +185,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if self._closed:
             raise SystemExit  # see _wait_for_signal
         now = self.clock()
+        if self.shard_locks is not None:
+            return self._tick_sharded(self.shard_locks, now)
         if not self._hold_lock(now):
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
         if not self.leading:
@@ -184,12 +204,36 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
         self._housekeeping(now)
         self.metrics.tick(self.core, leading=self.leading)
-        wait = self.max_interval
+        return self._wait_for_signal(self._until_next(self.max_interval))
+
+    def _tick_sharded(self, locks: ShardLocks, now: datetime) -> float:
+        standby = min(self.max_interval, self.settings.beat_lock_ttl / 3)
+        release = self._rebalance(locks, now)
+        self.leading = bool(locks.held)
+        if not self.leading:
+            self.metrics.tick(self.core, leading=False)
+            return self._wait_for_signal(standby)
+        self._check_revision(now)
+        for name in self.core.resume_expired(now):
+            log.info("schedule %r resumed: its pause ended", name)
+        try:
+            self._recover(now)
+            self._dispatch_due(now)
+        except LostLock:
+            self._stand_by()
+            return standby
+        self._dispatched_to = now
+        if release:
+            self._give_back(locks, release, now)
+        self._housekeeping(now)
+        self.metrics.tick(self.core, leading=self.leading)
+        return self._wait_for_signal(self._until_next(self.max_interval))
+
+    def _until_next(self, most: float) -> float:
         wakeup = self.core.next_wakeup()
-        if wakeup is not None:
-            wait = (wakeup - to_utc(self.clock())).total_seconds()
-            wait = max(0.0, min(wait, self.max_interval))
-        return self._wait_for_signal(wait)
+        if wakeup is None:
+            return most
+        return max(0.0, min((wakeup - to_utc(self.clock())).total_seconds(), most))
 
     def _wait_for_signal(self, wait: float) -> float:
         """Spend the idle time listening on the revision channel instead of sleeping, so an
@@ -235,7 +279,135 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self._stand_by()
         return held
 
+    def _rebalance(self, locks: ShardLocks, now: datetime) -> list[int]:
+        """Heartbeat, renew the held shards, take free ones up to the quota; the shards
+        to give back after this tick's dispatch (over the quota)."""
+        try:
+            lost = locks.renew()
+            live = locks.live(now)
+            holders = locks.holders()
+        except _LOCK_ERRORS as exc:
+            if locks.held:
+                log.error("cannot renew the shard locks (%s); stopping dispatch", exc)
+                self._drop_shards(set(locks.held))
+                locks.held.clear()
+                self.metrics.tick(self.core, leading=False)
+            return []
+        if lost:
+            log.warning("lost shard(s) %s; no longer dispatching them", sorted(lost))
+            self._drop_shards(lost)
+        free = [i for i, holder in enumerate(holders) if holder is None]
+        todo = shards.plan(self.shards, locks.token, live, locks.held, free)
+        if todo.acquire:
+            try:
+                won = locks.acquire(list(todo.acquire))
+            except _LOCK_ERRORS as exc:
+                log.warning("cannot take shard(s) %s: %s", list(todo.acquire), exc)
+                won = set()
+            if won and not self._add_shards(locks, won, now):
+                with contextlib.suppress(*_LOCK_ERRORS):
+                    locks.give_back(sorted(won), None)
+        return list(todo.release)
+
+    def _add_shards(self, locks: ShardLocks, won: set[int], now: datetime) -> bool:
+        """Load the rows of the shards just won: as a handoff when the beat that gave a
+        shard back left its marker (recent enough), else as a takeover."""
+        started = time.perf_counter()
+        ttl = timedelta(seconds=self.settings.beat_lock_ttl)
+        markers: dict[int, datetime | None] = {}
+        for i in sorted(won):
+            try:
+                marker = locks.handoff(i)
+            except _LOCK_ERRORS:
+                marker = None
+            fresh = marker is not None and to_utc(now) - to_utc(marker) <= ttl * HANDOFF_TTLS
+            markers[i] = marker if fresh else None
+        n = self.shards
+        try:
+            loaded = beatreload.load_entries(
+                self.engine,
+                self.settings.timezone,
+                keep=lambda name: shards.shard_of(name, n) in won,
+                progress=lambda: self._renew_quietly(locks),
+            )
+        except runstore.DatabaseError as exc:
+            log.error(
+                "cannot load schedules from %s: %s", redact_url(self.settings.database_url), exc
+            )
+            return False
+        by_shard: dict[int, list[Entry]] = {i: [] for i in won}
+        for entry in loaded.entries:
+            by_shard[shards.shard_of(entry.name, n)].append(entry)
+        for i, entries in sorted(by_shard.items()):
+            pauses = {k: v for k, v in loaded.pauses.items() if shards.shard_of(k, n) == i}
+            self.core.add(entries, now, pauses, handed_off=markers[i])
+        with contextlib.suppress(*_LOCK_ERRORS):
+            locks.handoff_done(sorted(won))
+        taken = won - locks.held  # by another beat while this one was loading
+        if taken:
+            log.warning("shard(s) %s taken by another beat during the load", sorted(taken))
+            self._drop_shards(taken)
+        if self.revision is None:
+            self.revision = loaded.revision
+        self._last_recover = 0.0  # look for runs the last leader left unpublished now
+        handed = sorted(i for i, m in markers.items() if m is not None)
+        log.info(
+            "beat %s leading shard(s) %s of %d (%s): loaded %d schedules at revision %d in %.0f ms",
+            locks.token,
+            sorted(won),
+            n,
+            f"handed over: {handed}" if handed else "taken over",
+            len(loaded.entries),
+            loaded.revision,
+            (time.perf_counter() - started) * 1000,
+        )
+        return True
+
+    def _renew_quietly(self, locks: ShardLocks) -> None:
+        """Renew in the middle of a long load (a million rows outlast the lock TTL)."""
+        with contextlib.suppress(*_LOCK_ERRORS):
+            locks.renew()
+
+    def _give_back(self, locks: ShardLocks, release: list[int], now: datetime) -> None:
+        """Give shards over the quota back, with a marker: dispatched up to `now`."""
+        try:
+            locks.give_back(release, now)
+        except _LOCK_ERRORS as exc:
+            log.warning("cannot give back shard(s) %s: %s", release, exc)
+            return
+        self._drop_shards(set(release))
+        log.info(
+            "beat %s gave back shard(s) %s (dispatched up to %s)",
+            locks.token,
+            release,
+            now.isoformat(),
+        )
+
+    def _drop_shards(self, dropped: set[int]) -> None:
+        n = self.shards
+        self.core.drop(
+            [name for name in list(self.core.entries) if shards.shard_of(name, n) in dropped]
+        )
+
+    def _mine(self, name: str) -> bool:
+        """Whether `name` is in a shard this beat leads (always, unsharded)."""
+        if self.shard_locks is None:
+            return True
+        return shards.shard_of(name, self.shards) in self.shard_locks.held
+
     def _stand_by(self) -> None:
+        if self.shard_locks is not None:
+            # A shard lost mid-burst: the runs handed out and not sent stay claimed for
+            # recovery; start afresh, as a takeover, from the next tick.
+            log.warning("lost a shard lock mid-burst; giving back every shard")
+            with contextlib.suppress(*_LOCK_ERRORS):
+                self.shard_locks.give_back(sorted(self.shard_locks.held), None)
+            self.shard_locks.held.clear()
+            self.leading = False
+            self.core.clear()
+            self.revision = None
+            self.metrics.tick(self.core, leading=False)
+            return
         log.warning("lost the beat lock to %s; standing by", self._safe_leader())
         self.leading = False
         self.core.clear()
@@ -297,9 +469,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if changes is None:
             return
         if changes.full:
-            self.leading = False  # the next tick reloads everything
+            self._reload_everything()
             return
         for name in changes.names:
+            if not self._mine(name):
+                continue
             if name in changes.pauses:
                 self.core.pause(name, changes.pauses[name], now)
             elif name in self.core.paused:
@@ -315,6 +489,20 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             (time.perf_counter() - started) * 1000,
         )
         self.revision = changes.latest
+
+    def _reload_everything(self) -> None:
+        """A change too large to reload by name: load everything again, as at a takeover."""
+        if self.shard_locks is None:
+            self.leading = False  # the next tick reloads everything
+            return
+        held = sorted(self.shard_locks.held)
+        self.core.clear()
+        self.revision = None
+        # Given back with a marker (everything up to the last dispatch went out), so
+        # whoever takes them next, this beat included, loads them as a handoff.
+        with contextlib.suppress(*_LOCK_ERRORS):
+            self.shard_locks.give_back(held, self._dispatched_to)
+        self.shard_locks.held.clear()
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -373,6 +561,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         self._last_recover = time.monotonic()
         ttl = timedelta(seconds=self.settings.beat_lock_ttl)
         lost = beatrecover.unpublished_claims(self.engine, now, grace=ttl)
+        if lost and self.shard_locks is not None:
+            lost = [pair for pair in lost if self._mine(pair[0])]
         if not lost:
             return
         runs = beatrecover.to_republish(
@@ -398,6 +588,11 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                     "revision": self.revision,
                     "schedules": len(self.core.entries),
                     "paused": len(self.core.paused),
+                    **(
+                        {"shards": sorted(self.shard_locks.held)}
+                        if self.shard_locks is not None
+                        else {}
+                    ),
                 },
                 now,
             )

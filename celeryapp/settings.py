@@ -163,6 +163,22 @@ def check_database_url(url: str, key: str = "SYNCD_DATABASE_URL") -> str:
     return url
 
 
+MAX_SHARDS = 1024
+
+
+def check_shards(shards: int, redis_url: str | None) -> int:
+    """Sharded beats lock each shard and find each other on Redis: no database lease
+    form exists for them, so N > 1 without SYNCD_REDIS_URL is refused, not ignored."""
+    if shards > MAX_SHARDS:
+        raise SettingsError(f"SYNCD_BEAT_SHARDS={shards} must be at most {MAX_SHARDS}")
+    if shards > 1 and not redis_url:
+        raise SettingsError(
+            f"SYNCD_BEAT_SHARDS={shards} needs SYNCD_REDIS_URL: the shard locks and the "
+            "live beats are kept in Redis; set SYNCD_REDIS_URL or SYNCD_BEAT_SHARDS=1"
+        )
+    return shards
+
+
 def sqlalchemy_url(url: str) -> str:
     """Pin PostgreSQL URLs to psycopg 3 and MySQL/MariaDB URLs without a driver to pymysql,
     whatever the user wrote; MySQL/MariaDB connections speak utf8mb4 unless the URL says
@@ -210,6 +226,9 @@ class Settings:
     # One series per schedule (`syncd_schedule_last_dispatch_timestamp_seconds`); turn off
     # for very large tables.
     beat_metrics_per_schedule: bool = True
+    # Sharded beats (celeryapp.shards): the table is split into this many shards, each
+    # with its own lock; N > 1 needs Redis (the shard locks and the live-beat set).
+    beat_shards: int = 1
 
     @classmethod
     def from_env_or_exit(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -230,6 +249,7 @@ class Settings:
             check_database_url(env.get("SYNCD_DATABASE_URL") or DEFAULT_DATABASE_URL)
         )
         redis_url = check_redis_url(env.get("SYNCD_REDIS_URL") or None, "SYNCD_REDIS_URL")
+        shards = check_shards(_int(env, "SYNCD_BEAT_SHARDS", 1, low=1), redis_url)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -257,6 +277,7 @@ class Settings:
                 "SYNCD_BEAT_METRICS_ADDRESS",
             ),
             beat_metrics_per_schedule=_bool(env, "SYNCD_BEAT_METRICS_PER_SCHEDULE", default=True),
+            beat_shards=shards,
         )
 
 
@@ -265,8 +286,23 @@ def revision_key(prefix: str) -> str:
     return f"{prefix}:revision"
 
 
-def lock_key(prefix: str) -> str:
-    return f"{prefix}:beat:lock"
+def lock_key(prefix: str, shards: int = 1, shard: int = 0) -> str:
+    """The beat lock; with N > 1 shards, the lock of shard `shard` (N is in the key, so
+    beats configured with another N never share a lock)."""
+    if shards <= 1:
+        return f"{prefix}:beat:lock"
+    return f"{prefix}:beat:lock:{shards}:{shard}"
+
+
+def beats_key(prefix: str, shards: int) -> str:
+    """Sorted set of the live sharded beats, scored by their last heartbeat (epoch s)."""
+    return f"{prefix}:beat:beats:{shards}"
+
+
+def handoff_key(prefix: str, shards: int, shard: int) -> str:
+    """Written by a beat giving shard `shard` to another live beat: the instant up to
+    which it dispatched (docs/beat.md, Sharded beats)."""
+    return f"{prefix}:beat:handoff:{shards}:{shard}"
 
 
 # `syncd status` calls a heartbeat older than this stale (a beat writes one every tick).

@@ -61,6 +61,7 @@ def gather(
     ]
     out["controllers"] = controllers
     out["beat"] = beat_leader(settings)
+    out["shards"] = out["beat"].pop("shards", [])
     out["workers"] = _workers(settings, ping_timeout)
     out["beat"]["heartbeat_age_seconds"] = heartbeat_age(out["beat"], now)
     out["health"] = judge(out, now, max_heartbeat_age)
@@ -123,9 +124,14 @@ def judge(status: dict[str, Any], now: datetime, max_heartbeat_age: float) -> di
     beat, problems = status["beat"], []
     if "error" in beat:
         return {"healthy": False, "problems": [beat["error"]], "unreachable": True}
+    shards = status.get("shards") or []
+    unled = [s["shard"] for s in shards if not s.get("leader")]
     if not leads(beat, now):
         problems.append("no beat leads")
-    else:
+    elif len(shards) > 1 and unled:
+        # Said once: "no beat leads" above when none is led, else the shards no beat leads.
+        problems.append("no beat leads shard" + ("s " if len(unled) > 1 else " ") + _numbers(unled))
+    if leads(beat, now):
         age = beat.get("heartbeat_age_seconds")
         if age is None:
             problems.append("the leading beat has written no heartbeat")
@@ -136,6 +142,10 @@ def judge(status: dict[str, Any], now: datetime, max_heartbeat_age: float) -> di
     if status["drift"]:
         problems.append("drift: " + ", ".join(status["drift"]))
     return {"healthy": not problems, "problems": problems, "unreachable": False}
+
+
+def _numbers(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def describe(conn: Connection, row: dict[str, Any], drift: list[str]) -> dict[str, Any]:
@@ -190,29 +200,37 @@ def _time(value: datetime | None) -> str | None:
 
 
 def beat_leader(settings: Settings) -> dict[str, Any]:
-    """The beat holding the lock and its heartbeat (Redis, else the database lease)."""
+    """The beat holding the lock and its heartbeat (Redis, else the database lease), and
+    `shards`: the leader of each shard (one shard, the whole table, unless
+    SYNCD_BEAT_SHARDS says more). Sharded, `leader` names every beat leading a shard."""
     if settings.redis_url:
         import redis
 
         from celeryapp.clients import new_client
 
+        n = settings.beat_shards
+        keys = [lock_key(settings.redis_prefix, n, i) for i in range(n)]
         client = new_client(settings.redis_url, timeout=2)
         try:
-            leader = client.get(lock_key(settings.redis_prefix))
+            holders = client.mget(keys)
             beat = client.get(heartbeat_key(settings.redis_prefix))
         except (redis.RedisError, OSError) as exc:
             return {"error": redact_url(f"Redis unreachable: {exc}")}
         finally:
             client.close()
+        leaders = [h.decode() if h else None for h in holders]
+        named = sorted({h for h in leaders if h})
         return {
-            "leader": leader.decode() if leader else None,
+            "leader": ", ".join(named) if named else None,
             "heartbeat": json.loads(beat) if beat else None,
+            "shards": [{"shard": i, "leader": h} for i, h in enumerate(leaders)],
         }
     with store.connect(settings.database_url) as conn:
         row = store.beat_lease(conn)
     if row is None:
-        return {"leader": None, "heartbeat": None}
+        return {"leader": None, "heartbeat": None, "shards": [{"shard": 0, "leader": None}]}
     return {
+        "shards": [{"shard": 0, "leader": row["holder"]}],
         "leader": row["holder"],
         "heartbeat": {
             "time": format_time(row["heartbeat_time"]) if row["heartbeat_time"] else None,
@@ -293,6 +311,7 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
         "drift:     " + (", ".join(status["drift"]) if status["drift"] else "none"),
         "paused:    " + (", ".join(_paused_text(p) for p in status.get("paused", [])) or "none"),
         "beat:      " + _beat_line(beat),
+        *_shards_line(status),
         "health:    "
         + ("healthy" if status["health"]["healthy"] else "; ".join(status["health"]["problems"])),
     ]
@@ -301,6 +320,14 @@ def _summary_lines(status: dict[str, Any]) -> list[str]:
 def _paused_text(p: dict[str, Any]) -> str:
     end = f"until {p['until']}" if p["until"] else "until resumed"
     return f"{p['name']} ({p['reason']}; {end})"
+
+
+def _shards_line(status: dict[str, Any]) -> list[str]:
+    """`shards:` only when the beats are sharded: one shard reads as before."""
+    shards = status.get("shards") or []
+    if len(shards) <= 1:
+        return []
+    return ["shards:    " + ", ".join(f"{s['shard']} {s['leader'] or 'none'}" for s in shards)]
 
 
 def _beat_line(beat: dict[str, Any]) -> str:

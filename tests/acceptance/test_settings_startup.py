@@ -37,7 +37,9 @@ def test_database_url_option_is_named_when_given_on_the_command_line(tmp_path: P
     assert done.returncode == 64 and "--database-url" in done.stderr and "w@h" not in done.stderr
 
 
-@pytest.mark.parametrize(("key", "raw"), BAD[:2])
+@pytest.mark.parametrize(
+    ("key", "raw"), [*BAD[:2], ("SYNCD_BEAT_SHARDS", "0"), ("SYNCD_BEAT_SHARDS", "4")]
+)
 def test_beat_refuses_to_start(tmp_path: Path, key: str, raw: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "CELERY_"))} | {
         key: raw,

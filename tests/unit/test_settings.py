@@ -96,3 +96,18 @@ def test_beat_metrics_are_off_by_default_and_per_schedule_on() -> None:
     )
     assert on.beat_metrics_port == 9808 and on.beat_metrics_address == "::"
     assert not on.beat_metrics_per_schedule
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "two", "1.5", "2000"])
+def test_bad_shard_counts_name_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="SYNCD_BEAT_SHARDS"):
+        Settings.from_env({"SYNCD_BEAT_SHARDS": raw, "SYNCD_REDIS_URL": "redis://x:6379/0"})
+
+
+def test_shards_default_to_one_and_more_need_redis() -> None:
+    assert Settings.from_env({}).beat_shards == 1
+    assert Settings.from_env({"SYNCD_BEAT_SHARDS": "1"}).beat_shards == 1
+    with pytest.raises(SettingsError, match="SYNCD_BEAT_SHARDS=4 needs SYNCD_REDIS_URL"):
+        Settings.from_env({"SYNCD_BEAT_SHARDS": "4"})
+    env = {"SYNCD_BEAT_SHARDS": "4", "SYNCD_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert Settings.from_env(env).beat_shards == 4

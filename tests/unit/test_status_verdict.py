@@ -65,3 +65,38 @@ def test_the_text_shows_the_leader_its_heartbeat_age_and_the_verdict() -> None:
     text = render(status, "text")
     assert "beat:      leader host:1:abc, heartbeat 2 s ago" in text
     assert "health:    healthy" in text
+
+
+def _sharded(*leaders: str | None) -> dict[str, Any]:
+    status = _status({**_redis_beat(1), "leader": ", ".join(sorted({x for x in leaders if x}))})
+    if not any(leaders):
+        status["beat"]["leader"] = None
+    status["shards"] = [{"shard": i, "leader": h} for i, h in enumerate(leaders)]
+    return status
+
+
+def test_an_unled_shard_is_one_problem_and_no_shard_led_is_no_beat_leads() -> None:
+    assert judge(_sharded("a", "b", "a", "b"), NOW, 30)["healthy"]
+    assert judge(_sharded("a", None, "a", None), NOW, 30)["problems"] == [
+        "no beat leads shards 1, 3"
+    ]
+    assert judge(_sharded("a", None), NOW, 30)["problems"] == ["no beat leads shard 1"]
+    assert judge(_sharded(None, None, None), NOW, 30)["problems"] == ["no beat leads"]
+
+
+def test_the_text_lists_each_shards_leader_only_when_sharded() -> None:
+    status = {
+        **_sharded("a", None),
+        "database": "sqlite:///x",
+        "revision": 1,
+        "last_apply": None,
+        "schedules": {"managed": 1, "unmanaged": 0, "enabled": 1},
+        "workers": [],
+    }
+    status["health"] = judge(status, NOW, 30)
+    for fmt in ("text", "markdown", "github"):
+        assert "shards:    0 a, 1 none" in render(status, fmt) or "0 a, 1 none" in render(
+            status, fmt
+        )
+    one = {**status, "shards": [{"shard": 0, "leader": "a"}]}
+    assert "shards:" not in render(one, "text")
