@@ -19,9 +19,11 @@ import redis
 from tests.acceptance.beat_process import beats, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
 from tests.faults.servers import (
-    ThrowawayPostgres,
+    ThrowawayDatabase,
     ThrowawayRabbit,
     free_port,
+    throwaway_db,
+    throwaway_mariadb,
     throwaway_pg,
     throwaway_rabbit,
 )
@@ -115,21 +117,22 @@ def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_pr
     )
 
 
-def test_postgres_restarted_under_a_running_beat(
-    throwaway_pg: ThrowawayPostgres, tmp_path: Path, redis_url: str, redis_prefix: str
+def test_database_restarted_under_a_running_beat(
+    throwaway_db: ThrowawayDatabase, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    url = throwaway_pg.url
+    url = throwaway_db.url
+    server = "MariaDB" if url.startswith("mysql") else "PostgreSQL"
     env = worker_env(url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3")
     client = redis.Redis.from_url(redis_url)
     key = f"{redis_prefix}:runs"
     apply(env, tmp_path / "schedules", probe("a", key))
     with celery_worker(env, tmp_path), beats(env, tmp_path) as (beat,):
         wait_for(lambda: len(runs(client, key)) >= 3, 60, what="runs")
-        throwaway_pg.ctl("stop", "-m", "fast")
+        throwaway_db.stop()
         down = time.time()
         time.sleep(5)
         sent_while_down = "from memory" in beat.log()
-        throwaway_pg.ctl("start")
+        throwaway_db.start()
         up = time.time()
         wait_for(lambda: "database is back" in beat.log(), 60, what="deferred run state")
         wait_for(
@@ -139,7 +142,7 @@ def test_postgres_restarted_under_a_running_beat(
     ids = assert_once(client, key)
     during = [s for t, s in runs(client, key) if down < s < up]
     print(
-        f"RELIABILITY | PostgreSQL restarted under a running beat (5 s down) | 1 | "
+        f"RELIABILITY | {server} restarted under a running beat (5 s down) | 1 | "
         f"the beat kept sending from memory ({len(during)} runs executed while down: the "
         f"workers' result backend is that database), run state "
         f"written after reconnect, no (schedule, due) twice"
@@ -250,4 +253,9 @@ def test_rabbitmq_restarted(
     )
 
 
-__all__ = ["throwaway_pg", "throwaway_rabbit"]  # the fixtures, imported for pytest
+__all__ = [  # the fixtures, imported for pytest
+    "throwaway_db",
+    "throwaway_mariadb",
+    "throwaway_pg",
+    "throwaway_rabbit",
+]
