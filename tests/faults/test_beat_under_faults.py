@@ -11,10 +11,12 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 
 from tests.acceptance.beat_process import beats, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
@@ -117,6 +119,30 @@ def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_pr
     )
 
 
+def recorded_runs(url: str, name: str) -> tuple[list[float], int, int]:
+    """The ledger's due times of `name` (epoch seconds), how many are marked published,
+    and the schedule's total_run_count."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT due_time, published_time FROM syncd_dispatch_ledger "
+                    "WHERE schedule_name = :n"
+                ),
+                {"n": name},
+            ).all()
+            total = conn.execute(
+                text("SELECT total_run_count FROM sys_task_scheduler WHERE name = :n"),
+                {"n": name},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    # MariaDB's DATETIME comes back naive, in UTC (how syncd stores times there).
+    dues = [(d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp() for d, _ in rows]
+    return dues, sum(1 for _, p in rows if p is not None), int(total)
+
+
 def test_database_restarted_under_a_running_beat(
     throwaway_db: ThrowawayDatabase, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
@@ -141,6 +167,12 @@ def test_database_restarted_under_a_running_beat(
         time.sleep(2)
     ids = assert_once(client, key)
     during = [s for t, s in runs(client, key) if down < s < up]
+    # What the beat sent from memory is in the database once it is back: claimed in the
+    # ledger and marked published, and counted once in the schedule's run state.
+    dues, published, total = recorded_runs(url, "a")
+    assert published == len(dues), (published, len(dues))
+    assert total == len(dues), (total, len(dues))
+    assert any(down < d < up for d in dues), (down, up, dues)
     print(
         f"RELIABILITY | {server} restarted under a running beat (5 s down) | 1 | "
         f"the beat kept sending from memory ({len(during)} runs executed while down: the "
