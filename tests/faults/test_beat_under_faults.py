@@ -49,6 +49,15 @@ def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
     )
 
 
+@pytest.fixture
+def server_env(server_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """PostgreSQL and MariaDB, one run each: for a takeover, where the new leader claims
+    its due times in the ledger (each database's own upsert) beside the old leader's."""
+    return worker_env(
+        server_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
+    )
+
+
 def test_leader_killed_20_times(env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
     client = redis.Redis.from_url(env["SYNCD_REDIS_URL"])
     key = f"{redis_prefix}:runs"
@@ -93,7 +102,10 @@ def test_leader_killed_20_times(env: dict[str, str], tmp_path: Path, redis_prefi
     assert_once(client, key)
 
 
-def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
+def test_stalled_leader_steps_down(
+    server_env: dict[str, str], tmp_path: Path, redis_prefix: str
+) -> None:
+    env = server_env
     client = redis.Redis.from_url(env["SYNCD_REDIS_URL"])
     key = f"{redis_prefix}:runs"
     apply(env, tmp_path / "schedules", probe("a", key))
