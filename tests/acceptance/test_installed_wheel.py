@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -178,6 +179,44 @@ def test_every_cli_command_from_the_wheel(
     )
     assert status["controllers"][0]["live"]["commit"] == head
     assert status["controllers"][0]["state"] == "synced"
+
+
+def test_migrate_and_apply_from_the_wheel_on_mariadb(
+    installed: Installed, mysql_url: str, tmp_path: Path
+) -> None:
+    """MariaDB needs nothing beyond the wheel: pymysql is one of its dependencies (not an
+    extra), installed into the venv with it, and `migrate`/`apply` work on a mysql+pymysql
+    URL from there."""
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        (metadata,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in wheel.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+    pymysql = [r for r in requires if r.lower().startswith("pymysql")]
+    assert pymysql and all("extra ==" not in r for r in pymysql), requires
+    env = installed.env(SYNCD_DATABASE_URL=mysql_url)
+    env.pop("SYNCD_REDIS_URL", None)
+    driver = run(
+        installed, tmp_path, env, "python", "-c", "import pymysql; print(pymysql.__file__)"
+    )
+    assert Path(driver.strip()).is_relative_to(installed.venv), driver
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "s.yaml").write_text(
+        "version: 1\nschedules:\n  - name: a\n    task: celeryapp.tasks.echo\n"
+        "    cron: '0 3 * * *'\n    timezone: Europe/Paris\n    kwargs: {note: 'café 🚀'}\n"
+    )
+    run(installed, tmp_path, env, "syncd", "migrate")
+    assert "current schema" in run(installed, tmp_path, env, "syncd", "migrate")
+    assert "revision 1" in run(installed, tmp_path, env, "syncd", "apply", str(folder))
+    plan = json.loads(
+        run(installed, tmp_path, env, "syncd", "plan", str(folder), "--format", "json")
+    )
+    assert plan["summary"]["create"] == plan["summary"]["update"] == 0, plan["summary"]
+    exported = run(installed, tmp_path, env, "syncd", "export")
+    assert "café 🚀" in exported and "Europe/Paris" in exported, exported
 
 
 def test_beat_and_gevent_worker_from_the_wheel_run_a_task(

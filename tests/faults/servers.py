@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 
 PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), Path("/usr/lib/postgresql/15/bin"))
@@ -70,6 +71,12 @@ class ThrowawayPostgres:
             timeout=120,
         )
 
+    def stop(self) -> None:
+        self.ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        self.ctl("start")
+
 
 @pytest.fixture
 def throwaway_pg() -> Iterator[ThrowawayPostgres]:
@@ -85,6 +92,107 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
             check=False,
         )
         shutil.rmtree(pg.root, ignore_errors=True)
+
+
+MARIADBD = "/usr/sbin/mariadbd"
+
+
+class ThrowawayMariaDB:
+    """A MariaDB server of our own (mariadb-install-db + mariadbd) on a free port, its own
+    data directory and socket; stopped by its PID. The shared server on 3306 is never
+    touched. Runs as root here only with `--user=root` (mariadbd refuses root otherwise)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="syncd-mariadb-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.user = ["--user=root"] if os.geteuid() == 0 else []
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={self.data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *self.user,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"mysql+pymysql://root@127.0.0.1:{self.port}/syncd?charset=utf8mb4"
+
+    def start(self) -> None:
+        command = [
+            MARIADBD,
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--port={self.port}",
+            f"--socket={self.root / 'sock'}",
+            f"--pid-file={self.root / 'pid'}",
+            f"--log-error={self.root / 'log'}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-flush-log-at-trx-commit=0",
+            *self.user,
+        ]
+        with (self.root / "out").open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = pymysql.connect(
+                    host="127.0.0.1", port=self.port, user="root", password="", autocommit=True
+                )
+                break
+            except pymysql.err.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"throwaway MariaDB did not start: {self.root / 'log'}"
+                    ) from None
+                time.sleep(0.2)
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS syncd CHARACTER SET utf8mb4")
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM to our PID), waited for: clients see the connection
+        refused until `start`."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(20)
+        self.process = None
+
+
+@pytest.fixture
+def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
+    server = ThrowawayMariaDB()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+ThrowawayDatabase = ThrowawayPostgres | ThrowawayMariaDB
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def throwaway_db(request: pytest.FixtureRequest) -> ThrowawayDatabase:
+    """Each server database as a throwaway of our own, one test run each: for tests
+    that stop and start the database under syncd."""
+    server: ThrowawayDatabase = request.getfixturevalue(
+        "throwaway_pg" if request.param == "postgresql" else "throwaway_mariadb"
+    )
+    return server
 
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")

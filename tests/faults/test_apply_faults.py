@@ -139,30 +139,41 @@ def test_concurrent_applies_serialize_without_lost_updates(server_url: str, tmp_
     )
 
 
-def test_losers_exit_4_with_a_short_lock_timeout(pg_url: str, tmp_path: Path) -> None:
+def test_losers_exit_4_with_a_short_lock_timeout(server_url: str, tmp_path: Path) -> None:
+    url = server_url
     big = tree(tmp_path / "big", 4000, "1m")
-    apply(pg_url, tree(tmp_path / "seed", 10, "5m", files=1))
-    engine = create_engine(pg_url)
+    apply(url, tree(tmp_path / "seed", 10, "5m", files=1))
+    engine = create_engine(url)
     conn = engine.connect()
     trans = conn.begin()
     from syncd.store import APPLY_LOCK_KEY
+    from syncd.store.transaction import mysql_lock_name
 
-    conn.execute(text(f"SELECT pg_advisory_xact_lock({APPLY_LOCK_KEY})"))
+    mysql = url.startswith("mysql")
+    if mysql:  # the named lock every apply takes on MariaDB, held by this session
+        name = mysql_lock_name(conn, "apply")
+        assert conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
+    else:
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({APPLY_LOCK_KEY})"))
     try:
         done = subprocess.run(
-            [SYNCD, "--database-url", pg_url, "apply", "--lock-timeout", "0.5", str(big)],
+            [SYNCD, "--database-url", url, "apply", "--lock-timeout", "0.5", str(big)],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
         assert done.returncode == 4, done.stderr
+        assert "another apply has held the lock for more than 0.5s" in done.stderr, done.stderr
     finally:
+        if mysql:
+            conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
         trans.rollback()
         conn.close()
         engine.dispose()
-    assert state(pg_url)[0] == 10  # the loser changed nothing
+    assert state(url)[0] == 10  # the loser changed nothing
     print(
-        "RELIABILITY | apply while another holds the lock (--lock-timeout 0.5) | 1 | "
+        f"RELIABILITY | apply while another holds the lock (--lock-timeout 0.5, "
+        f"{'MariaDB' if mysql else 'PostgreSQL'}) | 1 | "
         "exit 4, nothing changed"
     )

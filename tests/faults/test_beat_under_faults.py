@@ -11,17 +11,21 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
 
 from tests.acceptance.beat_process import beats, leader_of, start_beat
 from tests.celery_worker import celery_worker, stop, wait_for, worker_env
 from tests.faults.servers import (
-    ThrowawayPostgres,
+    ThrowawayDatabase,
     ThrowawayRabbit,
     free_port,
+    throwaway_db,
+    throwaway_mariadb,
     throwaway_pg,
     throwaway_rabbit,
 )
@@ -42,6 +46,15 @@ def reachable(client: redis.Redis) -> bool:
 def env(pg_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
     return worker_env(
         pg_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
+    )
+
+
+@pytest.fixture
+def server_env(server_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """PostgreSQL and MariaDB, one run each: for a takeover, where the new leader claims
+    its due times in the ledger (each database's own upsert) beside the old leader's."""
+    return worker_env(
+        server_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
     )
 
 
@@ -89,7 +102,10 @@ def test_leader_killed_20_times(env: dict[str, str], tmp_path: Path, redis_prefi
     assert_once(client, key)
 
 
-def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_prefix: str) -> None:
+def test_stalled_leader_steps_down(
+    server_env: dict[str, str], tmp_path: Path, redis_prefix: str
+) -> None:
+    env = server_env
     client = redis.Redis.from_url(env["SYNCD_REDIS_URL"])
     key = f"{redis_prefix}:runs"
     apply(env, tmp_path / "schedules", probe("a", key))
@@ -115,21 +131,46 @@ def test_stalled_leader_steps_down(env: dict[str, str], tmp_path: Path, redis_pr
     )
 
 
-def test_postgres_restarted_under_a_running_beat(
-    throwaway_pg: ThrowawayPostgres, tmp_path: Path, redis_url: str, redis_prefix: str
+def recorded_runs(url: str, name: str) -> tuple[list[float], int, int]:
+    """The ledger's due times of `name` (epoch seconds), how many are marked published,
+    and the schedule's total_run_count."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT due_time, published_time FROM syncd_dispatch_ledger "
+                    "WHERE schedule_name = :n"
+                ),
+                {"n": name},
+            ).all()
+            total = conn.execute(
+                text("SELECT total_run_count FROM sys_task_scheduler WHERE name = :n"),
+                {"n": name},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    # MariaDB's DATETIME comes back naive, in UTC (how syncd stores times there).
+    dues = [(d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp() for d, _ in rows]
+    return dues, sum(1 for _, p in rows if p is not None), int(total)
+
+
+def test_database_restarted_under_a_running_beat(
+    throwaway_db: ThrowawayDatabase, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    url = throwaway_pg.url
+    url = throwaway_db.url
+    server = "MariaDB" if url.startswith("mysql") else "PostgreSQL"
     env = worker_env(url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3")
     client = redis.Redis.from_url(redis_url)
     key = f"{redis_prefix}:runs"
     apply(env, tmp_path / "schedules", probe("a", key))
     with celery_worker(env, tmp_path), beats(env, tmp_path) as (beat,):
         wait_for(lambda: len(runs(client, key)) >= 3, 60, what="runs")
-        throwaway_pg.ctl("stop", "-m", "fast")
+        throwaway_db.stop()
         down = time.time()
         time.sleep(5)
         sent_while_down = "from memory" in beat.log()
-        throwaway_pg.ctl("start")
+        throwaway_db.start()
         up = time.time()
         wait_for(lambda: "database is back" in beat.log(), 60, what="deferred run state")
         wait_for(
@@ -138,8 +179,14 @@ def test_postgres_restarted_under_a_running_beat(
         time.sleep(2)
     ids = assert_once(client, key)
     during = [s for t, s in runs(client, key) if down < s < up]
+    # What the beat sent from memory is in the database once it is back: claimed in the
+    # ledger and marked published, and counted once in the schedule's run state.
+    dues, published, total = recorded_runs(url, "a")
+    assert published == len(dues), (published, len(dues))
+    assert total == len(dues), (total, len(dues))
+    assert any(down < d < up for d in dues), (down, up, dues)
     print(
-        f"RELIABILITY | PostgreSQL restarted under a running beat (5 s down) | 1 | "
+        f"RELIABILITY | {server} restarted under a running beat (5 s down) | 1 | "
         f"the beat kept sending from memory ({len(during)} runs executed while down: the "
         f"workers' result backend is that database), run state "
         f"written after reconnect, no (schedule, due) twice"
@@ -250,4 +297,9 @@ def test_rabbitmq_restarted(
     )
 
 
-__all__ = ["throwaway_pg", "throwaway_rabbit"]  # the fixtures, imported for pytest
+__all__ = [  # the fixtures, imported for pytest
+    "throwaway_db",
+    "throwaway_mariadb",
+    "throwaway_pg",
+    "throwaway_rabbit",
+]

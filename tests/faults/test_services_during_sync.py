@@ -1,5 +1,5 @@
-"""Services failing under the sync side: PostgreSQL restarted during `syncd watch`, Redis
-down during an apply while a beat runs."""
+"""Services failing under the sync side: the database (PostgreSQL, MariaDB) restarted during
+`syncd watch`, Redis down during an apply while a beat runs."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ import redis
 
 from tests.acceptance.beat_process import beats
 from tests.celery_worker import celery_worker, wait_for, worker_env
-from tests.faults.servers import ThrowawayPostgres, throwaway_pg
+from tests.faults.servers import (
+    ThrowawayDatabase,
+    throwaway_db,
+    throwaway_mariadb,
+    throwaway_pg,
+)
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 SYNCD = str(Path(sys.executable).with_name("syncd"))
-__all__ = ["throwaway_pg"]
+__all__ = ["throwaway_db", "throwaway_mariadb", "throwaway_pg"]
 
 
 def schedules(folder: Path, every: str, name: str = "a") -> None:
@@ -28,7 +33,7 @@ def schedules(folder: Path, every: str, name: str = "a") -> None:
     )
 
 
-def test_watch_survives_a_postgres_restart(throwaway_pg: ThrowawayPostgres, tmp_path: Path) -> None:
+def test_watch_survives_a_database_restart(throwaway_db: ThrowawayDatabase, tmp_path: Path) -> None:
     folder = tmp_path / "schedules"
     folder.mkdir()
     schedules(folder, "1m")
@@ -38,7 +43,7 @@ def test_watch_survives_a_postgres_restart(throwaway_pg: ThrowawayPostgres, tmp_
         [
             SYNCD,
             "--database-url",
-            throwaway_pg.url,
+            throwaway_db.url,
             "watch",
             str(folder),
             "--format",
@@ -59,11 +64,11 @@ def test_watch_survives_a_postgres_restart(throwaway_pg: ThrowawayPostgres, tmp_
     try:
         wait_for(lambda: len(events()) >= 1, 60, what="the first apply")
         time.sleep(0.5)
-        throwaway_pg.ctl("stop", "-m", "fast")
+        throwaway_db.stop()
         schedules(folder, "2m")
         wait_for(lambda: len(events()) >= 2, 60, what="the apply while the database is down")
         assert events()[1]["status"] == "error"
-        throwaway_pg.ctl("start")
+        throwaway_db.start()
         time.sleep(0.5)
         schedules(folder, "3m")
         wait_for(lambda: len(events()) >= 3, 60, what="the apply after the restart")
@@ -78,8 +83,9 @@ def test_watch_survives_a_postgres_restart(throwaway_pg: ThrowawayPostgres, tmp_
             watcher.kill()
             watcher.wait(10)
         log.close()
+    server = "MariaDB" if throwaway_db.url.startswith("mysql") else "PostgreSQL"
     print(
-        "RELIABILITY | PostgreSQL restarted during `syncd watch` | 1 | the edit made while "
+        f"RELIABILITY | {server} restarted during `syncd watch` | 1 | the edit made while "
         "it was down reported an error and changed nothing; the next edit applied"
     )
 
