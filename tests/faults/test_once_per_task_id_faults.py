@@ -48,9 +48,15 @@ LEADING = "leading: loaded"
 
 
 @pytest.fixture
-def env(pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> dict[str, str]:
+def env(
+    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> dict[str, str]:
+    """PostgreSQL unless the test asks for another database (indirect parametrization:
+    the mid-burst kill also runs on MariaDB, whose ledger claims are read back by stamp)."""
+    database = getattr(request, "param", "postgresql")
+    db_url = request.getfixturevalue({"postgresql": "pg_url", "mariadb": "mysql_url"}[database])
     base = worker_env(
-        pg_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
+        db_url, redis_url, redis_prefix, SYNCD_BEAT_LOCK_TTL="3", SYNCD_BEAT_MAX_INTERVAL="1"
     )
     return tally_env(base, tmp_path / "tally")
 
@@ -179,6 +185,7 @@ def burst_files(folder: Path, count: int, start: datetime) -> None:
         (folder / f"burst{first:05d}.yaml").write_text("version: 1\nschedules:\n" + items)
 
 
+@pytest.mark.parametrize("env", ["postgresql", "mariadb"], indirect=True)
 def test_leader_killed_mid_burst_every_run_executes_once(
     env: dict[str, str], tmp_path: Path, cluster: Cluster
 ) -> None:
