@@ -69,6 +69,8 @@ def expand_cron(expr: str) -> str:
 
 
 def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # already (what astimezone would return: the value itself)
+        return value
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: pass an aware instant")
     return value.astimezone(UTC)
