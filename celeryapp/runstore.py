@@ -149,8 +149,13 @@ def _kept_rows(conn: Connection, keep: Callable[[str], bool]) -> Iterator[dict[s
     named = conn.execute(
         select(schedules.c.id, schedules.c.name).where(schedules.c.enabled.is_(True))
     )
-    ids = [row_id for row_id, name in named.all() if keep(name)]
     if conn.dialect.name == "postgresql":
+        # psycopg's own tuples: an integer and a string need no result processing, and a
+        # SQLAlchemy Row per name was two thirds of reading a million of them.
+        pairs = named.cursor.fetchall()
+        named.close()
+        ids = [row_id for row_id, name in pairs if keep(name)]
+        del pairs
         stmt = select(*ENTRY_COLUMNS).where(
             schedules.c.id == func.any(sql_cast(bindparam("ids"), _IDS))
         )
@@ -158,6 +163,7 @@ def _kept_rows(conn: Connection, keep: Callable[[str], bool]) -> Iterator[dict[s
             result = conn.execute(stmt, {"ids": ids[start : start + _BY_ID_ARRAY]})
             yield from _as_dicts(result)
         return
+    ids = [row_id for row_id, name in named.all() if keep(name)]
     for start in range(0, len(ids), _BY_ID):
         chunk = ids[start : start + _BY_ID]
         yield from _as_dicts(conn.execute(select(*ENTRY_COLUMNS).where(schedules.c.id.in_(chunk))))
