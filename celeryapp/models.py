@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import json.scanner
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -94,11 +95,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _utc_result(value)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        # psycopg hands datetimes over itself (DateTime has no processor of its own there):
+        # one call per value instead of TypeDecorator's two (a beat load reads millions).
+        impl = self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+        return _utc_result if impl is None else super().result_processor(dialect, coltype)
+
+
+def _utc_result(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
