@@ -58,6 +58,13 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=65536)
+def _interval_timetable(every: int, anchor: datetime, tz: str) -> IntervalTimetable:
+    """The timetable of an interval (a value): rows of the same timing share one, as they
+    share cron timetables (a beat load builds one per row otherwise)."""
+    return IntervalTimetable(every, anchor, _zone(tz))
+
+
 @dataclass(slots=True)
 class Entry:
     """A loaded schedule. A value: never changed after it is built (`replace` makes a new
@@ -117,7 +124,7 @@ def timetable(row: Mapping[str, Any], tz_name: str) -> tuple[Timetable, int | No
     anchor = row.get("start_time") or row.get("schedule_changed_time") or row.get("created_time")
     if anchor is None:
         raise BadRow("interval row without start_time or created_time")
-    return IntervalTimetable(every, anchor, _zone(tz_name)), every
+    return _interval_timetable(every, anchor, tz_name), every
 
 
 def _check_payload(row: Mapping[str, Any]) -> None:

@@ -327,7 +327,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             loaded = beatreload.load_entries(
                 self.engine,
                 self.settings.timezone,
-                keep=lambda name: shards.shard_of(name, n) in won,
+                keep=shards.keeper(n, won),
                 progress=lambda: self._renew_quietly(locks),
             )
         except runstore.DatabaseError as exc:

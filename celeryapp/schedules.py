@@ -69,6 +69,8 @@ def expand_cron(expr: str) -> str:
 
 
 def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # already (what astimezone would return: the value itself)
+        return value
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: pass an aware instant")
     return value.astimezone(UTC)
@@ -192,6 +194,14 @@ class IntervalTimetable:
         return (to_utc(self.anchor) + timedelta(seconds=k * self.seconds)).astimezone(self.tz)
 
     def next_after(self, after: datetime) -> datetime | None:
+        # Memoized as crons are: rows of one timing (period, anchor, zone) share answers,
+        # and a load asks every row about the same instant.
+        return _interval_next(self.seconds, self.anchor, self.tz, to_utc(after))
+
+    def latest_at_or_before(self, at: datetime) -> datetime | None:
+        return _interval_latest(self.seconds, self.anchor, self.tz, to_utc(at))
+
+    def _next_after(self, after: datetime) -> datetime | None:
         k = self._k_floor(after)
         try:
             candidate = self._at(k)
@@ -202,13 +212,25 @@ class IntervalTimetable:
             return None
         return candidate
 
-    def latest_at_or_before(self, at: datetime) -> datetime | None:
+    def _latest_at_or_before(self, at: datetime) -> datetime | None:
         k = self._k_floor(at)
         candidate = self._at(k)
         while candidate.astimezone(UTC) > to_utc(at):
             k -= 1
             candidate = self._at(k)
         return candidate
+
+
+@lru_cache(maxsize=65536)
+def _interval_next(
+    seconds: int, anchor: datetime, tz: ZoneInfo, after: datetime
+) -> datetime | None:
+    return IntervalTimetable(seconds, anchor, tz)._next_after(after)
+
+
+@lru_cache(maxsize=65536)
+def _interval_latest(seconds: int, anchor: datetime, tz: ZoneInfo, at: datetime) -> datetime | None:
+    return IntervalTimetable(seconds, anchor, tz)._latest_at_or_before(at)
 
 
 def format_due(due: datetime) -> str:

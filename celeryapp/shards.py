@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -26,6 +26,21 @@ def shard_of(name: str, shards: int) -> int:
     if shards <= 1:
         return 0
     return zlib.crc32(name.encode("utf-8")) % shards
+
+
+def keeper(shards: int, wanted: Iterable[int]) -> Callable[[str], bool]:
+    """Whether a name is in one of the `wanted` shards (`shard_of(name, shards) in
+    wanted`), as one call per name: a sharded beat's load asks it of every name."""
+    chosen = frozenset(wanted)
+    if shards <= 1:
+        inside = 0 in chosen
+        return lambda name: inside
+    crc32 = zlib.crc32
+
+    def keep(name: str) -> bool:
+        return crc32(name.encode("utf-8")) % shards in chosen
+
+    return keep
 
 
 def quota(shards: int, live: int) -> int:
@@ -74,4 +89,4 @@ def plan(
     return Plan(tuple(sorted(take)), ())
 
 
-__all__ = ["Plan", "plan", "preference", "quota", "shard_of"]
+__all__ = ["Plan", "keeper", "plan", "preference", "quota", "shard_of"]

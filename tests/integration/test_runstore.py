@@ -149,3 +149,28 @@ def test_racing_beats_win_disjoint_claims_that_cover_every_due_time(server_url: 
     claimed = [pair for pairs in won.values() for pair in pairs]
     assert len(claimed) == len(set(claimed)) == len(dues)
     assert set(claimed) == {("a", d) for d in dues}
+
+
+def test_kept_rows_are_the_enabled_rows_keep_accepts_in_every_chunk(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sharded beat's read (names first, then the kept rows by id: bound arrays on
+    PostgreSQL, IN lists elsewhere) gives exactly the rows of the full read it keeps,
+    across chunk boundaries."""
+    monkeypatch.setattr(runstore, "_BY_ID", 7)
+    monkeypatch.setattr(runstore, "_BY_ID_ARRAY", 7)
+    rows = [{**_row(f"k-{i:03d}"), "args": [i], "kwargs": {"n": i}} for i in range(40)]
+    rows[3]["enabled"] = False
+    with engine.begin() as conn:
+        store._insert_rows(conn, rows)
+
+    def keep(name: str) -> bool:
+        return name.startswith("k-") and int(name[2:]) % 3 != 1
+
+    with engine.connect() as conn:
+        everything = {r["name"]: r for r in runstore.enabled_rows(conn)}
+        kept = list(runstore.enabled_rows(conn, keep))
+    assert sorted(r["name"] for r in kept) == sorted(n for n in everything if keep(n))
+    assert "k-003" not in everything and len(kept) == 26
+    assert all(r == everything[r["name"]] for r in kept)
+    assert {r["name"]: r["kwargs"] for r in kept}["k-005"] == {"n": 5}

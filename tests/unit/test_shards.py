@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from celeryapp.shards import plan, preference, quota, shard_of
+from celeryapp.shards import keeper, plan, preference, quota, shard_of
 
 NAMES = st.text(min_size=1, max_size=40)
 SHARDS = st.integers(1, 16)
@@ -26,6 +26,14 @@ def test_shard_is_in_range_and_crc32(name: str, n: int) -> None:
     shard = shard_of(name, n)
     assert 0 <= shard < n
     assert shard == (zlib.crc32(name.encode()) % n if n > 1 else 0)
+
+
+@given(st.lists(NAMES, max_size=20), SHARDS, st.sets(st.integers(-1, 17)))
+def test_keeper_keeps_the_names_of_the_wanted_shards(
+    names: list[str], n: int, wanted: set[int]
+) -> None:
+    keep = keeper(n, wanted)
+    assert [keep(name) for name in names] == [shard_of(name, n) in wanted for name in names]
 
 
 def test_shard_is_stable_across_processes() -> None:
