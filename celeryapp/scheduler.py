@@ -193,14 +193,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             if not self._load_all(now):
                 return self.max_interval
             self.leading = True
-        self._check_revision(now)
-        for name in self.core.resume_expired(now):
-            log.info("schedule %r resumed: its pause ended", name)
-        try:
-            self._recover(now)
-            self._dispatch_due(now)
-        except LostLock:
-            self._stand_by()
+        if not self._lead(now):
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
         self._housekeeping(now)
         self.metrics.tick(self.core, leading=self.leading)
@@ -213,6 +206,18 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if not self.leading:
             self.metrics.tick(self.core, leading=False)
             return self._wait_for_signal(standby)
+        if not self._lead(now):
+            return standby
+        self._dispatched_to = now
+        if release:
+            self._give_back(locks, release, now)
+        self._housekeeping(now)
+        self.metrics.tick(self.core, leading=self.leading)
+        return self._wait_for_signal(self._until_next(self.max_interval))
+
+    def _lead(self, now: datetime) -> bool:
+        """A leader's work of one tick, sharded or not: changes, ended pauses, runs to
+        republish, runs due. False when the lock was lost on the way (we stood by)."""
         self._check_revision(now)
         for name in self.core.resume_expired(now):
             log.info("schedule %r resumed: its pause ended", name)
@@ -221,13 +226,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self._dispatch_due(now)
         except LostLock:
             self._stand_by()
-            return standby
-        self._dispatched_to = now
-        if release:
-            self._give_back(locks, release, now)
-        self._housekeeping(now)
-        self.metrics.tick(self.core, leading=self.leading)
-        return self._wait_for_signal(self._until_next(self.max_interval))
+            return False
+        return True
 
     def _until_next(self, most: float) -> float:
         wakeup = self.core.next_wakeup()
