@@ -23,20 +23,13 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 
 def loaded(tmp_path: Path, *argv: str) -> tuple[int, set[str]]:
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["code"], {m.split(".")[0] for m in report["modules"]}
+    """The exit code of `syncd ARGV` and the top-level packages it imported."""
+    code, modules = loaded_in_full(tmp_path, *argv)
+    return code, {m.split(".")[0] for m in modules}
 
 
 def loaded_in_full(tmp_path: Path, *argv: str) -> tuple[int, set[str]]:
-    """As `loaded`, with every module's dotted name rather than its top-level package."""
+    """The exit code of `syncd ARGV` and every module it imported, by dotted name."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *argv],
         cwd=tmp_path,
