@@ -195,6 +195,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
             self.leading = True
         if not self._lead(now):
             return min(self.max_interval, self.settings.beat_lock_ttl / 3)
+        self._dispatched_to = now
         self._housekeeping(now)
         self.metrics.tick(self.core, leading=self.leading)
         return self._wait_for_signal(self._until_next(self.max_interval))
@@ -469,7 +470,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         if changes is None:
             return
         if changes.full:
-            self._reload_everything()
+            self._reload_everything(now)
             return
         for name in changes.names:
             if not self._mine(name):
@@ -490,10 +491,12 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         )
         self.revision = changes.latest
 
-    def _reload_everything(self) -> None:
-        """A change too large to reload by name: load everything again, as at a takeover."""
+    def _reload_everything(self, now: datetime) -> None:
+        """A change too large to reload by name: load everything again, as a handoff (every
+        due time up to the last completed dispatch went out; those after it fire), never
+        as a takeover, whose `catchup` would skip what fell due since that dispatch."""
         if self.shard_locks is None:
-            self.leading = False  # the next tick reloads everything
+            self._reload_in_place(now)
             return
         held = sorted(self.shard_locks.held)
         self.core.clear()
@@ -503,6 +506,24 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         with contextlib.suppress(*_LOCK_ERRORS):
             self.shard_locks.give_back(held, self._dispatched_to)
         self.shard_locks.held.clear()
+
+    def _reload_in_place(self, now: datetime) -> None:
+        """One beat, one lock, kept: the beat hands its schedules over to itself."""
+        started = time.perf_counter()
+        try:
+            loaded = beatreload.load_entries(self.engine, self.settings.timezone)
+        except runstore.DatabaseError as exc:
+            log.error("cannot reload schedules: %s", exc)  # the next poll tries again
+            return
+        self.core.clear()
+        self.core.add(loaded.entries, now, loaded.pauses, handed_off=self._dispatched_to)
+        self.revision = loaded.revision
+        log.info(
+            "revision %d changed too many schedules to reload by name: reloaded %d in %.0f ms",
+            loaded.revision,
+            len(self.core.entries),
+            (time.perf_counter() - started) * 1000,
+        )
 
     # --- dispatch -----------------------------------------------------------------------
 

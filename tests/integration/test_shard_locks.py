@@ -5,6 +5,7 @@ broker, per task id."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine
 
+from celeryapp import beatreload, runstore
 from celeryapp.app import make_app
 from celeryapp.lock import RedisLock, ShardLocks
 from celeryapp.scheduler import DatabaseScheduler
@@ -23,6 +25,7 @@ from celeryapp.schedules import task_id
 from celeryapp.settings import Settings
 from celeryapp.shards import shard_of
 from syncd import store
+from syncd.store.writes import RevisionInfo, insert_revision
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.integration
@@ -110,7 +113,7 @@ def _rows() -> list[dict[str, Any]]:
 
 
 class Fleet:
-    def __init__(self, tmp_path: Path, prefix: str) -> None:
+    def __init__(self, tmp_path: Path, prefix: str, shards: int = 4) -> None:
         url = f"sqlite:///{tmp_path / 'beat.db'}"
         self.broker = tmp_path / "broker"
         store.migrate(url)
@@ -123,7 +126,7 @@ class Fleet:
             redis_url=REDIS_URL,
             redis_prefix=prefix,
             beat_lock_ttl=3.0,
-            beat_shards=4,
+            beat_shards=shards,
         )
         self.now = [BASE + S / 2]
         self.app = make_app(settings)
@@ -163,8 +166,8 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, redis_prefix: str) -> Iterator[Fleet]:
-    f = Fleet(tmp_path, redis_prefix)
+def fleet(tmp_path: Path, redis_prefix: str, request: pytest.FixtureRequest) -> Iterator[Fleet]:
+    f = Fleet(tmp_path, redis_prefix, getattr(request, "param", 4))
     try:
         yield f
     finally:
@@ -218,3 +221,75 @@ def test_a_takeover_after_a_death_keeps_catchup(fleet: Fleet, client: redis.Redi
     # load); our own 6 s was merely late for the beat that led it (the tick tolerance).
     assert fleet.sent() == _grid(NAMES, 1, 2) + _grid(ours, 6, 6) + _grid(NAMES, 7, 7)
     second.close()
+
+
+def _change_every_row(fleet: Fleet, at: datetime) -> None:
+    """An apply that names every schedule (new kwargs, same timing), as one revision."""
+    with fleet.engine.begin() as conn:
+        conn.execute(runstore.schedules.update().values(kwargs={"v": 2}, updated_time=at))
+        insert_revision(conn, RevisionInfo(now=at, actor="test"), NAMES, {"update": 12}, [])
+
+
+def _kwargs_by_task_id(fleet: Fleet) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in (fleet.broker / "data").glob("*"):
+        message = json.loads(path.read_text())
+        body = json.loads(base64.b64decode(message["body"]))
+        out[message["headers"]["id"]] = body[1]
+    return out
+
+
+def test_a_change_too_large_to_reload_by_name_reloads_every_shard_and_loses_nothing(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More changed names than FULL_RELOAD_NAMES: each beat gives its shards back with a
+    marker and loads them again as a handoff; no due time is lost or sent twice, and what
+    is sent after the change carries the new arguments."""
+    monkeypatch.setattr(beatreload, "FULL_RELOAD_NAMES", len(NAMES) - 1)
+    a, b = fleet.start(), fleet.start()
+    fleet.at(0.5, a, b)
+    fleet.at(1, a, b)
+    fleet.at(2, a, b)
+    assert fleet.held(a) and fleet.held(b)
+    before = {id(beat): fleet.held(beat) for beat in (a, b)}
+    _change_every_row(fleet, BASE + 2.2 * S)
+    fleet.now[0] = BASE + 2.4 * S
+    for beat in (a, b):
+        beat._last_poll = 0.0  # this tick polls the database revision
+        beat.tick()
+    assert not fleet.held(a) and not fleet.held(b)  # given back, to be loaded afresh
+    # Taken again half a second after the 3 s due time: as a takeover (no marker), the
+    # `catchup: skip` rows would miss it.
+    for t in (3.5, 4, 5):
+        fleet.at(t, a, b)
+    assert fleet.held(a) | fleet.held(b) == {0, 1, 2, 3}
+    assert {id(beat): fleet.held(beat) for beat in (a, b)} == before
+    assert fleet.sent() == _grid(NAMES, 1, 5)
+    kwargs = _kwargs_by_task_id(fleet)
+    for name in NAMES:
+        assert kwargs[task_id(name, BASE + 2 * S)] == {}
+        assert kwargs[task_id(name, BASE + 3 * S)] == {"v": 2}
+    for beat in (a, b):
+        beat.close()
+
+
+@pytest.mark.parametrize("fleet", [1], indirect=True)
+def test_one_beat_reloads_everything_after_a_large_change_and_loses_nothing(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same without shards: the one lock is kept, and the reload is a handoff from the
+    beat to itself (dispatched up to its last tick), not a takeover."""
+    monkeypatch.setattr(beatreload, "FULL_RELOAD_NAMES", len(NAMES) - 1)
+    beat = fleet.start()
+    for t in (0.5, 1, 2):
+        fleet.at(t, beat)
+    _change_every_row(fleet, BASE + 2.2 * S)
+    fleet.now[0] = BASE + 2.4 * S
+    beat._last_poll = 0.0
+    beat.tick()
+    for t in (3.5, 4, 5):
+        fleet.at(t, beat)
+    assert fleet.sent() == _grid(NAMES, 1, 5)
+    kwargs = _kwargs_by_task_id(fleet)
+    assert {kwargs[task_id(name, BASE + 3 * S)]["v"] for name in NAMES} == {2}
+    beat.close()
