@@ -1,4 +1,5 @@
-"""Sharded beats (issue 15): 4 shards, real beats and a worker on PostgreSQL + Redis.
+"""Sharded beats (issue 15): 4 shards, real beats and a worker on Redis, with the
+schedules and the ledger on PostgreSQL and on MariaDB.
 
 Two `celery -A celeryapp.app beat` processes share 4 shards; one is killed with SIGKILL
 and the other takes its shards over; a third starts and the survivor hands shards over to
@@ -35,7 +36,12 @@ import redis
 from celeryapp.shards import shard_of
 from tests.acceptance.beat_process import Beat, start_beat
 from tests.celery_worker import celery_worker, stop_all, wait_for, worker_env
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
 from tests.probes import SYNCD, apply
 from tests.tally import Tally, due_times, quiesce, tally_env, tally_schedule
 
@@ -44,9 +50,16 @@ pytestmark = pytest.mark.acceptance
 SHARDS, TTL, TICK = 4, 3.0, 1.0
 
 
-@pytest.fixture
-def env(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[dict[str, str]]:
-    name, url = create_pg_database()
+@pytest.fixture(params=["postgresql", "mariadb"])
+def env(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> Iterator[dict[str, str]]:
+    create, drop = (
+        (create_pg_database, drop_pg_database)
+        if request.param == "postgresql"
+        else (create_mysql_database, drop_mysql_database)
+    )
+    name, url = create()
     try:
         base = worker_env(
             url,
@@ -59,7 +72,7 @@ def env(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[dict[str,
         )
         yield tally_env(base, tmp_path / "tally")
     finally:
-        drop_pg_database(name)
+        drop(name)
 
 
 def _names() -> dict[str, tuple[int, int]]:
