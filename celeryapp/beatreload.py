@@ -20,6 +20,7 @@ import redis
 from celeryapp import runstore
 from celeryapp.dueplan import BadRow, Entry, entry_from_row
 from celeryapp.settings import revision_key
+from celeryapp.shards import Keeper
 
 log = logging.getLogger("celeryapp.beat")
 
@@ -55,11 +56,11 @@ PROGRESS_EVERY = 20_000
 def load_entries(
     engine: Any,
     default_timezone: str,
-    keep: Callable[[str], bool] | None = None,
+    keep: Keeper | None = None,
     progress: Callable[[], None] | None = None,
 ) -> Loaded:
-    """Every enabled row, or (sharded beats) those whose name `keep` accepts: the filter
-    runs on the name before the row becomes an entry, so a beat pays for its own shards.
+    """Every enabled row, or (sharded beats) those of the shards `keep` wants: the
+    database picks them, so a beat pays for its own shards.
     `progress` is called every PROGRESS_EVERY rows (a sharded beat renews its locks: a
     million-row load outlasts the lock TTL)."""
     entries: list[Entry] = []

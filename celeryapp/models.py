@@ -225,6 +225,10 @@ class TaskSchedule(Base):
     # When the timing last changed: due times before it are not missed runs, and intervals
     # without start_time are anchored here.
     schedule_changed_time: Mapped[datetime | None]
+    # CRC-32 of the UTF-8 name (celeryapp.shards.shard_key), written with the row, so a
+    # sharded beat's load asks the database for its shards' rows (`shard_key % N`). NULL
+    # (a row written by other means): the beat hashes the name itself.
+    shard_key: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Revision(Base):

@@ -18,7 +18,7 @@ the caller's connection or transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -52,6 +52,7 @@ from celeryapp.models import (
     server_engine_options,
 )
 from celeryapp.settings import sqlalchemy_url
+from celeryapp.shards import Keeper
 
 # What callers catch when the database fails (they need not import SQLAlchemy for it).
 DatabaseError = SQLAlchemyError
@@ -117,56 +118,28 @@ def current_revision(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(revisions.c.id), 0))).scalar_one())
 
 
-def enabled_rows(
-    conn: Connection, keep: Callable[[str], bool] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Every enabled schedule row, as {column: value}, in batches (a beat load reads the
-    whole table: iterating the result fetched one row at a time and built a key view each).
-    `keep`: only the rows whose name it accepts (a sharded beat's own shards), judged
-    before the row is built."""
-    if keep is not None:
-        yield from _kept_rows(conn, keep)
+def enabled_rows(conn: Connection, keep: Keeper | None = None) -> Iterator[dict[str, Any]]:
+    """Every enabled schedule row, as {column: value}, streamed in batches (a server-side
+    cursor on PostgreSQL and MySQL: a client-side result of the whole read stayed in
+    memory beside the entries built from it). `keep`: only the rows of those shards (a
+    sharded beat's own)."""
+    enabled = select(*ENTRY_COLUMNS).where(schedules.c.enabled.is_(True))
+    streamed = conn.execution_options(yield_per=_LOAD_BATCH)
+    if keep is None:
+        yield from _as_dicts(streamed.execute(enabled))
         return
-    result = conn.execute(select(*ENTRY_COLUMNS).where(schedules.c.enabled.is_(True)))
-    keys = list(result.keys())
-    for batch in result.partitions(_LOAD_BATCH):
-        for values in batch:
-            yield dict(zip(keys, values, strict=True))
-
-
-# Rows read by id this many at a time (under SQLite's oldest bound-parameter limit, 999).
-_BY_ID = 900
-# PostgreSQL: this many ids per `id = ANY(:ids)` (one bound array, not one parameter per
-# id: 900-id IN lists were three quarters of a one-shard load of 250 000 rows).
-_BY_ID_ARRAY = 20_000
-_IDS = postgresql.ARRAY(schedules.c.id.type)
-
-
-def _kept_rows(conn: Connection, keep: Callable[[str], bool]) -> Iterator[dict[str, Any]]:
-    """The enabled rows whose name `keep` accepts: the names first (small), then only the
-    kept rows in full, by id, so a beat leading one shard of four reads a quarter of the
-    table's columns, not all of them."""
-    named = conn.execute(
-        select(schedules.c.id, schedules.c.name).where(schedules.c.enabled.is_(True))
+    # The database picks the rows by their stored shard key, so a beat leading one shard
+    # of four reads a quarter of the table and nothing else (reading every name first and
+    # the kept rows by id was half of a one-shard load of 250 000 rows).
+    key = schedules.c.shard_key
+    yield from _as_dicts(
+        streamed.execute(enabled.where((key % keep.shards).in_(sorted(keep.wanted))))
     )
-    if conn.dialect.name == "postgresql":
-        # psycopg's own tuples: an integer and a string need no result processing, and a
-        # SQLAlchemy Row per name was two thirds of reading a million of them.
-        pairs = named.cursor.fetchall()
-        named.close()
-        ids = [row_id for row_id, name in pairs if keep(name)]
-        del pairs
-        stmt = select(*ENTRY_COLUMNS).where(
-            schedules.c.id == func.any(sql_cast(bindparam("ids"), _IDS))
-        )
-        for start in range(0, len(ids), _BY_ID_ARRAY):
-            result = conn.execute(stmt, {"ids": ids[start : start + _BY_ID_ARRAY]})
-            yield from _as_dicts(result)
-        return
-    ids = [row_id for row_id, name in named.all() if keep(name)]
-    for start in range(0, len(ids), _BY_ID):
-        chunk = ids[start : start + _BY_ID]
-        yield from _as_dicts(conn.execute(select(*ENTRY_COLUMNS).where(schedules.c.id.in_(chunk))))
+    # Rows written without a key (by other means, or before migration 0009 on a replica
+    # that still runs older code): their names decide, here.
+    for row in _as_dicts(streamed.execute(enabled.where(key.is_(None)))):
+        if keep(row["name"]):
+            yield row
 
 
 def _as_dicts(result: Any) -> Iterator[dict[str, Any]]:
@@ -197,7 +170,7 @@ def pauses(conn: Connection, names: Iterable[str] | None = None) -> dict[str, da
     stmt = select(pauses_table.c.name, pauses_table.c.until_time)
     if names is not None:
         stmt = stmt.where(pauses_table.c.name.in_(sorted(names)))
-    return dict(conn.execute(stmt).tuples().all())
+    return {name: until for name, until in conn.execute(stmt)}  # Result.tuples(): gone in 2.1
 
 
 # --- the dispatch ledger ------------------------------------------------------------------

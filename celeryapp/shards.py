@@ -17,30 +17,41 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+
+def shard_key(name: str) -> int:
+    """The stable hash of `name` its shard is taken from (stored with each row as
+    `shard_key`, so that the database can pick a shard's rows)."""
+    return zlib.crc32(name.encode("utf-8"))
 
 
 def shard_of(name: str, shards: int) -> int:
     """The shard of schedule `name` among `shards` (0 when there is one)."""
     if shards <= 1:
         return 0
-    return zlib.crc32(name.encode("utf-8")) % shards
+    return shard_key(name) % shards
 
 
-def keeper(shards: int, wanted: Iterable[int]) -> Callable[[str], bool]:
-    """Whether a name is in one of the `wanted` shards (`shard_of(name, shards) in
-    wanted`), as one call per name: a sharded beat's load asks it of every name."""
-    chosen = frozenset(wanted)
-    if shards <= 1:
-        inside = 0 in chosen
-        return lambda name: inside
-    crc32 = zlib.crc32
+@dataclass(frozen=True)
+class Keeper:
+    """The `wanted` shards among `shards`: called with a name, whether it is in one of
+    them (`shard_of(name, shards) in wanted`); the database is asked the same of a row's
+    stored `shard_key` (`shard_key % shards`)."""
 
-    def keep(name: str) -> bool:
-        return crc32(name.encode("utf-8")) % shards in chosen
+    shards: int
+    wanted: frozenset[int]
 
-    return keep
+    def __call__(self, name: str) -> bool:
+        if self.shards <= 1:
+            return 0 in self.wanted
+        return zlib.crc32(name.encode("utf-8")) % self.shards in self.wanted
+
+
+def keeper(shards: int, wanted: Iterable[int]) -> Keeper:
+    """A `Keeper` of the `wanted` shards among `shards`."""
+    return Keeper(shards, frozenset(wanted))
 
 
 def quota(shards: int, live: int) -> int:

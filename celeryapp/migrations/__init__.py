@@ -6,4 +6,4 @@ is already there (tests/integration/test_migrations.py checks HEAD against the s
 
 from __future__ import annotations
 
-HEAD = "0008"
+HEAD = "0009"

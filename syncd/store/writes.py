@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, bindparam, delete, insert, update
 
 from celeryapp.models import MANIFEST_PATH_LENGTH, MYSQL_DIALECTS, MYSQL_KEY_CHARS
+from celeryapp.shards import shard_key
 from syncd.plan import Plan
 from syncd.spec import Schedule, row_hash, row_values
 from syncd.store.reads import manifest, read_manifest, revisions, table
@@ -128,6 +129,8 @@ def _record(schedule: Schedule, revision: int | None) -> dict[str, Any]:
         "row_hash": row_hash(values),
         "managed": True,
         "revision": revision,
+        # Written on every update too: a row an older syncd wrote without it gains it.
+        "shard_key": shard_key(schedule.name),
     }
 
 
@@ -182,7 +185,9 @@ def _refresh_rows(conn: Connection, refresh: Sequence[Schedule]) -> None:
 
 
 def _insert_rows(conn: Connection, records: list[dict[str, Any]]) -> None:
-    """Insert new rows: COPY on PostgreSQL (as fast as the floor), executemany elsewhere."""
+    """Insert new rows: COPY on PostgreSQL (as fast as the floor), executemany elsewhere.
+    Each row's `shard_key` is its name's, whatever the record says."""
+    records = [{**record, "shard_key": shard_key(record["name"])} for record in records]
     if conn.dialect.name != "postgresql" or len(records) < _COPY_FROM:
         conn.execute(insert(table), records)
         return

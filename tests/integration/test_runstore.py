@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from celeryapp import runstore
 from celeryapp.schedules import task_id
+from celeryapp.shards import keeper, shard_key, shard_of
 from syncd import store
 
 pytestmark = pytest.mark.integration
@@ -151,26 +152,40 @@ def test_racing_beats_win_disjoint_claims_that_cover_every_due_time(server_url: 
     assert set(claimed) == {("a", d) for d in dues}
 
 
-def test_kept_rows_are_the_enabled_rows_keep_accepts_in_every_chunk(
-    engine: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_shards_rows_are_the_enabled_rows_of_its_names_with_or_without_a_stored_key(
+    engine: Any,
 ) -> None:
-    """A sharded beat's read (names first, then the kept rows by id: bound arrays on
-    PostgreSQL, IN lists elsewhere) gives exactly the rows of the full read it keeps,
-    across chunk boundaries."""
-    monkeypatch.setattr(runstore, "_BY_ID", 7)
-    monkeypatch.setattr(runstore, "_BY_ID_ARRAY", 7)
+    """A sharded beat's read (the database picks rows by their stored shard key; rows
+    without one by their names, here) gives exactly the rows of the full read whose names
+    are in the wanted shards."""
     rows = [{**_row(f"k-{i:03d}"), "args": [i], "kwargs": {"n": i}} for i in range(40)]
     rows[3]["enabled"] = False
     with engine.begin() as conn:
         store._insert_rows(conn, rows)
-
-    def keep(name: str) -> bool:
-        return name.startswith("k-") and int(name[2:]) % 3 != 1
-
+        # Written by other means (or by a syncd before migration 0009): no key.
+        conn.execute(
+            runstore.schedules.update()
+            .where(runstore.schedules.c.name.in_([f"k-{i:03d}" for i in range(0, 40, 4)]))
+            .values(shard_key=None)
+        )
+    keep = keeper(4, {1, 3})
     with engine.connect() as conn:
         everything = {r["name"]: r for r in runstore.enabled_rows(conn)}
         kept = list(runstore.enabled_rows(conn, keep))
-    assert sorted(r["name"] for r in kept) == sorted(n for n in everything if keep(n))
-    assert "k-003" not in everything and len(kept) == 26
+    wanted = sorted(n for n in everything if shard_of(n, 4) in {1, 3})
+    assert sorted(r["name"] for r in kept) == wanted
+    assert "k-003" not in everything and 0 < len(kept) < 39
+    assert any(f"k-{i:03d}" in wanted for i in range(0, 40, 4))  # key-less rows were kept
     assert all(r == everything[r["name"]] for r in kept)
-    assert {r["name"]: r["kwargs"] for r in kept}["k-005"] == {"n": 5}
+    some = next(n for n in wanted if n.startswith("k-"))
+    assert {r["name"]: r["kwargs"] for r in kept}[some] == {"n": int(some[2:])}
+
+
+def test_every_row_written_carries_its_names_shard_key(engine: Any) -> None:
+    rows = [_row(n) for n in ("x", "zürich", "東京")] + [_row(f"bulk-{i}") for i in range(60)]
+    with engine.begin() as conn:
+        store._insert_rows(conn, rows[:3])  # executemany
+        store._insert_rows(conn, rows[3:])  # COPY on PostgreSQL
+        s = runstore.schedules
+        got = {name: key for name, key in conn.execute(select(s.c.name, s.c.shard_key))}
+    assert got == {r["name"]: shard_key(r["name"]) for r in [_row("a"), _row("b"), *rows]}
