@@ -7,10 +7,13 @@
     with SIGKILL: seconds until every shard is led again (Redis polled every 50 ms);
 (c) burst: 100 000 runs due at one instant, one beat (N=1) against two beats (N=2, one
     shard each) in two processes: seconds from the due instant until every run is on the
-    broker (both processes' ticks, started together).
+    broker (both processes' ticks, started together); rounds alternate (1, 2, 1, 2, ...)
+    in `--pairs` pairs, with the beats' CPU, the whole machine's busy core-seconds and the
+    core-seconds the hypervisor gave to other machines (steal).
 
 Each measurement of (a) and (c) runs in its own child process, so RSS figures do not mix.
-Usage: python bench/shards.py [--size 1000000] [--burst 100000] [--kills 3] [--only a,b,c]
+Usage: python bench/shards.py [--size 1000000] [--burst 100000] [--pairs 3] [--kills 3]
+       [--only a,b,c]
 """
 
 from __future__ import annotations
@@ -153,6 +156,8 @@ def child_load(url: str, prefix: str, live: int) -> dict[str, float]:
 
 def child_burst(url: str, prefix: str, shards: int, live: int, start_at: float) -> dict[str, float]:
     """Load (one of `live` beats), wait for the shared start instant, tick the burst."""
+    import resource
+
     import redis
 
     client = redis.Redis.from_url(REDIS)
@@ -168,11 +173,24 @@ def child_burst(url: str, prefix: str, shards: int, live: int, start_at: float) 
         time.sleep(0.5)
     time.sleep(max(0.0, start_at - time.time()))
     now[0] = BASE + timedelta(minutes=6)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.time()
     scheduler.tick()
     ended = time.time()
+    after = resource.getrusage(resource.RUSAGE_SELF)
     scheduler.close()
-    return {"loaded": loaded, "began": began, "ended": ended}
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"loaded": loaded, "began": began, "ended": ended, "cpu_s": cpu}
+
+
+def _machine_seconds() -> tuple[float, float]:
+    """(busy, stolen) core-seconds of the whole machine so far: busy is every process's
+    CPU on the cores (user, nice, system, interrupts); stolen is time the hypervisor gave
+    these virtual cores' turn to other machines, which neither beat had a say in."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
 
 
 def _child(*args: str) -> dict[str, float]:
@@ -217,63 +235,96 @@ def bench_load(size: int) -> list[dict[str, float]]:
         drop_db(name)
 
 
-def bench_burst(size: int) -> dict[str, float]:
+def _burst_round(url: str, size: int, beats: int) -> dict[str, float]:
+    """One round: a fresh ledger and run state, `beats` processes (N = 1 for one beat,
+    N = 2 with one shard each for two), their due ticks started at one instant."""
+    from sqlalchemy import create_engine, text
+
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM syncd_dispatch_ledger"))
+        conn.execute(
+            text("UPDATE sys_task_scheduler SET last_run_time = :t"),
+            {"t": BASE + timedelta(minutes=5)},
+        )
+        # The deleted ledger and the updated rows are cleaned before the round, not in it.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE syncd_dispatch_ledger"))
+        conn.execute(text("VACUUM ANALYZE sys_task_scheduler"))
+    try:
+        start_at = time.time() + 20 + size / 10_000  # after both have loaded
+        shards = 1 if beats == 1 else 2
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--child",
+                    "burst",
+                    url,
+                    prefix,
+                    str(shards),
+                    str(beats),
+                    str(start_at),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for _ in range(beats)
+        ]
+        time.sleep(max(0.0, start_at - time.time()))
+        busy, stolen = _machine_seconds()
+        results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        busy_after, stolen_after = _machine_seconds()
+        assert sum(r["loaded"] for r in results) == size, results
+        began = min(r["began"] for r in results)
+        with engine.connect() as conn:
+            published = conn.execute(
+                text("SELECT count(*) FROM syncd_dispatch_ledger WHERE published_time IS NOT NULL")
+            ).scalar()
+        assert published == size, (beats, published)
+        return {
+            "seconds": max(r["ended"] for r in results) - began,
+            "late_start_s": max(r["began"] for r in results) - began,
+            "beat_cpu_s": sum(r["cpu_s"] for r in results),
+            "machine_busy_s": busy_after - busy,
+            "stolen_s": stolen_after - stolen,
+        }
+    finally:
+        engine.dispose()
+        _clear(prefix)
+
+
+def _round_line(r: dict[str, float]) -> str:
+    return (
+        f"{r['seconds']:.2f} s (beat CPU {r['beat_cpu_s']:.2f} s, machine busy "
+        f"{r['machine_busy_s']:.2f} core-s, stolen {r['stolen_s']:.2f} core-s)"
+    )
+
+
+def bench_burst(size: int, pairs: int) -> dict[str, Any]:
+    """`pairs` pairs of rounds, one beat then two, alternating, so that a machine that
+    gets busier or quieter during the run moves both sides of a pair alike."""
     name, url = create_db()
-    out: dict[str, float] = {}
     try:
         _fill(url, size, burst=True)
-        for beats in (1, 2):
-            prefix = f"bench-{uuid.uuid4().hex[:8]}"
-            from sqlalchemy import create_engine, text
-
-            engine = create_engine(url)
-            with engine.begin() as conn:  # a fresh ledger and run state for each round
-                conn.execute(text("DELETE FROM syncd_dispatch_ledger"))
-                conn.execute(
-                    text("UPDATE sys_task_scheduler SET last_run_time = :t"),
-                    {"t": BASE + timedelta(minutes=5)},
-                )
-            engine.dispose()
-            try:
-                start_at = time.time() + 20 + size / 10_000  # after both have loaded
-                shards = 1 if beats == 1 else 2
-                procs = [
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            str(Path(__file__).resolve()),
-                            "--child",
-                            "burst",
-                            url,
-                            prefix,
-                            str(shards),
-                            str(beats),
-                            str(start_at),
-                        ],
-                        stdout=subprocess.PIPE,
-                        text=True,
-                        cwd=ROOT,
-                    )
-                    for _ in range(beats)
-                ]
-                results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-                assert sum(r["loaded"] for r in results) == size, results
-                began = min(r["began"] for r in results)
-                out[f"burst_{beats}_beat_s"] = max(r["ended"] for r in results) - began
-                out[f"burst_{beats}_beat_late_start_s"] = max(r["began"] for r in results) - began
-                with create_engine(url).connect() as conn:
-                    published = conn.execute(
-                        text(
-                            "SELECT count(*) FROM syncd_dispatch_ledger "
-                            "WHERE published_time IS NOT NULL"
-                        )
-                    ).scalar()
-                assert published == size, (beats, published)
-                print(f"(c) {beats} beat(s): {out[f'burst_{beats}_beat_s']:.2f} s", flush=True)
-            finally:
-                _clear(prefix)
-        out["speedup"] = out["burst_1_beat_s"] / out["burst_2_beat_s"]
-        return out
+        rounds: list[dict[str, Any]] = []
+        for pair in range(pairs):
+            one = _burst_round(url, size, 1)
+            two = _burst_round(url, size, 2)
+            ratio = one["seconds"] / two["seconds"]
+            rounds.append({"one": one, "two": two, "speedup": ratio})
+            print(
+                f"(c) pair {pair + 1}: 1 beat {_round_line(one)}; 2 beats {_round_line(two)}; "
+                f"speed-up {ratio:.2f}",
+                flush=True,
+            )
+        return {
+            "rounds": rounds,
+            "median_speedup": statistics.median(r["speedup"] for r in rounds),
+        }
     finally:
         drop_db(name)
 
@@ -335,6 +386,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--burst", type=int, default=100_000)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=3, help="burst rounds: 1 beat, then 2")
     parser.add_argument("--only", default="a,b,c")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -355,7 +407,11 @@ def main() -> int:
         kills = bench_rebalance(args.kills)
         print(f"(b) rebalance after kill -9: {', '.join(f'{k:.2f}' for k in kills)} s")
     if "c" in only:
-        print(f"(c) {json.dumps(bench_burst(args.burst))}")
+        burst = bench_burst(args.burst, args.pairs)
+        print(
+            f"(c) {args.burst} due at one instant: median speed-up of 2 beats over 1: "
+            f"{burst['median_speedup']:.2f} over {args.pairs} pair(s)"
+        )
     if "a" in only:
         for r in bench_load(args.size):
             print(

@@ -170,7 +170,7 @@ def pauses(conn: Connection, names: Iterable[str] | None = None) -> dict[str, da
     stmt = select(pauses_table.c.name, pauses_table.c.until_time)
     if names is not None:
         stmt = stmt.where(pauses_table.c.name.in_(sorted(names)))
-    return {name: until for name, until in conn.execute(stmt)}  # Result.tuples(): gone in 2.1
+    return dict(conn.execute(stmt).all())
 
 
 # --- the dispatch ledger ------------------------------------------------------------------

@@ -187,5 +187,5 @@ def test_every_row_written_carries_its_names_shard_key(engine: Any) -> None:
         store._insert_rows(conn, rows[:3])  # executemany
         store._insert_rows(conn, rows[3:])  # COPY on PostgreSQL
         s = runstore.schedules
-        got = {name: key for name, key in conn.execute(select(s.c.name, s.c.shard_key))}
+        got = dict(conn.execute(select(s.c.name, s.c.shard_key)).all())
     assert got == {r["name"]: shard_key(r["name"]) for r in [_row("a"), _row("b"), *rows]}
