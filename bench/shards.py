@@ -167,10 +167,10 @@ def child_burst(url: str, prefix: str, shards: int, live: int, start_at: float) 
         # The other beat is alive from the start: each takes its own quota.
         client.zadd(f"{prefix}:beat:beats:{shards}", {f"peer-{os.getpid()}": time.time() + 3600})
     scheduler.tick()  # load; nothing due yet
-    loaded = len(scheduler.entries)
     while time.time() < start_at - 0.5:  # keep the locks (nothing is due yet)
         scheduler.tick()
         time.sleep(0.5)
+    loaded = len(scheduler.entries)  # what this beat leads when the burst falls due
     time.sleep(max(0.0, start_at - time.time()))
     now[0] = BASE + timedelta(minutes=6)
     before = resource.getrusage(resource.RUSAGE_SELF)
