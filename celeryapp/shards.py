@@ -44,9 +44,7 @@ class Keeper:
     wanted: frozenset[int]
 
     def __call__(self, name: str) -> bool:
-        if self.shards <= 1:
-            return 0 in self.wanted
-        return zlib.crc32(name.encode("utf-8")) % self.shards in self.wanted
+        return shard_of(name, self.shards) in self.wanted
 
 
 def keeper(shards: int, wanted: Iterable[int]) -> Keeper:

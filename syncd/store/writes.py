@@ -186,8 +186,8 @@ def _refresh_rows(conn: Connection, refresh: Sequence[Schedule]) -> None:
 
 def _insert_rows(conn: Connection, records: list[dict[str, Any]]) -> None:
     """Insert new rows: COPY on PostgreSQL (as fast as the floor), executemany elsewhere.
-    Each row's `shard_key` is its name's, whatever the record says."""
-    records = [{**record, "shard_key": shard_key(record["name"])} for record in records]
+    A record without a `shard_key` (not made by `_record`) gets its name's."""
+    records = [r if "shard_key" in r else {**r, "shard_key": shard_key(r["name"])} for r in records]
     if conn.dialect.name != "postgresql" or len(records) < _COPY_FROM:
         conn.execute(insert(table), records)
         return
